@@ -1,0 +1,31 @@
+"""distflow: a TensorFlow-style framework on NumPy/CuPy with data-parallel training over MPI.
+
+This is the TF2 face: eager by default, GradientTape, function. The TF1 face (graphs, Session,
+placeholders) is `distflow.compat.v1`. Both only re-export.
+"""
+__version__ = "0.1.0"
+
+from distflow import ops as _ops
+from distflow.autodiff.gradients import gradients  # noqa: F401
+from distflow.autodiff.tape import GradientTape  # noqa: F401
+from distflow.client.session import InteractiveSession, Session, get_default_session  # noqa: F401
+from distflow.framework import errors  # noqa: F401
+from distflow.framework.context import executing_eagerly  # noqa: F401
+from distflow.framework.dtypes import (DType, as_dtype, bool_ as bool, double, float16,  # noqa: F401
+                                       float32, float64, half, int8, int16, int32, int64, uint8)
+from distflow.framework.eager import EagerTensor  # noqa: F401
+from distflow.framework.graph import (Graph, GraphKeys, Operation, Tensor,  # noqa: F401
+                                      control_dependencies, get_default_graph, name_scope,
+                                      reset_default_graph)
+from distflow.framework.tensor_shape import Dimension, TensorShape  # noqa: F401
+from distflow.ops.dispatch import convert_to_tensor  # noqa: F401
+from distflow import train  # noqa: F401
+
+
+def _export(modules, namespace):
+    for m in modules:
+        for name in m.__all__:
+            namespace[name] = getattr(m, name)
+
+
+_export(_ops.PUBLIC_MODULES, globals())

@@ -1,0 +1,157 @@
+"""Compiling one (fetches, feeds) pair of a graph into a flat, reusable plan.
+
+The plan is straight-line Python generated once: each op's kernel is bound (its attrs and array
+module fixed, stateful kernels given their variable storage or RNG), each tensor is a local
+variable, and the run does no graph walk, dict building or shape inference. Printing
+`plan.source` shows exactly what a Session.run executes.
+"""
+import functools
+
+from distflow.framework import errors
+from distflow.framework.graph import Operation, Tensor
+from distflow.ops.registry import REGISTRY
+
+
+def prune(fetch_elements, feed_tensors):
+    """The ops needed for the fetches, in an order where every op follows its inputs."""
+    fed = {id(t) for t in feed_tensors}
+    targets = []
+    for el in fetch_elements:
+        if isinstance(el, Tensor):
+            if id(el) not in fed:
+                targets.append(el.op)
+        else:
+            targets.append(el)
+    order, seen = [], set()
+    for root in targets:
+        if id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(_deps(root, fed)))]
+        while stack:
+            op, it = stack[-1]
+            for dep in it:
+                if id(dep) not in seen:
+                    seen.add(id(dep))
+                    stack.append((dep, iter(_deps(dep, fed))))
+                    break
+            else:
+                stack.pop()
+                order.append(op)
+    return order
+
+
+def _deps(op, fed):
+    ref = op.opdef.ref_input
+    deps = [x.op for i, x in enumerate(op.inputs) if id(x) not in fed and i != ref]
+    deps.extend(op.control_inputs)
+    return deps
+
+
+def bind_kernel(op, runtime, xp):
+    opdef = op.opdef
+    if opdef.kernel is not None:
+        return opdef.kernel(op, runtime)
+    if opdef.ref_input is not None:
+        return _ref_kernel(op, runtime, xp)
+    if op.attrs:
+        return functools.partial(opdef.forward, xp, **op.attrs)
+    return functools.partial(opdef.forward, xp)
+
+
+def _ref_kernel(op, runtime, xp):
+    """A variable update: in place when the op has a fast path and the variable holds a value."""
+    from distflow.ops.state_ops import uninitialized
+    opdef, attrs = op.opdef, op.attrs
+    cell = runtime.variable_cell(op.inputs[opdef.ref_input].op)
+    forward, inplace = opdef.forward, opdef.inplace
+    may_initialize = opdef.name == "Assign"
+
+    def update(*args):
+        current = cell._value
+        if current is None:
+            if not may_initialize:
+                raise uninitialized(cell.name, op)
+        elif inplace is not None:
+            inplace(xp, current, *args, **attrs)
+            return current
+        cell._value = forward(xp, current, *args, **attrs)
+        return cell._value
+    return update
+
+
+class Plan:
+    def __init__(self, runtime, fetch_elements, feed_tensors, xp):
+        self.fetch_elements = fetch_elements
+        self.feed_tensors = feed_tensors
+        self.ops = prune(fetch_elements, feed_tensors)
+        for op in self.ops:
+            if op.type == "Placeholder":
+                bind_kernel(op, runtime, xp)()  # raises: a placeholder must be fed
+        self._compile(runtime, xp)
+
+    def _compile(self, runtime, xp):
+        names, env, lines = {}, {}, []
+        for i, t in enumerate(self.feed_tensors):
+            names[id(t)] = "f%d" % i
+        self.op_index = []
+        for op in self.ops:
+            if op.opdef is REGISTRY["Const"]:
+                name = "c%d" % len(env)
+                env[name] = op.attrs["value"]
+                names[id(op.outputs[0])] = name
+                continue
+            if op.type == "NoOp":
+                continue
+            k = "k%d" % len(self.op_index)
+            env[k] = bind_kernel(op, runtime, xp)
+            ref = op.opdef.ref_input
+            args = ", ".join(names[id(x)] for i, x in enumerate(op.inputs) if i != ref)
+            outs = []
+            for t in op.outputs:
+                if id(t) not in names:
+                    names[id(t)] = "v%d" % len(names)
+                outs.append(names[id(t)])
+            lines.append("        _i = %d" % len(self.op_index))
+            call = "%s(%s)" % (k, args)
+            if not outs:
+                lines.append("        " + call)
+            elif len(outs) == 1:
+                lines.append("        %s = %s" % (outs[0], call))
+            else:
+                lines.append("        %s, = %s" % (", ".join(outs), call))
+            self.op_index.append(op)
+        results = []
+        for el in self.fetch_elements:
+            if isinstance(el, Operation):
+                results.append("None")
+            elif el.op.opdef.aliases and id(el) not in {id(t) for t in self.feed_tensors}:
+                results.append("_copy(%s)" % names[id(el)])  # never hand out live storage
+            else:
+                results.append(names[id(el)])
+        feeds = "".join(names[id(t)] + ", " for t in self.feed_tensors)
+        src = ["def run(feeds):"]
+        if self.feed_tensors:
+            src.append("    %s= feeds" % feeds)
+        src.append("    _i = -1")
+        src.append("    try:")
+        src.extend(lines or ["        pass"])
+        src.append("    except _OpError:")
+        src.append("        raise")
+        src.append("    except Exception as e:")
+        src.append("        _fail(_i, e)")
+        src.append("    return (%s)" % "".join(r + ", " for r in results))
+        self.source = "\n".join(src)
+        env.update(_copy=_copy, _OpError=errors.OpError, _fail=self._fail)
+        exec(compile(self.source, "<distflow plan>", "exec"), env)
+        self.run = env["run"]
+
+    def _fail(self, index, exc):
+        op = self.op_index[index] if index >= 0 else None
+        where = " [[node %s (op %s)]]" % (op.name, op.type) if op is not None else ""
+        raise errors.InvalidArgumentError(None, op, "%s: %s%s" % (type(exc).__name__, exc, where)) \
+            from exc
+
+
+def _copy(v):
+    return v.copy()

@@ -1,0 +1,220 @@
+"""Session and InteractiveSession: run parts of a graph, holding the values of its variables."""
+import contextlib
+import threading
+
+import numpy as np
+
+from distflow import backend
+from distflow.client.fetch import FetchMapper
+from distflow.client.plan import Plan
+from distflow.framework.eager import EagerTensor
+from distflow.framework.graph import Operation, Tensor, get_default_graph
+from distflow.ops.state_ops import Cell
+
+
+class _Defaults(threading.local):
+    def __init__(self):
+        self.stack = []
+
+
+_defaults = _Defaults()
+
+
+def get_default_session():
+    return _defaults.stack[-1] if _defaults.stack else None
+
+
+def default_session_for(element, session, kind):
+    if session is None:
+        session = get_default_session()
+        if session is None:
+            what = "tensor using `eval()`" if kind != "operation" else "operation using `run()`"
+            raise ValueError("Cannot evaluate %s: No default session is registered. Use `with "
+                             "sess.as_default()` or pass an explicit session to `%s(session=sess)`"
+                             % (what, "eval" if kind != "operation" else "run"))
+        graph = element.graph
+        if graph is not session.graph:
+            raise ValueError("Cannot use the default session to evaluate tensor: the tensor's graph "
+                             "is different from the session's graph. Pass an explicit session to "
+                             "`eval(session=sess)`.")
+    return session
+
+
+class Session:
+    """Runs a graph: `run(fetches, feed_dict)`. Variables' values live here, one set per session."""
+
+    def __init__(self, target="", graph=None, config=None, device=None):
+        self.graph = graph if graph is not None else get_default_graph()
+        self.device = device or "cpu"
+        self._xp = backend.xp_for_device(self.device)
+        self._cells = {}
+        self._state = {}
+        self._plans = {}
+        self._closed = False
+        self._default_ctx = None
+
+    # -- runtime services used by stateful kernels -------------------------------------
+    def variable_cell(self, op):
+        if op.type == "CapturedVariable":
+            return op.attrs["variable"]
+        cell = self._cells.get(op)
+        if cell is None:
+            cell = self._cells[op] = Cell(op.name)
+        return cell
+
+    _cell = variable_cell
+
+    def op_state(self, op, make):
+        """Per-session state of a stateful op (a random generator), shared by all plans."""
+        s = self._state.get(op)
+        if s is None:
+            s = self._state[op] = make()
+        return s
+
+    # -- run ---------------------------------------------------------------------------------
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        """Computes `fetches` (any nesting of tensors, ops and names) with `feed_dict` fed."""
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        if not self.graph._ops:
+            raise RuntimeError("The Session graph is empty.  Add operations to the graph before "
+                               "calling run().")
+        feed_dict = feed_dict or {}
+        entry = None
+        try:
+            key = (type(fetches), tuple(fetches) if isinstance(fetches, (list, tuple)) else fetches,
+                   tuple(feed_dict))
+            entry = self._plans.get(key)
+        except TypeError:  # unhashable structure (dicts, nested lists): no fast lookup
+            key = None
+        if entry is None:
+            entry = self._prepare(fetches, feed_dict)
+            if key is not None:
+                self._plans[key] = entry
+        plan, mapper, feed_keys, checks = entry
+        values = plan.run(tuple(check(feed_dict[k]) for k, check in zip(feed_keys, checks)))
+        if mapper is None:
+            return values[0]
+        return mapper.build(values)
+
+    def _prepare(self, fetches, feed_dict):
+        mapper = FetchMapper(self.graph, fetches)
+        feed_keys, feed_tensors, checks = [], [], []
+        for key in feed_dict:
+            t = _feed_tensor(self.graph, key)
+            feed_keys.append(key)
+            feed_tensors.append(t)
+            checks.append(_feed_checker(t))
+        plan_key = (tuple(id(e) for e in mapper.unique), tuple(id(t) for t in feed_tensors))
+        plan = self._plans.get(plan_key)
+        if plan is None:
+            plan = self._plans[plan_key] = Plan(self, mapper.unique, feed_tensors, self._xp)
+        single = isinstance(fetches, (Tensor, Operation, str)) or hasattr(fetches, "_as_graph_element")
+        return plan, None if single else mapper, feed_keys, checks
+
+    def make_callable(self, fetches, feed_list=None):
+        """A function of the feed values alone: the fastest way to run one step repeatedly."""
+        feed_list = list(feed_list or [])
+        plan, mapper, _, checks = self._prepare(fetches, {k: None for k in feed_list})
+
+        def call(*values):
+            if self._closed:
+                raise RuntimeError("Attempted to use a closed Session.")
+            out = plan.run(tuple(c(v) for c, v in zip(checks, values)))
+            return out[0] if mapper is None else mapper.build(out)
+        return call
+
+    # -- life cycle --------------------------------------------------------------------------
+    def close(self):
+        self._closed = True
+        self._plans.clear()
+        self._cells.clear()
+
+    @contextlib.contextmanager
+    def as_default(self):
+        _defaults.stack.append(self)
+        try:
+            yield self
+        finally:
+            _defaults.stack.remove(self)
+
+    def __enter__(self):
+        self._default_ctx = self.as_default()
+        self._default_ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._default_ctx.__exit__(*exc)
+        self.close()
+        return False
+
+    def list_devices(self):
+        return [self.device]
+
+
+class InteractiveSession(Session):
+    """A Session that makes itself the default when created (for shells and notebooks)."""
+
+    def __init__(self, target="", graph=None, config=None, device=None):
+        super().__init__(target, graph, config, device)
+        _defaults.stack.append(self)
+
+    def close(self):
+        super().close()
+        if self in _defaults.stack:
+            _defaults.stack.remove(self)
+
+
+def _feed_tensor(graph, key):
+    if hasattr(key, "_as_graph_element") and not isinstance(key, (Tensor, str)):
+        key = key._as_graph_element()
+    try:
+        t = graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
+    except Exception as e:
+        raise TypeError("Cannot interpret feed_dict key as Tensor: " + str(e.args[0] if e.args else e)) \
+            from None
+    return t
+
+
+def _feed_checker(t):
+    """A function that validates and converts one fed value for tensor `t`."""
+    np_dtype = np.dtype(t.dtype.as_numpy_dtype)
+    dims = t.shape.as_tuple()
+    name, shape_str = t.name, str(t.shape)
+
+    def check(val):
+        if isinstance(val, (Tensor, EagerTensor, Operation)):
+            raise TypeError("The value of a feed cannot be a tf.Tensor object. Acceptable feed values "
+                            "include Python scalars, strings, lists, numpy ndarrays, or TensorHandles. "
+                            "For reference, the tensor object was %s which was passed to the argument "
+                            "`feed_dict` with key %s." % (val, t))
+        if type(val) is np.ndarray and val.dtype == np_dtype:
+            arr = val
+        else:
+            arr = _convert_feed(val, np_dtype, t)
+        if dims is not None:
+            s = arr.shape
+            if len(s) != len(dims) or any(d is not None and d != a for d, a in zip(dims, s)):
+                raise ValueError("Cannot feed value of shape %r for Tensor %r, which has shape %r"
+                                 % (s, name, shape_str))
+        return arr
+    return check
+
+
+def _convert_feed(val, np_dtype, t):
+    if isinstance(val, int) and not isinstance(val, bool) and np_dtype.kind in "iu":
+        if np.array(val).astype(np_dtype) != val:
+            raise TypeError("Type of feed value %r with type %s is not compatible with Tensor type %s. "
+                            "Try explicitly setting the type of the feed tensor to a larger type "
+                            "(e.g. int64)." % (val, type(val), t.dtype.name))
+    arr = np.asarray(backend.to_numpy(val) if backend.is_cupy_array(val) else val)
+    if arr.dtype != np_dtype:
+        src = arr.dtype
+        ok = (np.can_cast(src, np_dtype, "same_kind") or src.kind in "iub" and np_dtype.kind in "fc"
+              or src.kind == "b" and np_dtype.kind in "iu")
+        if not ok:
+            raise TypeError("Cannot feed value of dtype %s for Tensor %r of dtype %s: the values "
+                            "would change. Cast them first (np.asarray(value, %s))."
+                            % (src, t.name, t.dtype.name, t.dtype.name))
+        arr = arr.astype(np_dtype)
+    return arr

@@ -1,0 +1,81 @@
+"""TensorFlow 1.x's face: `import distflow.compat.v1 as tf` and TF1 programs run unchanged.
+
+Every entry point here builds graphs (TF1's default), without switching anything globally: each
+function runs in graph mode, so `import distflow` code in the same process stays eager.
+"""
+import functools as _functools
+import types as _types
+
+from distflow import ops as _ops
+from distflow.autodiff.gradients import gradients as _gradients
+from distflow.client.session import InteractiveSession, Session, get_default_session  # noqa: F401
+from distflow.framework import context as _context
+from distflow.framework import errors  # noqa: F401
+from distflow.framework.dtypes import (DType, as_dtype, bool_ as bool, double, float16,  # noqa: F401
+                                       float32, float64, half, int8, int16, int32, int64, uint8)
+from distflow.framework.graph import (Graph, GraphKeys, Operation, Tensor,  # noqa: F401
+                                      get_default_graph, reset_default_graph)
+from distflow.framework import graph as _graph
+from distflow.framework.tensor_shape import Dimension, TensorShape  # noqa: F401
+from distflow.ops import variables as _variables
+from distflow import train as _train
+
+
+def _v1(fn):
+    """Runs `fn` building a graph, unless enable_eager_execution() was called."""
+    @_functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if _context.ctx.v1_eager:
+            return fn(*args, **kwargs)
+        with _context.graph_mode():
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+class _V1VariableType(type):
+    def __call__(cls, *args, **kwargs):
+        if _context.ctx.v1_eager:
+            return _variables.EagerVariable(*args, **kwargs)
+        with _context.graph_mode():
+            return _variables.GraphVariable(*args, **kwargs)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, _variables.Variable)
+
+
+class Variable(metaclass=_V1VariableType):
+    """A TF1 Variable: a graph node whose value lives in each Session."""
+
+
+def _namespace(name, **members):
+    return _types.SimpleNamespace(__name__=name, **members)
+
+
+for _m in _ops.PUBLIC_MODULES:
+    for _name in _m.__all__:
+        if _name != "Variable":
+            globals()[_name] = _v1(getattr(_m, _name))
+
+gradients = _v1(_gradients)
+name_scope = _v1(_graph.name_scope)
+control_dependencies = _v1(_graph.control_dependencies)
+get_collection = _graph.get_collection
+add_to_collection = _graph.add_to_collection
+initializers = _namespace("initializers", global_variables=global_variables_initializer,  # noqa: F821
+                          variables=variables_initializer)  # noqa: F821
+train = _namespace(
+    "train", GradientDescentOptimizer=_train.GradientDescentOptimizer, Optimizer=_train.Optimizer,
+    get_global_step=_train.get_global_step,
+    get_or_create_global_step=_v1(_train.get_or_create_global_step))
+
+
+def executing_eagerly():
+    return _context.ctx.v1_eager and _context.executing_eagerly()
+
+
+def enable_eager_execution(*args, **kwargs):
+    _context.ctx.v1_eager = True
+
+
+def disable_eager_execution():
+    _context.ctx.v1_eager = False

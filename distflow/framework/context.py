@@ -1,0 +1,41 @@
+"""Execution context: eager or graph building, the default-graph stack, active tapes.
+
+Thread-local, like TensorFlow's: each thread has its own mode and default graph. `import distflow`
+starts eager (TF2); `distflow.compat.v1` builds graphs by wrapping its entry points in `graph_mode()`,
+so importing it switches nothing globally.
+"""
+import contextlib
+import threading
+
+
+class _Context(threading.local):
+    def __init__(self):
+        self.modes = ["eager"]
+        self.graphs = []
+        self.tapes = []
+        self.v1_eager = False  # compat.v1.enable_eager_execution() flips it
+        self.recording_paused = 0
+
+
+ctx = _Context()
+
+
+def executing_eagerly():
+    return ctx.modes[-1] == "eager"
+
+
+@contextlib.contextmanager
+def mode(name):
+    ctx.modes.append(name)
+    try:
+        yield
+    finally:
+        ctx.modes.pop()
+
+
+def graph_mode():
+    return mode("graph")
+
+
+def eager_mode():
+    return mode("eager")

@@ -1,0 +1,207 @@
+"""`apply`: the one entry point of every op, sending the call to graph building or eager execution.
+
+Graph mode runs the op's shape rule and adds an Operation. Eager mode runs the op's kernel now on
+the arrays' own module (NumPy or CuPy) and records the call on any GradientTape that watches an
+input. The mode comes from the inputs (a graph Tensor builds into its graph), else from the context.
+"""
+import numpy as np
+
+from distflow import backend
+from distflow.framework import context, dtypes
+from distflow.framework.eager import EagerTensor
+from distflow.framework.graph import Operation, Tensor, get_default_graph
+
+_ctx = context.ctx
+
+
+def _graph_of(inputs):
+    for t in inputs:
+        if isinstance(t, Tensor):
+            return t.op.graph
+        g = getattr(t, "_graph_variable_graph", None)
+        if g is not None:
+            return g
+    return None
+
+
+def apply(opdef, inputs, attrs=None, name=None):
+    """Runs or builds `opdef` on `inputs`. Returns a tensor, a tuple of tensors, or an Operation
+    (graph mode) / None (eager mode) for ops without outputs."""
+    if attrs is None:
+        attrs = {}
+    graph = _graph_of(inputs)
+    if graph is None and _ctx.modes[-1] == "eager":
+        return _apply_eager(opdef, inputs, attrs)
+    return _apply_graph(graph or get_default_graph(), opdef, inputs, attrs, name)
+
+
+# -- graph building --------------------------------------------------------------------------
+def _apply_graph(graph, opdef, inputs, attrs, name):
+    tensors = [to_graph_tensor(x, graph, ref=(i == opdef.ref_input)) for i, x in enumerate(inputs)]
+    specs = opdef.infer(*tensors, **attrs)
+    op = graph.create_op(opdef, tensors, attrs, name, specs)
+    outs = op.outputs
+    if not outs:
+        return op
+    return outs[0] if len(outs) == 1 else outs
+
+
+def to_graph_tensor(x, graph, dtype=None, ref=False):
+    if isinstance(x, Tensor):
+        if x.op.graph is not graph:
+            raise ValueError("Tensor %s must be from the same graph as the other inputs." % x)
+        return x
+    as_graph = getattr(x, "_graph_tensor", None)
+    if as_graph is not None:  # a Variable: its read tensor, or its storage for ref inputs
+        return as_graph(graph, ref)
+    if isinstance(x, EagerTensor):
+        x = backend.to_numpy(x._value)
+    from distflow.ops.constant_op import const_in_graph
+    return const_in_graph(graph, to_array(x, dtype), None)
+
+
+# -- eager execution ---------------------------------------------------------------------------
+def _apply_eager(opdef, inputs, attrs):
+    ref = opdef.ref_input
+    if ref is not None:
+        return _apply_eager_ref(opdef, inputs, attrs)
+    tensors = [to_eager(x) for x in inputs]
+    arrays = [t._value for t in tensors]
+    if opdef.kernel is not None:
+        out = opdef.kernel(EagerRecord(opdef, tensors, (), attrs), None)(*arrays)
+    else:
+        xp = backend.get_array_module(*arrays)
+        out = opdef.forward(xp, *arrays, **attrs)
+    if isinstance(out, tuple):
+        outs = tuple(EagerTensor(o) for o in out)
+    elif out is None:
+        return None
+    else:
+        outs = (EagerTensor(out),)
+    if _ctx.tapes and not _ctx.recording_paused:
+        for tape in _ctx.tapes:
+            tape._record(opdef, tensors, outs, attrs)
+    return outs[0] if len(outs) == 1 and not isinstance(out, tuple) else outs
+
+
+def _apply_eager_ref(opdef, inputs, attrs):
+    var = inputs[opdef.ref_input]
+    if not hasattr(var, "_assign_value"):
+        raise TypeError("%s needs a Variable as input %d, got %r" % (opdef.name, opdef.ref_input, var))
+    others = [to_eager(x)._value for i, x in enumerate(inputs) if i != opdef.ref_input]
+    current = var._value_or_none()
+    xp = backend.get_array_module(*others) if current is None else backend.get_array_module(current)
+    var._assign_value(opdef.forward(xp, current, *others, **attrs))
+    return var
+
+
+class EagerRecord:
+    """What a gradient function sees of an eager op: TF's `_MockOp` idea."""
+
+    __slots__ = ("opdef", "inputs", "outputs", "attrs")
+
+    def __init__(self, opdef, inputs, outputs, attrs):
+        self.opdef = opdef
+        self.inputs = inputs
+        self.outputs = outputs
+        self.attrs = attrs
+
+    @property
+    def type(self):
+        return self.opdef.name
+
+    @property
+    def name(self):
+        return self.opdef.name
+
+    def get_attr(self, name):
+        return self.attrs[name]
+
+
+def to_eager(x, dtype=None):
+    if isinstance(x, EagerTensor):
+        return x
+    read = getattr(x, "_eager_read", None)
+    if read is not None:  # a Variable: a snapshot, seen by tapes that watch accessed variables
+        return read()
+    if isinstance(x, Tensor):
+        raise TypeError("A symbolic Tensor (%s) cannot be used in eager execution; run it in a "
+                        "Session, or build the whole computation in a graph." % x.name)
+    return EagerTensor(to_array(x, dtype))
+
+
+# -- Python values to arrays -----------------------------------------------------------------
+def to_array(value, dtype=None):
+    """A NumPy array for a Python or NumPy value, with TF's default dtypes (float32, int32)."""
+    if dtype is not None:
+        dtype = dtypes.as_dtype(dtype)
+    if isinstance(value, (np.ndarray, np.generic)):
+        arr = np.asarray(value)
+        if dtype is None:
+            if arr.dtype.kind in "OUS":
+                raise TypeError("Cannot convert %r to a tensor: unsupported dtype %s" % (value, arr.dtype))
+            return arr
+    else:
+        if isinstance(value, (Tensor, Operation)):
+            raise TypeError("Expected a plain value, got %s" % value)
+        try:
+            arr = np.asarray(value)
+        except ValueError as e:
+            raise ValueError("Cannot convert %r to a tensor: %s" % (value, e)) from None
+        if arr.dtype.kind in "OUS":
+            raise TypeError("Cannot convert %r to a tensor of a numeric or bool dtype." % (value,))
+        if dtype is None:
+            if arr.dtype == np.float64:
+                return arr.astype(np.float32)
+            if arr.dtype.kind == "i":
+                if arr.size and (arr.max() > 2**31 - 1 or arr.min() < -2**31):
+                    return arr.astype(np.int64)
+                return arr.astype(np.int32)
+            return arr
+    target = np.dtype(dtype.as_numpy_dtype)
+    if arr.dtype == target:
+        return arr
+    if arr.dtype.kind == "f" and target.kind in "iub" and not np.all(np.mod(arr, 1) == 0):
+        raise TypeError("Expected %s, got %s of type '%s' instead." % (
+            dtype.name, value, type(value).__name__))
+    if arr.dtype.kind == "b" and target.kind != "b" or target.kind == "b" and arr.dtype.kind != "b":
+        raise TypeError("Expected %s, got %r of type '%s' instead." % (
+            dtype.name, value, type(value).__name__))
+    return arr.astype(target)
+
+
+def dtype_of(x):
+    """The DType of a tensor or Variable; None for Python and NumPy values, which adapt."""
+    d = getattr(x, "dtype", None)
+    return d if isinstance(d, dtypes.DType) else None
+
+
+def convert_to_tensor(value, dtype=None, name=None):
+    """A Tensor (graph mode) or EagerTensor for `value`, checked against `dtype` when given."""
+    if dtype is not None:
+        dtype = dtypes.as_dtype(dtype)
+    d = dtype_of(value)
+    is_tensor = isinstance(value, (Tensor, EagerTensor)) or hasattr(value, "_eager_read")
+    if is_tensor and dtype is not None and d != dtype:
+        raise ValueError("Tensor conversion requested dtype %s for Tensor with dtype %s: %r"
+                         % (dtype.name, d.name, value))
+    graph = _graph_of([value])
+    if graph is None and _ctx.modes[-1] == "eager":
+        return to_eager(value, dtype)
+    graph = graph or get_default_graph()
+    if isinstance(value, EagerTensor):
+        value = backend.to_numpy(value._value)
+    if not is_tensor or isinstance(value, (np.ndarray, np.generic)):
+        from distflow.ops.constant_op import const_in_graph
+        return const_in_graph(graph, to_array(value, dtype), name)
+    return to_graph_tensor(value, graph)
+
+
+def binary_operands(x, y):
+    """Converts two operands so that a plain Python value takes the other operand's dtype."""
+    dx, dy = dtype_of(x), dtype_of(y)
+    if dx is None and dy is not None:
+        x = convert_to_tensor(x, dy)
+    elif dy is None and dx is not None:
+        y = convert_to_tensor(y, dx)
+    return x, y

@@ -1,0 +1,77 @@
+"""The op registry: every op is one OpDef, defined once and used by every execution mode.
+
+An OpDef holds
+  name     TF's type name (`Mul`), also the op's default node name;
+  infer    (*inputs, **attrs) -> [(shape, dtype), ...]: the static shape rule used when building
+           graphs; inputs carry `.shape` and `.dtype`, and `constant_value(t)` gives known values;
+  forward  (xp, *arrays, **attrs) -> array or tuple: the kernel, written against NumPy or CuPy;
+  grad     (op, *output_grads) -> one gradient (or None) per input, written with distflow ops so
+           it builds graph nodes, runs eagerly under a tape, and can be differentiated again;
+           NOT_DIFFERENTIABLE says the outputs do not change smoothly with the inputs (shapes,
+           comparisons, integer results), so no gradient flows, silently; NO_GRADIENT says a
+           gradient exists mathematically but is not defined here, and differentiating through
+           the op raises an error that names it.
+Stateful ops (variables, random numbers) add `kernel(op, runtime) -> callable`, which binds per-run
+state such as a variable's storage. Ops that update a variable name the input that holds it
+(`ref_input`) and may give an in-place fast path `inplace(xp, storage, *arrays)` beside `forward`.
+"""
+
+
+class _NotDifferentiable:
+    def __repr__(self):
+        return "NOT_DIFFERENTIABLE"
+
+
+NOT_DIFFERENTIABLE = _NotDifferentiable()
+
+
+class _NoGradient:
+    def __repr__(self):
+        return "NO_GRADIENT"
+
+
+NO_GRADIENT = _NoGradient()
+
+
+class OpDef:
+    __slots__ = ("name", "infer", "forward", "grad", "kernel", "ref_input", "inplace",
+                 "aliases", "doc")
+
+    def __init__(self, name, infer, forward=None, grad=None, kernel=None, ref_input=None,
+                 inplace=None, aliases=False, doc=""):
+        self.name = name
+        self.infer = infer
+        self.forward = forward
+        self.grad = grad
+        self.kernel = kernel
+        self.ref_input = ref_input
+        self.inplace = inplace
+        self.aliases = aliases  # output may be a view of an input or of persistent state
+        self.doc = doc
+
+    def __repr__(self):
+        return "<OpDef %s>" % self.name
+
+
+REGISTRY = {}
+
+
+def op_def(name, infer, forward=None, grad=None, **kw):
+    """Defines and registers one op. `grad` is required: a function, NOT_DIFFERENTIABLE or
+    NO_GRADIENT."""
+    if name in REGISTRY:
+        raise ValueError("Op %r is already registered" % name)
+    if grad is None:
+        raise ValueError("Op %r must give a gradient or say NOT_DIFFERENTIABLE or NO_GRADIENT" % name)
+    if forward is None and kw.get("kernel") is None:
+        raise ValueError("Op %r needs a forward kernel" % name)
+    opdef = OpDef(name, infer, forward, grad, **kw)
+    REGISTRY[name] = opdef
+    return opdef
+
+
+def get_op(name):
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError("No op named %r is registered" % name) from None

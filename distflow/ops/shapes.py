@@ -1,0 +1,113 @@
+"""Shared shape rules and the one place broadcasting is undone in gradients."""
+import numpy as np
+
+from distflow.framework import context
+from distflow.framework.eager import EagerTensor
+from distflow.framework.tensor_shape import TensorShape
+
+
+def same_as_input(x, *rest, **attrs):
+    return [(x.shape, x.dtype)]
+
+
+def check_same_dtype(opname, x, y, names=("x", "y")):
+    if x.dtype != y.dtype:
+        raise TypeError("Input '%s' of '%s' Op has type %s that does not match type %s of argument "
+                        "'%s'." % (names[1], opname, y.dtype.name, x.dtype.name, names[0]))
+
+
+def broadcast_shapes(a, b, opname="op"):
+    """NumPy broadcasting of two static shapes; None stays unknown where it cannot be decided."""
+    da, db = TensorShape(a).as_tuple(), TensorShape(b).as_tuple()
+    if da is None or db is None:
+        return TensorShape(None)
+    n = max(len(da), len(db))
+    da = (1,) * (n - len(da)) + da
+    db = (1,) * (n - len(db)) + db
+    out = []
+    for x, y in zip(da, db):
+        if x == 1:
+            out.append(y)
+        elif y == 1:
+            out.append(x)
+        elif x is None:
+            out.append(y)
+        elif y is None or x == y:
+            out.append(x)
+        else:
+            raise ValueError("Dimensions must be equal, but are %d and %d for '%s' with input shapes: "
+                             "%s, %s." % (x, y, opname, _as_list(a), _as_list(b)))
+    return TensorShape(out)
+
+
+def _as_list(s):
+    s = TensorShape(s)
+    return "?" if s.rank is None else "[%s]" % ",".join("?" if d is None else str(d) for d in s)
+
+
+def binary_infer(name, out_dtype=None):
+    def infer(x, y, **attrs):
+        check_same_dtype(name, x, y)
+        return [(broadcast_shapes(x.shape, y.shape, name), out_dtype or x.dtype)]
+    return infer
+
+
+def normalize_axis(axis, rank):
+    """A tuple of non-negative axes, or None for all axes."""
+    if axis is None:
+        return None
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    if rank is None:
+        return tuple(int(a) for a in axes)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -rank <= a < rank:
+            raise ValueError("Invalid reduction dimension %d for input with %d dimensions." % (a, rank))
+        out.append(a % rank)
+    return tuple(sorted(set(out)))
+
+
+def reduced_shape(shape, axis, keepdims):
+    dims = shape.as_tuple()
+    if dims is None:
+        return TensorShape(None)
+    axes = normalize_axis(axis, len(dims))
+    if axes is None:
+        axes = tuple(range(len(dims)))
+    if keepdims:
+        return TensorShape([1 if i in axes else d for i, d in enumerate(dims)])
+    return TensorShape([d for i, d in enumerate(dims) if i not in axes])
+
+
+def static_shape(t):
+    """The concrete shape of `t` as a tuple when known without running anything, else None."""
+    if isinstance(t, EagerTensor):
+        return t._value.shape
+    s = t.shape
+    return s.as_tuple() if s.is_fully_defined() else None
+
+
+def shape_tensor(t):
+    """`t`'s shape as an int32 tensor: a constant when known statically."""
+    from distflow.ops import array_ops
+    s = static_shape(t)
+    if s is not None:
+        from distflow.ops.dispatch import convert_to_tensor
+        return convert_to_tensor(np.array(s, dtype=np.int32))
+    return array_ops.shape(t)
+
+
+def unbroadcast(grad, x):
+    """Sums `grad` down to `x`'s shape, undoing NumPy broadcasting (nothing to do if equal)."""
+    if grad is None:
+        return None
+    gs, xs = static_shape(grad), static_shape(x)
+    if gs is not None and gs == xs:
+        return grad
+    from distflow.ops import math_ops
+    return math_ops.sum_to(grad, shape_tensor(x))
+
+
+def executing_eagerly():
+    return context.executing_eagerly()

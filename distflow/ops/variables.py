@@ -1,0 +1,253 @@
+"""Variables: mutable state. In a graph (TF1) a Variable is a VariableV2 op whose value lives in
+each Session; while executing eagerly (TF2) it holds its array itself."""
+import numpy as np
+
+from distflow.framework import context, dtypes
+from distflow.framework.eager import EagerTensor
+from distflow.framework.graph import GraphKeys, Tensor, get_default_graph
+from distflow.framework.tensor_shape import TensorShape
+from distflow.ops import dispatch, state_ops
+from distflow.ops.array_ops import identity
+from distflow.ops.control_flow_ops import group
+
+
+__all__ = [
+    "Variable",
+    "global_variables",
+    "trainable_variables",
+    "variables_initializer",
+    "global_variables_initializer",
+]
+
+
+class Variable:
+    """`Variable(initial_value, trainable=True, name=None, dtype=None)`; graph or eager by mode."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Variable:
+            cls = EagerVariable if context.executing_eagerly() else GraphVariable
+        return object.__new__(cls)
+
+    # Shared conveniences; subclasses provide _graph_tensor / _eager_read and the state.
+    def get_shape(self):
+        return self.shape
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    def assign(self, value, use_locking=False, name=None, read_value=True):
+        return dispatch.apply(state_ops.Assign, [self, self._convert(value)], name=name)
+
+    def assign_add(self, delta, use_locking=False, name=None, read_value=True):
+        return dispatch.apply(state_ops.AssignAdd, [self, self._convert(delta)], name=name)
+
+    def assign_sub(self, delta, use_locking=False, name=None, read_value=True):
+        return dispatch.apply(state_ops.AssignSub, [self, self._convert(delta)], name=name)
+
+    def _convert(self, value):
+        return dispatch.convert_to_tensor(value, self.dtype) if dispatch.dtype_of(value) is None \
+            else value
+
+
+class GraphVariable(Variable):
+    def __init__(self, initial_value=None, trainable=True, name=None, dtype=None,
+                 collections=None, validate_shape=True, **unused):
+        if initial_value is None:
+            raise ValueError("initial_value must be specified.")
+        graph = get_default_graph()
+        self._trainable = bool(trainable)
+        self._graph_variable_graph = graph
+        with graph.as_default(), graph.name_scope(name or "Variable") as scope:
+            if callable(initial_value):
+                initial_value = initial_value()
+            init = dispatch.convert_to_tensor(initial_value, dtype, name="initial_value") \
+                if not isinstance(initial_value, Tensor) else initial_value
+            if dtype is not None and init.dtype != dtypes.as_dtype(dtype):
+                from distflow.ops.math_ops import cast
+                init = cast(init, dtype)
+            self._initial_value = init
+            shape = init.shape if validate_shape else TensorShape(None)
+            self._op = dispatch._apply_graph(graph, state_ops.VariableV2, [],
+                                             {"shape": shape, "dtype": init.dtype}, scope).op
+            self._ref = self._op.outputs[0]
+            self._initializer = dispatch._apply_graph(
+                graph, state_ops.Assign, [self._ref, init], {"validate_shape": validate_shape},
+                "Assign").op
+            self._read = dispatch._apply_graph(graph, identity_opdef(), [self._ref], {}, "read")
+        if collections is None:
+            collections = [GraphKeys.GLOBAL_VARIABLES]
+            if self._trainable:
+                collections.append(GraphKeys.TRAINABLE_VARIABLES)
+        graph.add_to_collections(collections, self)
+
+    def _graph_tensor(self, graph, ref):
+        if graph is not self._graph_variable_graph:
+            raise ValueError("Variable %s must be from the same graph as the other inputs."
+                             % self.name)
+        return self._ref if ref else self._read
+
+    def _as_graph_element(self):
+        return self._read
+
+    @property
+    def name(self):
+        return self._ref.name
+
+    @property
+    def op(self):
+        return self._op
+
+    @property
+    def graph(self):
+        return self._op.graph
+
+    @property
+    def dtype(self):
+        return self._ref.dtype
+
+    @property
+    def shape(self):
+        return self._ref.shape
+
+    @property
+    def initializer(self):
+        return self._initializer
+
+    @property
+    def initial_value(self):
+        return self._initial_value
+
+    def value(self):
+        return self._read
+
+    def read_value(self):
+        return identity(self._read)
+
+    def initialized_value(self):
+        return self._read
+
+    def eval(self, session=None):
+        return self._read.eval(session=session)
+
+    def load(self, value, session=None):
+        from distflow.client.session import default_session_for
+        sess = default_session_for(self._read, session, "variable")
+        sess._cell(self._op)._value = np.array(value, dtype=self.dtype.as_numpy_dtype)
+
+    def __repr__(self):
+        return "<tf.Variable '%s' shape=%s dtype=%s_ref>" % (self.name, self.shape, self.dtype.name)
+
+
+def identity_opdef():
+    from distflow.ops.array_ops import Identity
+    return Identity
+
+
+class EagerVariable(Variable):
+    def __init__(self, initial_value=None, trainable=True, name=None, dtype=None, **unused):
+        if initial_value is None:
+            raise ValueError("initial_value must be specified.")
+        if callable(initial_value):
+            initial_value = initial_value()
+        t = dispatch.to_eager(initial_value, dtype)
+        if dtype is not None and t.dtype != dtypes.as_dtype(dtype):
+            t = EagerTensor(t._value.astype(dtypes.as_dtype(dtype).as_numpy_dtype))
+        self._value = t._value.copy() if hasattr(t._value, "copy") else t._value
+        self._trainable = bool(trainable)
+        self._name = (name or "Variable") + ":0"
+
+    # storage protocol used by dispatch and by graph kernels that capture this variable
+    def _value_or_none(self):
+        return self._value
+
+    def _assign_value(self, value):
+        if value.shape != self._value.shape:
+            raise ValueError("Cannot assign to variable %s due to variable shape %s and value shape "
+                             "%s are incompatible" % (self._name, TensorShape(self._value.shape),
+                                                      TensorShape(value.shape)))
+        self._value = value.astype(self._value.dtype, copy=False)
+
+    def _eager_read(self):
+        t = EagerTensor(self._value)
+        tapes = context.ctx.tapes
+        if tapes and self._trainable:
+            for tape in tapes:
+                tape._variable_read(self, t)
+        return t
+
+    def _graph_tensor(self, graph, ref):
+        """Inside a traced function: a node that reads this variable's storage at run time."""
+        captures = graph.__dict__.setdefault("_variable_captures", {})
+        entry = captures.get(id(self))
+        if entry is None:
+            handle = dispatch._apply_graph(graph, state_ops.CapturedVariable, [],
+                                           {"variable": self}, "ReadVariable")
+            with graph.name_scope(None):
+                read = dispatch._apply_graph(graph, identity_opdef(), [handle], {}, None)
+            entry = captures[id(self)] = (handle, read, self)
+        return entry[0] if ref else entry[1]
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def dtype(self):
+        return dtypes.as_dtype(self._value.dtype)
+
+    @property
+    def shape(self):
+        return TensorShape(self._value.shape)
+
+    def numpy(self):
+        from distflow import backend
+        return np.array(backend.to_numpy(self._value), copy=True)
+
+    def value(self):
+        return self._eager_read()
+
+    def read_value(self):
+        return self._eager_read()
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.numpy(), dtype=dtype)
+
+    def __float__(self):
+        return float(self._value)
+
+    def __int__(self):
+        return int(self._value)
+
+    def __repr__(self):
+        v = self.numpy()
+        return "<tf.Variable '%s' shape=%s dtype=%s, numpy=%s>" % (
+            self._name, self.shape, self.dtype.name, repr(v) if v.ndim else str(v))
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+
+def global_variables(scope=None):
+    if context.executing_eagerly() and not context.ctx.graphs:
+        return []
+    return get_default_graph().get_collection(GraphKeys.GLOBAL_VARIABLES, scope)
+
+
+def trainable_variables(scope=None):
+    if context.executing_eagerly() and not context.ctx.graphs:
+        return []
+    return get_default_graph().get_collection(GraphKeys.TRAINABLE_VARIABLES, scope)
+
+
+def variables_initializer(var_list, name="init"):
+    """An op that runs the initializers of `var_list`."""
+    return group(*[v.initializer for v in var_list], name=name)
+
+
+def global_variables_initializer():
+    """An op named `init` that initializes every global variable."""
+    return variables_initializer(global_variables(), name="init")
