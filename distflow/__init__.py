@@ -19,7 +19,7 @@ from distflow.framework.graph import (Graph, GraphKeys, Operation, Tensor,  # no
                                       reset_default_graph)
 from distflow.framework.tensor_shape import Dimension, TensorShape  # noqa: F401
 from distflow.ops.dispatch import convert_to_tensor  # noqa: F401
-from distflow import train  # noqa: F401
+from distflow import math, nn, random, train  # noqa: F401
 
 
 def _export(modules, namespace):
@@ -29,3 +29,11 @@ def _export(modules, namespace):
 
 
 _export(_ops.PUBLIC_MODULES, globals())
+
+
+def __getattr__(name):
+    # Imported on first use: `distflow.distribute` may load mpi4py, which plain users never need.
+    if name == "distribute":
+        import importlib
+        return importlib.import_module("distflow.distribute")
+    raise AttributeError("module 'distflow' has no attribute %r" % name)

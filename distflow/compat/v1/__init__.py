@@ -19,6 +19,8 @@ from distflow.framework import graph as _graph
 from distflow.framework.tensor_shape import Dimension, TensorShape  # noqa: F401
 from distflow.ops import variables as _variables
 from distflow import train as _train
+from distflow.ops import nn_ops as _nn_ops
+from distflow.ops import random_ops as _random_ops
 
 
 def _v1(fn):
@@ -63,10 +65,22 @@ get_collection = _graph.get_collection
 add_to_collection = _graph.add_to_collection
 initializers = _namespace("initializers", global_variables=global_variables_initializer,  # noqa: F821
                           variables=variables_initializer)  # noqa: F821
-train = _namespace(
-    "train", GradientDescentOptimizer=_train.GradientDescentOptimizer, Optimizer=_train.Optimizer,
-    get_global_step=_train.get_global_step,
-    get_or_create_global_step=_v1(_train.get_or_create_global_step))
+
+
+def _wrapped_namespace(name, module):
+    """A namespace of `module.__all__`, with functions wrapped to build graphs."""
+    members = {}
+    for n in module.__all__:
+        obj = getattr(module, n)
+        members[n] = obj if isinstance(obj, type) else _v1(obj)
+    return _namespace(name, **members)
+
+
+train = _wrapped_namespace("train", _train)
+nn = _wrapped_namespace("nn", _nn_ops)
+random = _wrapped_namespace("random", _random_ops)
+for _name in _random_ops.V1_NAMES if hasattr(_random_ops, "V1_NAMES") else ():
+    globals()[_name] = _v1(getattr(_random_ops, _name))
 
 
 def executing_eagerly():

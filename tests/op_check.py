@@ -1,0 +1,215 @@
+"""The op-table checker: one case per op use, checked in graph and eager mode.
+
+For each `Case` it checks
+  * forward: graph mode (Session) and eager mode both match the NumPy reference;
+  * shapes: the static shape and dtype inferred while building (with known input shapes, and
+    again with unknown ones) are compatible with what the kernel actually returns;
+  * gradient: graph `gradients()` and the eager tape both match central finite differences in
+    float64, for the gradient of sum(w * output) with random weights w;
+  * second derivative (smooth ops): the gradient of the gradient matches finite differences of
+    the first gradient.
+It also records which registered op types each case built, so a test can demand that every
+registered op is covered.
+"""
+import dataclasses
+
+import numpy as np
+
+import distflow as df
+import distflow.compat.v1 as tf1
+
+
+@dataclasses.dataclass
+class Case:
+    name: str
+    fn: object                 # distflow function of tensors -> tensor or tuple of tensors
+    ref: object                # NumPy reference of arrays -> array or tuple of arrays
+    inputs: list               # NumPy arrays (use float64 where gradients are checked)
+    grad: bool = True          # check first derivatives w.r.t. the float inputs
+    second: bool = False       # also check second derivatives
+    wrt: tuple = None          # indices of inputs to differentiate (default: every float input)
+    rtol: float = 1e-6
+    atol: float = 1e-6
+    grad_tol: float = 1e-5     # tolerance of the finite-difference comparison
+    eps: float = 1e-6
+
+    def __repr__(self):
+        return self.name
+
+
+def as_tuple(x):
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def float_inputs(case):
+    if case.wrt is not None:
+        return list(case.wrt)
+    return [i for i, a in enumerate(case.inputs) if np.asarray(a).dtype.kind == "f"]
+
+
+def run_graph(case, known_shapes=True):
+    """Builds the case in a fresh graph; returns (outputs, static specs, op types built)."""
+    g = tf1.Graph()
+    with g.as_default():
+        phs = [tf1.placeholder(df.as_dtype(np.asarray(a).dtype),
+                               shape=np.shape(a) if known_shapes else None)
+               for a in case.inputs]
+        outs = as_tuple(case.fn(*phs))
+        specs = [(o.shape, o.dtype) for o in outs]
+        with tf1.Session(graph=g) as s:
+            values = s.run(list(outs), dict(zip(phs, case.inputs)))
+    return values, specs, {op.type for op in g.get_operations()}
+
+
+def run_eager(case):
+    outs = as_tuple(case.fn(*[df.constant(a) for a in case.inputs]))
+    return [o.numpy() for o in outs]
+
+
+def check_forward(case):
+    expected = [np.asarray(e) for e in as_tuple(case.ref(*case.inputs))]
+    for known in (True, False):
+        values, specs, _ = run_graph(case, known)
+        assert len(values) == len(expected)
+        for v, e, (shape, dtype) in zip(values, expected, specs):
+            v = np.asarray(v)
+            assert v.shape == e.shape, "%s: graph shape %s, expected %s" % (case.name, v.shape, e.shape)
+            np.testing.assert_allclose(v, e, rtol=case.rtol, atol=case.atol, err_msg=case.name)
+            assert shape.is_compatible_with(v.shape), \
+                "%s: inferred %s but got %s (known input shapes: %s)" % (case.name, shape, v.shape, known)
+            if known:
+                assert shape.is_fully_defined() or _data_dependent(shape, v.shape), \
+                    "%s: inferred %s from fully known inputs" % (case.name, shape)
+            assert dtype == df.as_dtype(v.dtype), \
+                "%s: inferred dtype %s, kernel gave %s" % (case.name, dtype.name, v.dtype)
+    eager = run_eager(case)
+    for v, e in zip(eager, expected):
+        assert np.asarray(v).shape == e.shape, case.name
+        np.testing.assert_allclose(v, e, rtol=case.rtol, atol=case.atol, err_msg=case.name + " (eager)")
+
+
+def _data_dependent(shape, actual):
+    # Ops like setdiff1d may leave a size unknown even when the inputs are known.
+    return shape.rank == len(actual)
+
+
+def _weights(case):
+    rng = np.random.RandomState(0)
+    return [rng.uniform(0.5, 1.5, np.shape(e)).astype(np.float64)
+            for e in as_tuple(case.ref(*case.inputs))]
+
+
+def _objective_np(case, inputs, weights):
+    outs = as_tuple(case.ref(*inputs))
+    return sum(float(np.sum(w * np.asarray(o, np.float64))) for w, o in zip(weights, outs)
+               if np.asarray(o).dtype.kind == "f")
+
+
+def numeric_grad(case, weights, index):
+    x = np.array(case.inputs[index], dtype=np.float64)
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        for sign in (1, -1):
+            xs = list(case.inputs)
+            xp = x.copy()
+            xp[i] += sign * case.eps
+            xs[index] = xp
+            grad[i] += sign * _objective_np(case, xs, weights)
+        grad[i] /= 2 * case.eps
+    return grad
+
+
+def _objective(case, tensors, weights):
+    outs = as_tuple(case.fn(*tensors))
+    terms = [df.reduce_sum(o * w) for o, w in zip(outs, weights) if o.dtype.is_floating]
+    return df.add_n(terms) if len(terms) > 1 else terms[0]
+
+
+def graph_grads(case, weights):
+    g = tf1.Graph()
+    with g.as_default():
+        xs = [tf1.placeholder(df.as_dtype(np.asarray(a).dtype), shape=np.shape(a)) for a in case.inputs]
+        grads = tf1.gradients(_objective(case, xs, weights), [xs[i] for i in float_inputs(case)])
+        with tf1.Session(graph=g) as s:
+            feed = dict(zip(xs, case.inputs))
+            return [None if gr is None else s.run(gr, feed) for gr in grads]
+
+
+def eager_grads(case, weights):
+    xs = [df.constant(a) for a in case.inputs]
+    sources = [xs[i] for i in float_inputs(case)]
+    with df.GradientTape() as tape:
+        tape.watch(sources)
+        y = _objective(case, xs, weights)
+    return [None if g is None else g.numpy() for g in tape.gradient(y, sources)]
+
+
+def check_gradient(case):
+    weights = _weights(case)
+    for mode, grads in (("graph", graph_grads(case, weights)), ("eager", eager_grads(case, weights))):
+        for index, got in zip(float_inputs(case), grads):
+            want = numeric_grad(case, weights, index)
+            got = np.zeros_like(want) if got is None else np.asarray(got)
+            assert got.shape == want.shape, "%s (%s): gradient shape %s, expected %s" % (
+                case.name, mode, got.shape, want.shape)
+            np.testing.assert_allclose(got, want, rtol=case.grad_tol, atol=case.grad_tol,
+                                       err_msg="%s: %s gradient of input %d" % (case.name, mode, index))
+
+
+def check_second_derivative(case):
+    """d/dx_j of sum(v * d(objective)/dx_i), against finite differences of the first gradient."""
+    weights = _weights(case)
+    idx = float_inputs(case)
+    rng = np.random.RandomState(1)
+    vs = [rng.uniform(0.5, 1.5, np.shape(case.inputs[i])) for i in idx]
+
+    def first_grad_dot(inputs):
+        xs = [df.constant(a) for a in inputs]
+        srcs = [xs[i] for i in idx]
+        with df.GradientTape() as tape:
+            tape.watch(srcs)
+            y = _objective(case, xs, weights)
+        gs = tape.gradient(y, srcs)
+        return sum(float(np.sum(v * (0 if g is None else g.numpy()))) for v, g in zip(vs, gs))
+
+    # eager: nested tapes
+    xs = [df.constant(a) for a in case.inputs]
+    srcs = [xs[i] for i in idx]
+    with df.GradientTape() as outer:
+        outer.watch(srcs)
+        with df.GradientTape() as inner:
+            inner.watch(srcs)
+            y = _objective(case, xs, weights)
+        gs = inner.gradient(y, srcs)
+        dot = df.add_n([df.reduce_sum(g * v) for g, v in zip(gs, vs) if g is not None])
+    second = outer.gradient(dot, srcs)
+    # graph: gradients of gradients
+    g = tf1.Graph()
+    with g.as_default():
+        phs = [tf1.placeholder(df.float64, shape=np.shape(a)) if np.asarray(a).dtype == np.float64
+               else tf1.placeholder(df.as_dtype(np.asarray(a).dtype), shape=np.shape(a))
+               for a in case.inputs]
+        psrc = [phs[i] for i in idx]
+        g1 = tf1.gradients(_objective(case, phs, weights), psrc)
+        d = tf1.add_n([tf1.reduce_sum(a * v) for a, v in zip(g1, vs) if a is not None])
+        g2 = tf1.gradients(d, psrc)
+        with tf1.Session(graph=g) as s:
+            graph_second = [None if t is None else s.run(t, dict(zip(phs, case.inputs))) for t in g2]
+    for k, i in enumerate(idx):
+        x = np.array(case.inputs[i], dtype=np.float64)
+        want = np.zeros_like(x)
+        for j in np.ndindex(x.shape):
+            plus, minus = list(case.inputs), list(case.inputs)
+            xp, xm = x.copy(), x.copy()
+            xp[j] += 1e-5
+            xm[j] -= 1e-5
+            plus[i], minus[i] = xp, xm
+            want[j] = (first_grad_dot(plus) - first_grad_dot(minus)) / 2e-5
+        for mode, got in (("eager", second[k]), ("graph", graph_second[k])):
+            got = np.zeros_like(want) if got is None else np.asarray(got)
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4,
+                                       err_msg="%s: %s second derivative, input %d" % (case.name, mode, i))
+
+
+def ops_built(case):
+    return run_graph(case)[2]
