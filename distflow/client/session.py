@@ -202,11 +202,6 @@ def _feed_checker(t):
 
 
 def _convert_feed(val, np_dtype, t):
-    if isinstance(val, int) and not isinstance(val, bool) and np_dtype.kind in "iu":
-        if np.array(val).astype(np_dtype) != val:
-            raise TypeError("Type of feed value %r with type %s is not compatible with Tensor type %s. "
-                            "Try explicitly setting the type of the feed tensor to a larger type "
-                            "(e.g. int64)." % (val, type(val), t.dtype.name))
     arr = np.asarray(backend.to_numpy(val) if backend.is_cupy_array(val) else val)
     if arr.dtype != np_dtype:
         src = arr.dtype
@@ -216,5 +211,11 @@ def _convert_feed(val, np_dtype, t):
             raise TypeError("Cannot feed value of dtype %s for Tensor %r of dtype %s: the values "
                             "would change. Cast them first (np.asarray(value, %s))."
                             % (src, t.name, t.dtype.name, t.dtype.name))
+        if src.kind in "iu" and np_dtype.kind in "iu" and arr.size:
+            info = np.iinfo(np_dtype)
+            if arr.min() < info.min or arr.max() > info.max:
+                raise TypeError("Type of feed value %r is not compatible with Tensor type %s. Try "
+                                "explicitly setting the type of the feed tensor to a larger type "
+                                "(e.g. int64)." % (val, t.dtype.name))
         arr = arr.astype(np_dtype)
     return arr

@@ -14,6 +14,9 @@ An OpDef holds
 Stateful ops (variables, random numbers) add `kernel(op, runtime) -> callable`, which binds per-run
 state such as a variable's storage. Ops that update a variable name the input that holds it
 (`ref_input`) and may give an in-place fast path `inplace(xp, storage, *arrays)` beside `forward`.
+A fused optimizer update changes several variables at once (ApplyAdam: var, m, v): its
+`ref_input` is then a tuple of leading input indices, `forward` returns one new value per ref
+input, and `inplace` updates all of them.
 """
 
 
@@ -34,8 +37,8 @@ NO_GRADIENT = _NoGradient()
 
 
 class OpDef:
-    __slots__ = ("name", "infer", "forward", "grad", "kernel", "ref_input", "inplace",
-                 "aliases", "doc")
+    __slots__ = ("name", "infer", "forward", "grad", "kernel", "ref_input", "ref_inputs",
+                 "inplace", "aliases", "doc")
 
     def __init__(self, name, infer, forward=None, grad=None, kernel=None, ref_input=None,
                  inplace=None, aliases=False, doc=""):
@@ -44,7 +47,14 @@ class OpDef:
         self.forward = forward
         self.grad = grad
         self.kernel = kernel
-        self.ref_input = ref_input
+        # ref_inputs: every input that names a variable's storage; ref_input: the first of them
+        if ref_input is None:
+            self.ref_inputs = ()
+        elif isinstance(ref_input, int):
+            self.ref_inputs = (ref_input,)
+        else:
+            self.ref_inputs = tuple(ref_input)
+        self.ref_input = self.ref_inputs[0] if self.ref_inputs else None
         self.inplace = inplace
         self.aliases = aliases  # output may be a view of an input or of persistent state
         self.doc = doc
