@@ -1,0 +1,244 @@
+"""The YAML config schema: every key, its type, default and allowed values, in one table.
+
+`load_config(path, overrides)` returns a validated nested dict. Any problem raises ConfigError
+with one message naming the key, the value and what is allowed; the CLI prints it once (rank 0)
+and exits with status 2.
+"""
+import copy
+import os
+
+import yaml
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _choice(*allowed):
+    def check(v):
+        return v in allowed, "one of: %s" % ", ".join(str(a) for a in allowed)
+    return check
+
+
+def _at_least(lo, kind=int):
+    def check(v):
+        ok = isinstance(v, kind) and not isinstance(v, bool) and v >= lo
+        return ok, "%s >= %s" % ("an integer" if kind is int else "a number", lo)
+    return check
+
+
+def _positive_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0, "a number > 0"
+
+
+def _fraction(v):
+    return (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1,
+            "a number strictly between 0 and 1")
+
+
+def _rate(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1, \
+        "a number in [0, 1)"
+
+
+def _non_negative(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0, "a number >= 0"
+
+
+def _optional(check):
+    def inner(v):
+        if v is None:
+            return True, ""
+        ok, what = check(v)
+        return ok, what + " or null"
+    return inner
+
+
+def _bool(v):
+    return isinstance(v, bool), "true or false"
+
+
+def _string(v):
+    return isinstance(v, str) and v != "", "a non-empty string"
+
+
+def _hidden(v):
+    ok = isinstance(v, list) and all(isinstance(h, int) and not isinstance(h, bool) and h > 0
+                                     for h in v)
+    return ok, "a list of positive integers (e.g. [64, 64]; [] for a linear model)"
+
+
+def _string_list(v):
+    return isinstance(v, list) and all(isinstance(s, str) for s in v), "a list of column names"
+
+
+def _number_list(v):
+    return isinstance(v, list) and all(isinstance(s, (int, float)) and not isinstance(s, bool)
+                                       for s in v), "a list of numbers"
+
+
+# section -> key -> (default, check)
+SCHEMA = {
+    "seed": (0, _at_least(0)),
+    "device": ("auto", _choice("auto", "cpu", "gpu")),
+    "data": {
+        "dataset": ("boston", _choice("boston", "csv", "synthetic")),
+        "csv": (None, _optional(_string)),
+        "target": ("MEDV", _string),
+        "features": (None, _optional(_string_list)),
+        "split": ("keras", _choice("keras", "random", "kfold", "repeated")),
+        "test_fraction": (0.2, _fraction),
+        "folds": (4, _at_least(2)),
+        "repeats": (5, _at_least(1)),
+        "standardize": (True, _bool),
+        "synthetic_rows": (8192, _at_least(2)),
+        "synthetic_features": (256, _at_least(1)),
+    },
+    "model": {
+        "hidden": ([64, 64], _hidden),
+        "activation": ("relu", _choice("relu", "tanh", "sigmoid", "elu", "linear")),
+        "dropout": (0.0, _rate),
+    },
+    "optimizer": {
+        "name": ("adam", _choice("sgd", "momentum", "adam", "rmsprop", "adagrad")),
+        "learning_rate": (0.001, _positive_number),
+        "momentum": (0.9, _non_negative),
+        "nesterov": (False, _bool),
+        "schedule": ("none", _choice("none", "exponential", "cosine", "piecewise")),
+        "decay_steps": (1000, _at_least(1)),
+        "decay_rate": (0.96, _positive_number),
+        "boundaries": ([], _number_list),
+        "values": ([], _number_list),
+        "clip_norm": (None, _optional(_positive_number)),
+        "weight_decay": (0.0, _non_negative),
+    },
+    "train": {
+        "epochs": (100, _at_least(1)),
+        "batch_size": (32, _at_least(1)),
+        "eval_every": (1, _at_least(1)),
+        "drop_last": (False, _bool),
+        "log_every": (0, _at_least(0)),
+    },
+    "distributed": {
+        "communicator": ("auto", _choice("auto", "single", "mpi", "nccl", "host-staged")),
+        "bucket_mb": (0.0, _non_negative),
+        "timeout_s": (300.0, _positive_number),
+    },
+    "output": {
+        "dir": ("runs/boston", _string),
+        "checkpoint_every": (10, _at_least(0)),
+        "keep": (3, _at_least(1)),
+        "tensorboard": (True, _bool),
+        "plot": (True, _bool),
+    },
+}
+
+
+def defaults(schema=SCHEMA):
+    out = {}
+    for key, spec in schema.items():
+        out[key] = defaults(spec) if isinstance(spec, dict) else copy.deepcopy(spec[0])
+    return out
+
+
+def _merge(base, given, schema, prefix):
+    if not isinstance(given, dict):
+        raise ConfigError("%s must be a mapping of keys, got %r" % (prefix.rstrip(".") or "config",
+                                                                     given))
+    for key, value in given.items():
+        name = prefix + str(key)
+        if key not in schema:
+            raise ConfigError("unknown key '%s' (allowed here: %s)" % (name, ", ".join(schema)))
+        spec = schema[key]
+        if isinstance(spec, dict):
+            _merge(base[key], value if value is not None else {}, spec, name + ".")
+        else:
+            base[key] = value
+
+
+def _check(config, schema, prefix):
+    for key, spec in schema.items():
+        name = prefix + key
+        if isinstance(spec, dict):
+            _check(config[key], spec, name + ".")
+            continue
+        value = config[key]
+        ok, allowed = spec[1](value)
+        if not ok:
+            raise ConfigError("%s = %r is not allowed: expected %s" % (name, value, allowed))
+        if isinstance(value, int) and not isinstance(value, bool) and spec[1] in (
+                _positive_number, _non_negative, _fraction, _rate):
+            config[key] = float(value)
+
+
+def parse_override(text):
+    """`optimizer.learning_rate=0.01` -> (['optimizer', 'learning_rate'], 0.01)."""
+    if "=" not in text:
+        raise ConfigError("--set %r: expected KEY=VALUE, e.g. --set optimizer.learning_rate=0.01"
+                          % text)
+    key, _, raw = text.partition("=")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def _apply_override(config, path, value):
+    node, schema = config, SCHEMA
+    for i, part in enumerate(path):
+        name = ".".join(path[:i + 1])
+        if not isinstance(schema, dict) or part not in schema:
+            raise ConfigError("--set: unknown key '%s' (allowed here: %s)"
+                              % (name, ", ".join(schema) if isinstance(schema, dict) else "none"))
+        if i == len(path) - 1:
+            if isinstance(schema[part], dict):
+                raise ConfigError("--set: '%s' is a section; set one of its keys" % name)
+            node[part] = value
+        else:
+            node, schema = node[part], schema[part]
+
+
+def load_config(path=None, overrides=(), base_dir=None):
+    """The validated config from a YAML file (or the defaults) with `--set` overrides applied."""
+    config = defaults()
+    if path is not None:
+        try:
+            with open(path) as f:
+                given = yaml.safe_load(f)
+        except FileNotFoundError:
+            raise ConfigError("config file not found: %s" % path) from None
+        except yaml.YAMLError as e:
+            raise ConfigError("config file %s is not valid YAML: %s" % (path, e)) from None
+        if given is not None:
+            _merge(config, given, SCHEMA, "")
+        base_dir = base_dir or os.path.dirname(os.path.abspath(path))
+    for text in overrides:
+        _apply_override(config, *parse_override(text))
+    _check(config, SCHEMA, "")
+    data = config["data"]
+    if data["dataset"] == "csv":
+        if not data["csv"]:
+            raise ConfigError("data.csv must name a CSV file when data.dataset = 'csv'")
+        if not os.path.exists(data["csv"]) and base_dir and \
+                os.path.exists(os.path.join(base_dir, data["csv"])):
+            data["csv"] = os.path.join(base_dir, data["csv"])
+        if not os.path.exists(data["csv"]):
+            raise ConfigError("data.csv = %r: no such file" % data["csv"])
+    opt = config["optimizer"]
+    if opt["schedule"] == "piecewise" and len(opt["values"]) != len(opt["boundaries"]) + 1:
+        raise ConfigError("optimizer.values must have one more entry than optimizer.boundaries "
+                          "(got %d values, %d boundaries)" % (len(opt["values"]), len(opt["boundaries"])))
+    return config
+
+
+def check_against_world(config, world_size):
+    """Checks that need the number of ranks: every rank needs at least one sample per step."""
+    batch = config["train"]["batch_size"]
+    if batch < world_size:
+        raise ConfigError("train.batch_size = %d is smaller than the number of ranks (%d): each rank "
+                          "needs at least one sample of every global batch" % (batch, world_size))
+
+
+def dump(config):
+    return yaml.safe_dump(config, sort_keys=False)
