@@ -1,14 +1,22 @@
-"""Elementwise math, reductions, matmul and comparisons. Each op: its rule, kernel, gradient, wrapper."""
+"""Elementwise math, sums and means, and matmul. Each op: its rule, kernel, gradient, wrapper.
+
+Max/Min/Prod/ArgMax and friends live in reduction_ops.py; comparisons, logical ops and `where` in
+comparison_ops.py, with maximum, minimum and clip_by_value, which select by comparing. Gradients
+here that need those import them where they are used, because comparison_ops builds on this
+module's `binary` helper.
+"""
 import numpy as np
 
 from distflow.framework import dtypes
+from distflow.framework.eager import EagerTensor
+from distflow.framework.errors import InvalidArgumentError
 from distflow.framework.tensor_shape import TensorShape
-from distflow.ops import dispatch
+from distflow.ops import array_ops, dispatch
 from distflow.ops.constant_op import constant_value
-from distflow.ops.dispatch import apply, binary_operands, convert_to_tensor
+from distflow.ops.dispatch import apply, binary_operands, convert_to_tensor, dtype_of
 from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
-from distflow.ops.shapes import (binary_infer, normalize_axis, reduced_shape, same_as_input,
-                                 shape_tensor, unbroadcast)
+from distflow.ops.shapes import (binary_infer, broadcast_shapes, check_same_dtype, normalize_axis,
+                                 reduced_shape, same_as_input, shape_tensor, unbroadcast)
 
 
 __all__ = [
@@ -25,15 +33,51 @@ __all__ = [
     "reduce_sum",
     "reduce_mean",
     "cast",
+    "floordiv",
+    "floormod",
+    "mod",
+    "abs",
+    "sign",
+    "sqrt",
+    "rsqrt",
+    "exp",
+    "log",
+    "log1p",
+    "sin",
+    "cos",
+    "reciprocal",
+    "pow",
+    "matmul",
 ]
 
 
-def binary(opdef, x, y, name=None):
+def binary(opdef, x, y, name=None, names=("x", "y")):
+    """Applies a two-input op; a Python value takes the other operand's dtype."""
     x, y = binary_operands(x, y)
+    # Checked here, not only in the shape rule, so that eager mode refuses what graphs refuse
+    # instead of letting NumPy promote silently. Eager tensors compare their arrays' dtypes:
+    # building DType objects would cost more than a small op itself.
+    if type(x) is EagerTensor and type(y) is EagerTensor:
+        differ = x._value.dtype != y._value.dtype
+    else:
+        dx, dy = dtype_of(x), dtype_of(y)
+        differ = dx is not None and dy is not None and dx != dy
+    if differ:
+        check_same_dtype(opdef.name, x, y, names)
     return apply(opdef, [x, y], name=name)
 
 
 def unary(opdef, x, name=None):
+    return apply(opdef, [x], name=name)
+
+
+def float_unary(opdef, x, name=None):
+    """Applies a one-input op defined only for floating dtypes (TF's `sqrt(4)` is a TypeError)."""
+    if dtype_of(x) is None:
+        x = convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        raise TypeError("Value passed to parameter 'x' has DataType %s not in list of allowed "
+                        "values: float16, float32, float64" % x.dtype.name)
     return apply(opdef, [x], name=name)
 
 
@@ -306,3 +350,239 @@ def cast(x, dtype, name=None):
     if dispatch.dtype_of(x) == dtype:
         return x
     return apply(Cast, [x], {"DstT": dtype}, name=name)
+
+
+# -- FloorDiv and FloorMod ------------------------------------------------------------------
+# floor(x / y) is piecewise constant, so TF gives FloorDiv no gradient (its _FloorDivGrad returns
+# None for both inputs); FloorMod's follows from x mod y = x - floor(x / y) * y.
+FloorDiv = op_def("FloorDiv", infer=binary_infer("FloorDiv"),
+                  forward=lambda xp, x, y: xp.floor_divide(x, y), grad=NOT_DIFFERENTIABLE)
+
+
+def floordiv(x, y, name=None):
+    """floor(x / y) elementwise, rounding toward negative infinity (integers too)."""
+    return binary(FloorDiv, x, y, name)
+
+
+def _floor_mod_grad(op, dy):
+    x, y = op.inputs
+    return unbroadcast(dy, x), unbroadcast(-dy * floordiv(x, y), y)
+
+
+FloorMod = op_def("FloorMod", infer=binary_infer("FloorMod"),
+                  forward=lambda xp, x, y: xp.mod(x, y), grad=_floor_mod_grad)
+
+
+def floormod(x, y, name=None):
+    """x - floor(x / y) * y elementwise: the remainder has the sign of y, as in Python."""
+    return binary(FloorMod, x, y, name)
+
+
+mod = floormod
+
+
+# -- Abs and Sign ---------------------------------------------------------------------------
+Abs = op_def("Abs", infer=same_as_input, forward=lambda xp, x: xp.abs(x),
+             grad=lambda op, dy: dy * sign(op.inputs[0]))
+
+
+def abs(x, name=None):  # noqa: A001 (TF's name; shadows the builtin inside this module only)
+    """|x| elementwise."""
+    return unary(Abs, x, name)
+
+
+# sign is flat almost everywhere: like TF, its gradient is zeros (connected, not None).
+Sign = op_def("Sign", infer=same_as_input, forward=lambda xp, x: xp.sign(x),
+              grad=lambda op, dy: array_ops.zeros_like(op.inputs[0]))
+
+
+def sign(x, name=None):
+    """-1, 0 or 1 elementwise, by the sign of x."""
+    return unary(Sign, x, name)
+
+
+# -- Sqrt, Rsqrt, Exp, Log, Log1p, Sin, Cos, Reciprocal ------------------------------------
+# Each gradient reuses the op's output y where that is cheaper than recomputing from x.
+Sqrt = op_def("Sqrt", infer=same_as_input, forward=lambda xp, x: xp.sqrt(x),
+              grad=lambda op, dy: dy * 0.5 / op.outputs[0])
+
+
+def sqrt(x, name=None):
+    """The square root of x elementwise (floats only)."""
+    return float_unary(Sqrt, x, name)
+
+
+# d(x**-0.5)/dx = -0.5 * x**-1.5 = -0.5 * y**3, and y**3 = y / x.
+Rsqrt = op_def("Rsqrt", infer=same_as_input, forward=lambda xp, x: xp.reciprocal(xp.sqrt(x)),
+               grad=lambda op, dy: -0.5 * dy * op.outputs[0] / op.inputs[0])
+
+
+def rsqrt(x, name=None):
+    """1 / sqrt(x) elementwise (floats only)."""
+    return float_unary(Rsqrt, x, name)
+
+
+Exp = op_def("Exp", infer=same_as_input, forward=lambda xp, x: xp.exp(x),
+             grad=lambda op, dy: dy * op.outputs[0])
+
+
+def exp(x, name=None):
+    """e**x elementwise (floats only)."""
+    return float_unary(Exp, x, name)
+
+
+Log = op_def("Log", infer=same_as_input, forward=lambda xp, x: xp.log(x),
+             grad=lambda op, dy: dy / op.inputs[0])
+
+
+def log(x, name=None):
+    """The natural logarithm of x elementwise (floats only)."""
+    return float_unary(Log, x, name)
+
+
+Log1p = op_def("Log1p", infer=same_as_input, forward=lambda xp, x: xp.log1p(x),
+               grad=lambda op, dy: dy / (op.inputs[0] + 1.0))
+
+
+def log1p(x, name=None):
+    """log(1 + x) elementwise, accurate for small x (floats only)."""
+    return float_unary(Log1p, x, name)
+
+
+Sin = op_def("Sin", infer=same_as_input, forward=lambda xp, x: xp.sin(x),
+             grad=lambda op, dy: dy * cos(op.inputs[0]))
+Cos = op_def("Cos", infer=same_as_input, forward=lambda xp, x: xp.cos(x),
+             grad=lambda op, dy: -dy * sin(op.inputs[0]))
+
+
+def sin(x, name=None):
+    """The sine of x (radians) elementwise (floats only)."""
+    return float_unary(Sin, x, name)
+
+
+def cos(x, name=None):
+    """The cosine of x (radians) elementwise (floats only)."""
+    return float_unary(Cos, x, name)
+
+
+Reciprocal = op_def("Reciprocal", infer=same_as_input, forward=lambda xp, x: xp.reciprocal(x),
+                    grad=lambda op, dy: -dy * square(op.outputs[0]))
+
+
+def reciprocal(x, name=None):
+    """1 / x elementwise (floats only: an integer 1 / x would truncate to 0 almost always)."""
+    return float_unary(Reciprocal, x, name)
+
+
+# -- Pow ------------------------------------------------------------------------------------
+def _pow_grad(op, dy):
+    from distflow.ops.comparison_ops import greater, where
+    x, y = op.inputs
+    gx = dy * y * pow(x, y - 1)
+    # d(x**y)/dy = x**y * log(x) is real only for x > 0. Like TF, use 0 elsewhere, and give log a
+    # safe argument there, so that neither log nor its own gradient produces NaN or inf.
+    positive = greater(x, 0)
+    log_x = where(positive, log(where(positive, x, 1)), 0)
+    gy = dy * op.outputs[0] * log_x
+    return unbroadcast(gx, x), unbroadcast(gy, y)
+
+
+Pow = op_def("Pow", infer=binary_infer("Pow"), forward=lambda xp, x, y: xp.power(x, y),
+             grad=_pow_grad)
+
+
+def pow(x, y, name=None):  # noqa: A001 (TF's name; shadows the builtin inside this module only)
+    """x ** y elementwise."""
+    return binary(Pow, x, y, name)
+
+
+# -- MatMul and BatchMatMulV2 ---------------------------------------------------------------
+# Like tf.matmul: two matrices build MatMul (attrs transpose_a/b); anything of higher or unknown
+# rank builds BatchMatMulV2 (attrs adj_x/y), whose leading batch dimensions broadcast. For real
+# dtypes the adjoint is the transpose.
+def _matmul_shape(opname, a, b, ta, tb):
+    da, db = a.shape.as_tuple(), b.shape.as_tuple()
+    if da is None or db is None:
+        return TensorShape(None)
+    m, ka = (da[-1], da[-2]) if ta else (da[-2], da[-1])
+    kb, n = (db[-1], db[-2]) if tb else (db[-2], db[-1])
+    if ka is not None and kb is not None and ka != kb:
+        raise ValueError("Dimensions must be equal, but are %d and %d for '%s' (op: '%s') with "
+                         "input shapes: %s, %s." % (ka, kb, opname, opname, _dims(da), _dims(db)))
+    batch = broadcast_shapes(da[:-2], db[:-2], opname)
+    return batch.concatenate([m, n])
+
+
+def _dims(shape):
+    d = TensorShape(shape).as_tuple()
+    return "?" if d is None else "[%s]" % ",".join("?" if x is None else str(x) for x in d)
+
+
+def _matmul_infer(a, b, transpose_a=False, transpose_b=False):
+    check_same_dtype("MatMul", a, b, ("a", "b"))
+    return [(_matmul_shape("MatMul", a, b, transpose_a, transpose_b), a.dtype)]
+
+
+def _batch_matmul_infer(x, y, adj_x=False, adj_y=False):
+    check_same_dtype("BatchMatMulV2", x, y)
+    return [(_matmul_shape("BatchMatMulV2", x, y, adj_x, adj_y), x.dtype)]
+
+
+def _matmul_forward(xp, a, b, transpose_a=False, transpose_b=False):
+    return xp.matmul(a.T if transpose_a else a, b.T if transpose_b else b)
+
+
+def _batch_matmul_forward(xp, x, y, adj_x=False, adj_y=False):
+    for i, v in enumerate((x, y)):
+        if v.ndim < 2:  # only reachable when the rank was unknown while building
+            raise InvalidArgumentError(None, None, "In[%d] ndims must be >= 2: %d" % (i, v.ndim))
+    return xp.matmul(xp.swapaxes(x, -1, -2) if adj_x else x, xp.swapaxes(y, -1, -2) if adj_y else y)
+
+
+def _matmul_grad(op, dy):
+    a, b = op.inputs
+    batched = op.opdef is BatchMatMulV2
+    ta, tb = (op.attrs["adj_x"], op.attrs["adj_y"]) if batched else \
+        (op.attrs["transpose_a"], op.attrs["transpose_b"])
+    # With c = a @ b: da = dy @ b^T and db = a^T @ dy; the transposed variants follow by
+    # transposing those identities, so no explicit transpose op is ever needed.
+    if not ta and not tb:
+        ga, gb = matmul(dy, b, transpose_b=True), matmul(a, dy, transpose_a=True)
+    elif not ta:
+        ga, gb = matmul(dy, b), matmul(dy, a, transpose_a=True)
+    elif not tb:
+        ga, gb = matmul(b, dy, transpose_b=True), matmul(a, dy)
+    else:
+        ga = matmul(b, dy, transpose_a=True, transpose_b=True)
+        gb = matmul(dy, a, transpose_a=True, transpose_b=True)
+    if not batched:  # plain matrices: the gradients already have the inputs' shapes
+        return ga, gb
+    return unbroadcast(ga, a), unbroadcast(gb, b)
+
+
+MatMul = op_def("MatMul", infer=_matmul_infer, forward=_matmul_forward, grad=_matmul_grad)
+BatchMatMulV2 = op_def("BatchMatMulV2", infer=_batch_matmul_infer, forward=_batch_matmul_forward,
+                       grad=_matmul_grad)
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
+           a_is_sparse=False, b_is_sparse=False, name=None):
+    """The matrix product a @ b of the last two dimensions, broadcasting any batch dimensions.
+    The sparsity flags are hints in TF and are accepted and ignored here."""
+    if transpose_a and adjoint_a:
+        raise ValueError("Only one of transpose_a and adjoint_a can be True.")
+    if transpose_b and adjoint_b:
+        raise ValueError("Only one of transpose_b and adjoint_b can be True.")
+    ta, tb = bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b)
+    a, b = binary_operands(a, b)
+    a = convert_to_tensor(a) if dtype_of(a) is None else a
+    b = convert_to_tensor(b) if dtype_of(b) is None else b
+    check_same_dtype("MatMul", a, b, ("a", "b"))
+    ra, rb = a.shape.rank, b.shape.rank
+    for r in (ra, rb):
+        if r is not None and r < 2:
+            raise ValueError("Shape must be at least rank 2 but is rank %d for 'MatMul' with input "
+                             "shapes: %s, %s." % (r, _dims(a.shape), _dims(b.shape)))
+    if ra == 2 and rb == 2:
+        return apply(MatMul, [a, b], {"transpose_a": ta, "transpose_b": tb}, name=name)
+    return apply(BatchMatMulV2, [a, b], {"adj_x": ta, "adj_y": tb}, name=name or "MatMul")
