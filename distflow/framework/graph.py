@@ -20,7 +20,7 @@ class Tensor:
     """The symbolic output `value_index` of an Operation, named like `Mul:0`."""
 
     __slots__ = ("op", "value_index", "dtype", "_shape", "__weakref__")
-    __array_priority__ = 100  # so np.float32(2) * t calls t.__rmul__
+    __array_ufunc__ = None  # so `ndarray * t` calls t.__rmul__ instead of making an object array
 
     def __init__(self, op, value_index, shape, dtype):
         self.op = op

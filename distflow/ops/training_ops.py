@@ -1,18 +1,142 @@
 """Fused optimizer updates: one op per variable and step, in place inside a Session plan.
 
-Each follows TF1's kernel of the same name (tensorflow/core/kernels/training_ops.cc).
+Each follows TF1's kernel of the same name (tensorflow/core/kernels/training_ops.cc) and takes its
+inputs in TF's order: the variable, then its slots (the state the update also changes, all named
+in `ref_input`), then the hyperparameters (scalars of the variable's dtype) and the gradient.
+
+Every formula is written once, as an in-place update (`inplace`, what a Session plan runs on the
+variables' own buffers). The eager form (`forward`) runs the same function on copies, because an
+eager read of a variable shares its array: a tensor read before the step must keep its value.
 """
 from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
 from distflow.ops.shapes import same_as_input
 
 
-def _apply_infer(var, *args, **attrs):
+def _update_infer(n_state, grad_index):
+    """Shape rule: the variable, its `n_state - 1` slots and the gradient share one shape and
+    dtype; the other inputs are hyperparameters, scalars of that dtype."""
+    def infer(*inputs, **attrs):
+        var, grad_at = inputs[0], grad_index % len(inputs)
+        for i, t in enumerate(inputs):
+            if t.dtype != var.dtype:
+                raise TypeError("Input %s has type %s that does not match type %s of the variable"
+                                % (t.name, t.dtype.name, var.dtype.name))
+            if i < n_state or i == grad_at:
+                if not var.shape.is_compatible_with(t.shape):
+                    raise ValueError("var and %s do not have the same shape: %s %s"
+                                     % (t.name, var.shape, t.shape))
+            elif t.shape.rank not in (None, 0):
+                raise ValueError("%s is not a scalar: %s" % (t.name, t.shape))
+        return same_as_input(var)
+    return infer
+
+
+def _on_copies(inplace, n_state, grad_index=-1):
+    """The functional (eager) form of an in-place update. Eager calls skip the shape rule, so the
+    gradient's shape is checked here: NumPy would broadcast a wrong one silently."""
+    def forward(xp, *arrays, **attrs):
+        if arrays[grad_index].shape != arrays[0].shape:
+            raise ValueError("var and grad do not have the same shape: %s %s"
+                             % (arrays[0].shape, arrays[grad_index].shape))
+        # xp.array, not .copy(): a NumPy scalar would copy to an immutable scalar
+        state = [xp.array(a, copy=True) for a in arrays[:n_state]]
+        inplace(xp, *state, *arrays[n_state:], **attrs)
+        return state[0] if n_state == 1 else tuple(state)
+    return forward
+
+
+def _fused(name, inplace, n_state, grad_index=-1):
+    return op_def(name, infer=_update_infer(n_state, grad_index),
+                  forward=_on_copies(inplace, n_state, grad_index),
+                  inplace=inplace, ref_input=0 if n_state == 1 else tuple(range(n_state)),
+                  aliases=True, grad=NOT_DIFFERENTIABLE)
+
+
+def _gradient_descent(xp, var, alpha, delta):
+    var -= alpha * delta
+
+
+ApplyGradientDescent = _fused("ApplyGradientDescent", _gradient_descent, 1)
+
+
+def _momentum(xp, var, accum, lr, grad, momentum, use_nesterov=False):
+    accum *= momentum
+    accum += grad
+    if use_nesterov:
+        # Nesterov looks one step ahead: the gradient now plus the momentum it is about to add
+        var -= grad * lr + accum * (momentum * lr)
+    else:
+        var -= lr * accum
+
+
+ApplyMomentum = _fused("ApplyMomentum", _momentum, 2, grad_index=3)
+
+
+def _adam(xp, var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad):
+    # The bias corrections fold into the step size, so epsilon is added to sqrt(v) itself:
+    # Kingma & Ba's "epsilon hat" (the form just before their section 2.1), not Algorithm 1's.
+    lr_t = lr * xp.sqrt(1 - beta2_power) / (1 - beta1_power)
+    m += (grad - m) * (1 - beta1)          # m = beta1 * m + (1 - beta1) * grad
+    v += (grad * grad - v) * (1 - beta2)   # v = beta2 * v + (1 - beta2) * grad^2
+    var -= lr_t * m / (xp.sqrt(v) + epsilon)
+
+
+ApplyAdam = _fused("ApplyAdam", _adam, 3)
+
+
+def _rmsprop(xp, var, ms, mom, lr, rho, momentum, epsilon, grad):
+    ms += (grad * grad - ms) * (1 - rho)   # ms = rho * ms + (1 - rho) * grad^2
+    mom *= momentum
+    mom += lr * grad / xp.sqrt(ms + epsilon)  # TF1 puts epsilon inside the square root
+    var -= mom
+
+
+ApplyRMSProp = _fused("ApplyRMSProp", _rmsprop, 3)
+
+
+def _centered_rmsprop(xp, var, mg, ms, mom, lr, rho, momentum, epsilon, grad):
+    # Centered: divides by an estimate of the gradient's variance, E[g^2] - E[g]^2.
+    mg += (grad - mg) * (1 - rho)
+    ms += (grad * grad - ms) * (1 - rho)
+    mom *= momentum
+    mom += lr * grad / xp.sqrt(ms - mg * mg + epsilon)
+    var -= mom
+
+
+ApplyCenteredRMSProp = _fused("ApplyCenteredRMSProp", _centered_rmsprop, 4)
+
+
+def _adagrad(xp, var, accum, lr, grad):
+    accum += grad * grad
+    var -= lr * grad / xp.sqrt(accum)
+
+
+ApplyAdagrad = _fused("ApplyAdagrad", _adagrad, 2)
+
+
+def _adagrad_v2(xp, var, accum, lr, epsilon, grad):
+    # TF2's Adagrad: epsilon outside the square root keeps the first steps bounded
+    accum += grad * grad
+    var -= lr * grad / (xp.sqrt(accum) + epsilon)
+
+
+ApplyAdagradV2 = _fused("ApplyAdagradV2", _adagrad_v2, 2)
+
+
+def _weight_decay_infer(var, lr, decay):
+    for t in (lr, decay):
+        if t.dtype != var.dtype:
+            raise TypeError("Input %s has type %s that does not match type %s of the variable"
+                            % (t.name, t.dtype.name, var.dtype.name))
     return same_as_input(var)
 
 
-# var -= alpha * delta
-ApplyGradientDescent = op_def(
-    "ApplyGradientDescent", infer=_apply_infer,
-    forward=lambda xp, var, alpha, delta: var - alpha * delta,
-    inplace=lambda xp, var, alpha, delta: xp.subtract(var, alpha * delta, out=var),
-    ref_input=0, aliases=True, grad=NOT_DIFFERENTIABLE)
+def _weight_decay(xp, var, lr, decay):
+    var -= (lr * decay) * var
+
+
+# Decoupled weight decay (Loshchilov & Hutter, "AdamW"): var -= lr * decay * var, apart from the
+# gradient, so that adaptive optimizers do not rescale it. Not a TF1 op; distflow's own.
+ApplyWeightDecay = op_def("ApplyWeightDecay", infer=_weight_decay_infer,
+                          forward=_on_copies(_weight_decay, 1, 0), inplace=_weight_decay,
+                          ref_input=0, aliases=True, grad=NOT_DIFFERENTIABLE)

@@ -5,14 +5,16 @@ from distflow.train.optimizer import Optimizer
 
 
 class GradientDescentOptimizer(Optimizer):
-    def __init__(self, learning_rate, use_locking=False, name="GradientDescent"):
-        super().__init__(use_locking, name)
-        self._learning_rate = learning_rate
+    """`GradientDescentOptimizer(learning_rate)`: var -= learning_rate * grad.
+
+    `weight_decay` (distflow's addition, 0 by default) first shrinks each variable by
+    learning_rate * weight_decay * var, apart from the gradient (decoupled weight decay).
+    """
+
+    def __init__(self, learning_rate, use_locking=False, name="GradientDescent", weight_decay=0.0):
+        super().__init__(use_locking, name, weight_decay=weight_decay)
+        self._set_hyper("learning_rate", learning_rate)
 
     def _apply_dense(self, grad, var):
-        lr = dispatch.convert_to_tensor(_value(self._learning_rate), var.dtype)
-        return dispatch.apply(ApplyGradientDescent, [var, lr, grad])
-
-
-def _value(lr):
-    return lr() if callable(lr) else lr
+        return dispatch.apply(ApplyGradientDescent,
+                              [var, self._get_hyper("learning_rate", var), grad])

@@ -1,29 +1,51 @@
 """The Optimizer template of TF1, working in graph mode (ops) and eager mode (immediate updates).
 
-Subclasses give `_create_slots(var_list)`, `_prepare()`, `_apply_dense(grad, var)` and optionally
-`_finish(update_ops, name)`; each update is one distflow op, so one definition serves both modes.
+Subclasses give `_create_slots(var_list)`, `_apply_dense(grad, var)` and optionally `_prepare()`
+and `_finish(update_ops, name)`; each update is one fused distflow op (ops/training_ops.py), so
+one definition serves both modes.
+
+Hyperparameters (learning rate, betas, ...) are registered with `_set_hyper` and read per
+variable with `_get_hyper(name, var)`, which gives a tensor in the variable's dtype. Each may be
+a number, a tensor or Variable, a callable of no arguments (called once per apply, TF1's eager
+style) or a `LearningRateSchedule` (called with `optimizer.iterations`, TF2's style).
 """
+import numpy as np
+
 from distflow.framework import context
-from distflow.framework.graph import GraphKeys, get_default_graph, name_scope
-from distflow.ops import control_flow_ops, dispatch, variables
+from distflow.framework.eager import EagerTensor
+from distflow.framework.graph import (GraphKeys, Tensor, control_dependencies, get_default_graph,
+                                      name_scope)
+from distflow.ops import control_flow_ops, dispatch, math_ops, variables
+from distflow.ops.training_ops import ApplyWeightDecay
+from distflow.train.learning_rate_schedule import LearningRateSchedule
 
 
 class Optimizer:
-    def __init__(self, use_locking=False, name="Optimizer"):
+    # TF2-style optimizers count their steps in `iterations` (Keras's); TF1's count only when a
+    # schedule needs the count.
+    _counts_iterations = False
+
+    def __init__(self, use_locking=False, name="Optimizer", weight_decay=0.0):
         self._name = name
-        self._slots = {}        # slot name -> {id(var): slot variable}
+        self._use_locking = use_locking
+        self._hyper = {}
+        self._slots = {}        # slot name -> {id(var): (var, slot variable)}
         self._non_slots = {}    # name -> variable (e.g. Adam's beta1_power)
+        self._iterations = None
+        self._set_hyper("weight_decay", weight_decay)
 
     def get_name(self):
         return self._name
 
     # -- public API ----------------------------------------------------------------------------
-    def minimize(self, loss, global_step=None, var_list=None, name=None, grad_loss=None, tape=None):
-        grads_and_vars = self.compute_gradients(loss, var_list=var_list, grad_loss=grad_loss, tape=tape)
+    def minimize(self, loss, global_step=None, var_list=None, name=None, grad_loss=None,
+                 tape=None):
+        grads_and_vars = self.compute_gradients(loss, var_list=var_list, grad_loss=grad_loss,
+                                                tape=tape)
         vars_with_grad = [v for g, v in grads_and_vars if g is not None]
         if not vars_with_grad:
-            raise ValueError("No gradients provided for any variable, check your graph for ops that "
-                             "do not support gradients, between variables %s and loss %s."
+            raise ValueError("No gradients provided for any variable, check your graph for ops "
+                             "that do not support gradients, between variables %s and loss %s."
                              % ([str(v) for _, v in grads_and_vars], loss))
         return self.apply_gradients(grads_and_vars, global_step=global_step, name=name)
 
@@ -51,6 +73,7 @@ class Optimizer:
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
         """Applies the updates; in a graph, returns the Operation that does so."""
+        grads_and_vars = list(grads_and_vars)
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
         if not pairs:
             raise ValueError("No gradients provided for any variable: %s."
@@ -64,47 +87,127 @@ class Optimizer:
         with graph.as_default():
             return self._apply(pairs, global_step, name, eager=False)
 
+    @property
+    def iterations(self):
+        """How many times this optimizer has applied gradients (an int64 Variable)."""
+        if self._iterations is None:
+            with _init_scope(context.executing_eagerly()):
+                self._iterations = variables.Variable(np.int64(0), trainable=False, name="iter")
+        return self._iterations
+
     def _apply(self, pairs, global_step, name, eager):
-        with _init_scope(eager):
+        # Eager variables get eager slots, even while a df.function traces this call (TF2 lifts
+        # them out of the function the same way), so the slots outlive the trace.
+        eager_state = eager or all(isinstance(v, variables.EagerVariable) for _, v in pairs)
+        with _init_scope(eager_state):
             self._create_slots([v for _, v in pairs])
+            if self._counts_iterations or any(isinstance(h, LearningRateSchedule)
+                                              for h in self._hyper.values()):
+                self.iterations  # noqa: B018  (created here, before any initializer runs)
+        # Session plans update variables in place and gradients may read any variable, so no
+        # update may start before every gradient is computed (TF2's automatic control deps).
+        grads = [g for g, _ in pairs if isinstance(g, Tensor)]
         with name_scope(name or self._name) as scope:
-            self._prepare()
-            updates = []
-            for g, v in pairs:
-                with name_scope("update_" + v.name.split(":")[0].replace("/", "_")):
-                    updates.append(self._apply_dense(g, v))
+            with control_dependencies(grads):
+                self._prepare()
+                updates = []
+                for g, v in pairs:
+                    with name_scope("update_" + v.name.split(":")[0].replace("/", "_")):
+                        updates.append(self._apply_with_decay(g, v))
             finish = self._finish(updates, scope)
-            if eager:
-                if global_step is not None:
-                    global_step.assign_add(1)
-                return None
-            if global_step is None:
-                return finish
-        with get_default_graph().control_dependencies([finish]):
-            return global_step.assign_add(1, name=name or self._name).op
+        counters = [c for c in (self._iterations, global_step) if c is not None]
+        if eager:
+            for c in counters:
+                c.assign_add(1)
+            return None
+        if not counters:
+            return finish
+        graph = get_default_graph()
+        with graph.control_dependencies([finish]):
+            steps = []
+            if self._iterations is not None:
+                steps.append(self._iterations.assign_add(1).op)
+            if global_step is not None:
+                steps.append(global_step.assign_add(1, name=name or self._name).op)
+        return steps[0] if len(steps) == 1 else control_flow_ops.group(*steps)
+
+    def _apply_with_decay(self, grad, var):
+        decay = self._hyper["weight_decay"]
+        if isinstance(decay, (int, float)) and decay == 0:
+            return self._apply_dense(grad, var)
+        decayed = dispatch.apply(ApplyWeightDecay, [var, self._get_hyper("learning_rate", var),
+                                                    self._get_hyper("weight_decay", var)])
+        with control_dependencies([decayed] if isinstance(decayed, Tensor) else []):
+            return self._apply_dense(grad, var)
+
+    # -- hyperparameters -----------------------------------------------------------------------
+    def _set_hyper(self, name, value):
+        self._hyper[name] = value
+
+    def _prepare(self):
+        """Evaluates callables and schedules once per apply, as TF1's `_call_if_callable`."""
+        self._hyper_now = {}
+        for name, value in self._hyper.items():
+            if isinstance(value, LearningRateSchedule):
+                value = value(self.iterations)
+            elif callable(value):
+                value = value()
+            self._hyper_now[name] = value
+        self._hyper_tensors = {}
+
+    def _get_hyper(self, name, var):
+        """The hyperparameter `name` as a tensor of `var`'s dtype (one per dtype and apply)."""
+        key = (name, var.dtype)
+        t = self._hyper_tensors.get(key)
+        if t is None:
+            value = self._hyper_now[name]
+            if dispatch.dtype_of(value) is None:
+                t = dispatch.convert_to_tensor(value, var.dtype, name=name)
+            elif dispatch.dtype_of(value) != var.dtype:
+                t = math_ops.cast(value, var.dtype)
+            else:
+                t = dispatch.convert_to_tensor(value)
+            self._hyper_tensors[key] = t
+        return t
 
     # -- slots ---------------------------------------------------------------------------------
     def get_slot(self, var, name):
-        return self._slots.get(name, {}).get(id(var))
+        entry = self._slots.get(name, {}).get(id(var))
+        return entry[1] if entry is not None and entry[0] is var else None
 
     def get_slot_names(self):
         return sorted(self._slots)
 
     def variables(self):
+        """The optimizer's own variables (non-slot ones such as beta powers, and slots), sorted by
+        name as TF1 does."""
         out = list(self._non_slots.values())
-        for name in sorted(self._slots):
-            out.extend(self._slots[name].values())
-        return out
+        if self._iterations is not None:
+            out.append(self._iterations)
+        for slots in self._slots.values():
+            out.extend(slot for _, slot in slots.values())
+        return sorted(out, key=lambda v: v.name)
+
+    def _filled_slot(self, var, slot_name, fill, op_name=None):
+        """A slot variable shaped like `var` and holding `fill`, made on first use."""
+        slots = self._slots.setdefault(slot_name, {})
+        entry = slots.get(id(var))
+        if entry is None or entry[0] is not var:
+            base = var.name.split(":")[0]
+            if isinstance(var, variables.EagerVariable):
+                # made where the variable lives (its array module), as a ready value
+                from distflow import backend
+                xp = backend.get_array_module(var._value)
+                value = EagerTensor(xp.full(var._value.shape, fill, dtype=var._value.dtype))
+            else:
+                value = np.full(var.shape.as_list(), fill, dtype=var.dtype.as_numpy_dtype)
+            slot = variables.Variable(value, trainable=False,
+                                      name="%s/%s" % (base, op_name or self._name))
+            entry = slots[id(var)] = (var, slot)
+        return entry[1]
 
     def _zeros_slot(self, var, slot_name, op_name=None):
-        import numpy as np
-        slots = self._slots.setdefault(slot_name, {})
-        if id(var) not in slots:
-            base = var.name.split(":")[0]
-            value = np.zeros(var.shape.as_list(), dtype=var.dtype.as_numpy_dtype)
-            slots[id(var)] = variables.Variable(value, trainable=False,
-                                                name="%s/%s" % (base, op_name or self._name))
-        return slots[id(var)]
+        return self._filled_slot(var, slot_name, 0, op_name)
 
     def _get_or_make_non_slot(self, name, initial_value, like):
         if name not in self._non_slots:
@@ -112,11 +215,11 @@ class Optimizer:
                                                        dtype=like.dtype)
         return self._non_slots[name]
 
+    def _get_non_slot(self, name):
+        return self._non_slots.get(name)
+
     # -- template methods -----------------------------------------------------------------------
     def _create_slots(self, var_list):
-        pass
-
-    def _prepare(self):
         pass
 
     def _apply_dense(self, grad, var):
@@ -129,21 +232,31 @@ class Optimizer:
         return control_flow_ops.group(*update_ops, name=scope)
 
 
+def _resolve(value):
+    """A hyperparameter's value now, for initial values (Adam's beta powers)."""
+    return value() if callable(value) and not isinstance(value, LearningRateSchedule) else value
+
+
 class _init_scope:
-    """Slot variables are created outside control dependencies, in the variables' own mode."""
+    """Where an optimizer makes its state: eagerly for eager variables; in a graph outside any
+    control dependencies and name scope (so slots are named `Variable/Adam`, as in TF1)."""
 
     def __init__(self, eager):
         self._eager = eager
-        self._cm = None
+        self._cms = []
 
     def __enter__(self):
-        if not self._eager:
-            self._cm = get_default_graph().control_dependencies(None)
-            self._cm.__enter__()
+        if self._eager:
+            self._cms = [context.eager_mode()]
+        else:
+            graph = get_default_graph()
+            self._cms = [graph.control_dependencies(None), graph.name_scope(None)]
+        for cm in self._cms:
+            cm.__enter__()
 
     def __exit__(self, *exc):
-        if self._cm is not None:
-            self._cm.__exit__(*exc)
+        for cm in reversed(self._cms):
+            cm.__exit__(*exc)
         return False
 
 
@@ -154,7 +267,6 @@ def get_global_step(graph=None):
 
 
 def get_or_create_global_step(graph=None):
-    import numpy as np
     step = get_global_step(graph)
     if step is None:
         step = variables.Variable(np.int64(0), trainable=False, name="global_step",

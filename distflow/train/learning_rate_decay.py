@@ -1,0 +1,39 @@
+"""TF1's learning-rate decay functions (`tf.train.exponential_decay`, ...).
+
+Building a graph they return a tensor of `global_step`, recomputed at every Session.run. While
+executing eagerly they return a function of no arguments, as TF1 does, which the optimizers call
+once per apply, so the rate follows the step as it grows.
+"""
+import functools
+
+from distflow.framework import context
+from distflow.ops import dispatch
+from distflow.train import learning_rate_schedule as schedules
+
+
+def _at(schedule, global_step):
+    if global_step is None:
+        raise ValueError("global_step is required for %s." % type(schedule).__name__)
+    if context.executing_eagerly() and dispatch._graph_of([global_step]) is None:
+        return functools.partial(schedule, global_step)
+    return schedule(global_step)
+
+
+def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False,
+                      name=None):
+    """learning_rate * decay_rate ** (global_step / decay_steps), the exponent floored when
+    `staircase`."""
+    return _at(schedules.ExponentialDecay(learning_rate, decay_steps, decay_rate, staircase, name),
+               global_step)
+
+
+def piecewise_constant(x, boundaries, values, name=None):
+    """values[0] while x <= boundaries[0], values[i] while boundaries[i-1] < x <= boundaries[i],
+    values[-1] once x > boundaries[-1]."""
+    return _at(schedules.PiecewiseConstantDecay(boundaries, values, name), x)
+
+
+def cosine_decay(learning_rate, global_step, decay_steps, alpha=0.0, name=None):
+    """learning_rate * ((1 - alpha) * 0.5 * (1 + cos(pi * min(step, decay_steps) / decay_steps))
+    + alpha)."""
+    return _at(schedules.CosineDecay(learning_rate, decay_steps, alpha, name), global_step)
