@@ -1,12 +1,20 @@
-"""Shape and array manipulation ops."""
+"""Shape and array manipulation ops: reshape, transpose, squeeze, concat, stack, split, tile...
+
+Indexing ops (slicing and `t[...]`, pad, gather, one_hot, range) live in slicing_ops.py.
+"""
+import contextlib
+
 import numpy as np
 
-from distflow.framework import dtypes
-from distflow.framework.tensor_shape import TensorShape
+from distflow.framework import context, dtypes
+from distflow.framework.errors import InvalidArgumentError
+from distflow.framework.graph import get_default_graph
+from distflow.framework.tensor_shape import TensorShape, unknown_shape
+from distflow.ops import dispatch
 from distflow.ops.constant_op import constant_value
 from distflow.ops.dispatch import apply, convert_to_tensor
 from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
-from distflow.ops.shapes import same_as_input, shape_tensor
+from distflow.ops.shapes import same_as_input, shape_tensor, static_shape
 
 
 __all__ = [
@@ -21,6 +29,15 @@ __all__ = [
     "fill",
     "zeros",
     "ones",
+    "rank",
+    "transpose",
+    "invert_permutation",
+    "squeeze",
+    "concat",
+    "stack",
+    "unstack",
+    "split",
+    "tile",
 ]
 
 
@@ -188,3 +205,416 @@ def ones(shape, dtype=dtypes.float32, name=None):
     """A tensor of ones."""
     dtype = dtypes.as_dtype(dtype)
     return fill(shape, np.ones((), dtype.as_numpy_dtype), name=name)
+
+
+# -- helpers for the ops below ----------------------------------------------------------------
+@contextlib.contextmanager
+def op_scope(name, values):
+    """TF's `name_scope(name)` around a composite op, in the graph of `values`.
+
+    Yields the scope (`"transpose/"`); passing it as an op's name names the op after the scope
+    itself (`transpose`), with its helper constants inside (`transpose/perm`), as TF does. Yields
+    None while executing eagerly, where names do not exist.
+    """
+    graph = dispatch._graph_of(values)
+    if graph is None and context.executing_eagerly():
+        yield None
+        return
+    graph = graph or get_default_graph()
+    with graph.as_default(), graph.name_scope(name) as scope:
+        yield scope
+
+
+def known_ints(t):
+    """The values of an integer tensor as a list of ints when known while building, else None."""
+    v = constant_value(t)
+    return None if v is None else [int(i) for i in np.reshape(v, [-1])]
+
+
+def known_int(t):
+    v = constant_value(t)
+    return None if v is None else int(v)
+
+
+def check_axis(axis, rank, what="axis"):
+    if not -rank <= axis < rank:
+        raise ValueError("%s %d is out of range for a tensor of rank %d" % (what, axis, rank))
+    return axis % rank
+
+
+def output_list(outs):
+    # Graph mode returns a bare Tensor for a single output; multi-output ops always give lists.
+    return list(outs) if isinstance(outs, (list, tuple)) else [outs]
+
+
+def convert_all(values):
+    """Converts tensors and plain values together: plain values take the tensors' dtype."""
+    dtype = next((d for d in map(dispatch.dtype_of, values) if d is not None), None)
+    return [convert_to_tensor(v, dtype) if dispatch.dtype_of(v) is None else v for v in values]
+
+
+def as_tensor(x):
+    return convert_to_tensor(x) if dispatch.dtype_of(x) is None else x
+
+
+def as_int32(x):
+    return x if dispatch.dtype_of(x) is not None else convert_to_tensor(x, dtypes.int32)
+
+
+def same_dtype(opname, values):
+    for v in values[1:]:
+        if v.dtype != values[0].dtype:
+            raise TypeError("%s expects all its values to have one dtype, got %s and %s"
+                            % (opname, values[0].dtype.name, v.dtype.name))
+    return values[0].dtype
+
+
+def slice_helper(tensor, key):
+    """`tensor[key]`; defined in slicing_ops.py, which builds on this module (imported lazily)."""
+    from distflow.ops import slicing_ops
+    return slicing_ops.slice_helper(tensor, key)
+
+
+# -- Rank -----------------------------------------------------------------------------------
+Rank = op_def("Rank", infer=lambda x: [(TensorShape([]), dtypes.int32)], grad=NOT_DIFFERENTIABLE,
+              forward=lambda xp, x: np.array(x.ndim, dtype=np.int32))
+
+
+def rank(input, name=None):
+    """The number of dimensions of `input`, as a scalar int32 tensor."""
+    return apply(Rank, [input], name=name)
+
+
+# -- Transpose, InvertPermutation -----------------------------------------------------------
+def _transpose_infer(x, perm):
+    p, dims = known_ints(perm), x.shape.as_tuple()
+    if p is None:
+        n = perm.shape.as_tuple()
+        return [(unknown_shape(len(dims) if dims is not None else n[0] if n else None), x.dtype)]
+    if sorted(p) != list(range(len(p))):
+        raise ValueError("%s is not a valid permutation" % p)
+    if dims is None:
+        return [(unknown_shape(len(p)), x.dtype)]
+    if len(p) != len(dims):
+        raise ValueError("Dimension must be %d but is %d for 'Transpose' with input shapes: %s, "
+                         "[%d]." % (len(dims), len(p), x.shape, len(p)))
+    return [(TensorShape([dims[i] for i in p]), x.dtype)]
+
+
+def _transpose_grad(op, dy):
+    perm = op.inputs[1]
+    p = known_ints(perm)
+    inverse = invert_permutation(perm) if p is None else np.argsort(p).astype(np.int32)
+    return transpose(dy, inverse), None
+
+
+Transpose = op_def("Transpose", infer=_transpose_infer, aliases=True, grad=_transpose_grad,
+                   forward=lambda xp, x, perm: xp.transpose(x, tuple(perm.tolist())))
+
+
+def transpose(a, perm=None, name="transpose", conjugate=False):
+    """`a` with its dimensions permuted: output dim i is input dim perm[i]; reversed by default."""
+    a = as_tensor(a)
+    with op_scope(name, [a]) as scope:
+        if perm is None:
+            r = a.shape.rank
+            if r is None:  # reverse at run time: rank-1, ..., 0
+                from distflow.ops.slicing_ops import range as range_op
+                perm = range_op(rank(a) - 1, -1, -1)
+            else:
+                perm = np.arange(r - 1, -1, -1, dtype=np.int32)
+        if dispatch.dtype_of(perm) is None:
+            perm = convert_to_tensor(perm, dtypes.int32, name="perm")
+        return apply(Transpose, [a, perm], name=scope)
+
+
+def _invert_permutation_forward(xp, p):
+    n = p.shape[0]
+    if not bool((xp.sort(p) == xp.arange(n, dtype=p.dtype)).all()):
+        raise InvalidArgumentError(None, None, "%s is not a permutation" % (p.tolist(),))
+    out = xp.empty_like(p)
+    out[p] = xp.arange(n, dtype=p.dtype)
+    return out
+
+
+InvertPermutation = op_def("InvertPermutation", infer=same_as_input, grad=NOT_DIFFERENTIABLE,
+                           forward=_invert_permutation_forward)
+
+
+def invert_permutation(x, name=None):
+    """The inverse permutation: y[x[i]] = i."""
+    return apply(InvertPermutation, [as_int32(x)], name=name)
+
+
+# -- Squeeze --------------------------------------------------------------------------------
+def _squeeze_message(axis, size):
+    return "Can not squeeze dim[%d], expected a dimension of 1, got %d" % (axis, size)
+
+
+def _squeeze_infer(x, squeeze_dims):
+    dims = x.shape.as_tuple()
+    if dims is None:
+        return [(TensorShape(None), x.dtype)]
+    if not squeeze_dims:
+        if None in dims:  # an unknown dim may or may not be 1: TF gives up on the rank too
+            return [(TensorShape(None), x.dtype)]
+        return [(TensorShape([d for d in dims if d != 1]), x.dtype)]
+    axes = {check_axis(a, len(dims)) for a in squeeze_dims}
+    for a in sorted(axes):
+        if dims[a] not in (None, 1):
+            raise ValueError(_squeeze_message(a, dims[a]))
+    return [(TensorShape([d for i, d in enumerate(dims) if i not in axes]), x.dtype)]
+
+
+def _squeeze_forward(xp, x, squeeze_dims):
+    if not squeeze_dims:
+        return xp.squeeze(x)
+    for a in squeeze_dims:
+        if x.shape[a] != 1:
+            raise InvalidArgumentError(None, None, _squeeze_message(a % x.ndim, x.shape[a]))
+    return xp.squeeze(x, axis=tuple(squeeze_dims))
+
+
+Squeeze = op_def("Squeeze", infer=_squeeze_infer, forward=_squeeze_forward, aliases=True,
+                 grad=lambda op, dy: reshape(dy, shape_tensor(op.inputs[0])))
+
+
+def squeeze(input, axis=None, name=None, squeeze_dims=None):
+    """`input` without its size-1 dimensions (only those in `axis`, when given)."""
+    axis = squeeze_dims if axis is None else axis
+    axes = [] if axis is None else [int(a) for a in np.reshape(axis, [-1])]
+    return apply(Squeeze, [input], {"squeeze_dims": axes}, name=name)
+
+
+# -- ConcatV2 -------------------------------------------------------------------------------
+def _concat_infer(*inputs):
+    values, axis = inputs[:-1], known_int(inputs[-1])
+    dtype = same_dtype("ConcatV2", values)
+    shapes = [v.shape.as_tuple() for v in values]
+    known = [s for s in shapes if s is not None]
+    if not known:
+        return [(TensorShape(None), dtype)]
+    r = len(known[0])
+    for s in known:
+        if len(s) != r:
+            raise ValueError("Shape must be rank %d but is rank %d for 'ConcatV2'" % (r, len(s)))
+    if axis is None:
+        return [(unknown_shape(r), dtype)]
+    a = check_axis(axis, r)
+    out = list(TensorShape(unknown_shape(r)))
+    for s in known:
+        rest = [d if i != a else None for i, d in enumerate(s)]
+        try:
+            out = list(TensorShape(out).merge_with(rest))
+        except ValueError:
+            raise ValueError("Dimensions of inputs should match except along axis %d: %s" % (
+                a, ", ".join(str(TensorShape(s)) for s in known))) from None
+    sizes = [None if s is None else s[a] for s in shapes]
+    out[a] = None if None in sizes else sum(sizes)
+    return [(TensorShape(out), dtype)]
+
+
+def _concat_grad(op, dy):
+    values, axis = op.inputs[:-1], op.inputs[-1]
+    a = known_int(axis)
+    shapes = [static_shape(v) for v in values]
+    if a is not None and None not in shapes:
+        sizes = [s[a] for s in shapes]
+    else:
+        sizes = stack([shape(v)[axis] for v in values])
+    return split(dy, sizes, axis) + [None]
+
+
+ConcatV2 = op_def("ConcatV2", infer=_concat_infer, grad=_concat_grad,
+                  forward=lambda xp, *args: xp.concatenate(args[:-1], axis=int(args[-1])))
+
+
+def concat(values, axis, name="concat"):
+    """The tensors in `values` joined along an existing dimension `axis` (may be negative)."""
+    values = convert_all(list(values))
+    if len(values) == 1:
+        return identity(values[0], name=name)
+    return apply(ConcatV2, values + [as_int32(axis)], name=name)
+
+
+# -- Pack, Unpack (stack, unstack) ----------------------------------------------------------
+def _pack_infer(*values, axis=0):
+    dtype = same_dtype("Pack", values)
+    shape = TensorShape(None)
+    for v in values:
+        shape = shape.merge_with(v.shape)
+    if shape.rank is None:
+        return [(shape, dtype)]
+    dims = list(shape)
+    dims.insert(check_axis(axis, len(dims) + 1), len(values))
+    return [(TensorShape(dims), dtype)]
+
+
+Pack = op_def("Pack", infer=_pack_infer,
+              forward=lambda xp, *values, axis=0: xp.stack(values, axis=axis),
+              grad=lambda op, dy: tuple(unstack(dy, num=len(op.inputs), axis=op.attrs["axis"])))
+
+
+def stack(values, axis=0, name="stack"):
+    """The rank-R tensors in `values` stacked into one rank-(R+1) tensor along a new `axis`."""
+    return apply(Pack, convert_all(list(values)), {"axis": int(axis)}, name=name)
+
+
+def _unpack_infer(x, num, axis=0):
+    dims = x.shape.as_tuple()
+    if dims is None:
+        return [(TensorShape(None), x.dtype)] * num
+    a = check_axis(axis, len(dims))
+    if dims[a] is not None and dims[a] != num:
+        raise ValueError("Dimension %d in shape %s must be %d (the number of outputs)"
+                         % (a, x.shape, num))
+    return [(TensorShape(dims[:a] + dims[a + 1:]), x.dtype)] * num
+
+
+def _unpack_forward(xp, x, num, axis=0):
+    if x.shape[axis] != num:
+        raise InvalidArgumentError(None, None, "Input shape axis %d must equal %d, got shape %s"
+                                   % (axis, num, list(x.shape)))
+    # Views, one per index along `axis` (asarray: NumPy yields scalars, not 0-d arrays, from 1-D).
+    return tuple(xp.asarray(v) for v in xp.moveaxis(x, axis, 0))
+
+
+Unpack = op_def("Unpack", infer=_unpack_infer, forward=_unpack_forward, aliases=True,
+                grad=lambda op, *dys: stack(list(dys), axis=op.attrs["axis"]))
+
+
+def unstack(value, num=None, axis=0, name="unstack"):
+    """The list of rank-(R-1) tensors that `value` holds along `axis`."""
+    value = as_tensor(value)
+    if num is None:
+        dims = value.shape.as_tuple()
+        if dims is None or dims[check_axis(axis, len(dims))] is None:
+            raise ValueError("Cannot infer argument `num` from shape %s" % value.shape)
+        num = dims[axis]
+    return output_list(apply(Unpack, [value], {"num": int(num), "axis": int(axis)}, name=name))
+
+
+# -- Split, SplitV --------------------------------------------------------------------------
+def _uneven(axis, size, num):
+    return ("Number of ways to split should evenly divide the split dimension, but got "
+            "split_dim %d (size = %d) and num_split %d" % (axis, size, num))
+
+
+def _split_infer(axis, x, num_split):
+    a, dims = known_int(axis), x.shape.as_tuple()
+    if dims is None or a is None:
+        return [(unknown_shape(None if dims is None else len(dims)), x.dtype)] * num_split
+    a = check_axis(a, len(dims))
+    d = dims[a]
+    if d is not None and d % num_split:
+        raise ValueError(_uneven(a, d, num_split))
+    out = dims[:a] + (None if d is None else d // num_split,) + dims[a + 1:]
+    return [(TensorShape(out), x.dtype)] * num_split
+
+
+def _split_forward(xp, axis, x, num_split):
+    a = int(axis)
+    if x.shape[a] % num_split:
+        raise InvalidArgumentError(None, None, _uneven(a, x.shape[a], num_split))
+    return tuple(xp.split(x, num_split, axis=a))
+
+
+Split = op_def("Split", infer=_split_infer, forward=_split_forward, aliases=True,
+               grad=lambda op, *dys: (None, concat(list(dys), op.inputs[0])))
+
+
+def _resolve_sizes(sizes, total, error):
+    """Fills in one -1 of `sizes` from the total and checks that the sizes add up to it."""
+    if sizes.count(-1) > 1:
+        raise error("Only one dimension in size_splits may be -1, got %s" % sizes)
+    if -1 in sizes:
+        rest = total - (sum(sizes) + 1)
+        if rest < 0:
+            raise error("size_splits %s add up to more than the split dimension (%d)"
+                        % (sizes, total))
+        sizes = [rest if s == -1 else s for s in sizes]
+    if sum(sizes) != total or min(sizes, default=0) < 0:
+        raise error("Determined shape must either match input shape along split_dim exactly if "
+                    "fully specified, or be less than the size of the input along split_dim if "
+                    "not fully specified.  Got: %d" % sum(sizes))
+    return sizes
+
+
+def _split_v_infer(x, size_splits, axis, num_split):
+    sizes, a, dims = known_ints(size_splits), known_int(axis), x.shape.as_tuple()
+    if dims is None or a is None:
+        return [(unknown_shape(None if dims is None else len(dims)), x.dtype)] * num_split
+    a = check_axis(a, len(dims))
+    if sizes is None:
+        parts = [None] * num_split
+    elif dims[a] is None:
+        parts = [None if s == -1 else s for s in sizes]
+    else:
+        parts = _resolve_sizes(sizes, dims[a], ValueError)
+    return [(TensorShape(dims[:a] + (p,) + dims[a + 1:]), x.dtype) for p in parts]
+
+
+def _split_v_forward(xp, x, size_splits, axis, num_split):
+    a = int(axis)
+    error = lambda msg: InvalidArgumentError(None, None, msg)  # noqa: E731
+    sizes = _resolve_sizes([int(s) for s in size_splits.tolist()], x.shape[a], error)
+    return tuple(xp.split(x, np.cumsum(sizes)[:-1].tolist(), axis=a))
+
+
+SplitV = op_def("SplitV", infer=_split_v_infer, forward=_split_v_forward, aliases=True,
+                grad=lambda op, *dys: (concat(list(dys), op.inputs[2]), None, None))
+
+
+def split(value, num_or_size_splits, axis=0, num=None, name="split"):
+    """A list of pieces of `value` along `axis`: `n` equal ones for an int, else of the given
+    sizes (one size may be -1)."""
+    n = num_or_size_splits
+    if isinstance(n, (int, np.integer)) and not isinstance(n, bool):
+        return output_list(apply(Split, [as_int32(axis), value], {"num_split": int(n)}, name=name))
+    sizes = as_int32(n)
+    if num is None:
+        dims = sizes.shape.as_tuple()
+        if not dims or dims[0] is None:
+            raise ValueError("Cannot infer argument `num` from shape %s" % sizes.shape)
+        num = dims[0]
+    return output_list(apply(SplitV, [value, sizes, as_int32(axis)], {"num_split": int(num)},
+                          name=name))
+
+
+# -- Tile -----------------------------------------------------------------------------------
+def _tile_infer(x, multiples):
+    m, dims = known_ints(multiples), x.shape.as_tuple()
+    if m is None:
+        n = multiples.shape.as_tuple()
+        return [(unknown_shape(len(dims) if dims is not None else n[0] if n else None), x.dtype)]
+    if dims is None:
+        return [(unknown_shape(len(m)), x.dtype)]
+    if len(m) != len(dims):
+        raise ValueError("Expected multiples argument to be a vector of length %d but got length "
+                         "%d" % (len(dims), len(m)))
+    return [(TensorShape([None if d is None else d * k for d, k in zip(dims, m)]), x.dtype)]
+
+
+def _tile_grad(op, dy):
+    # dy viewed as [m0, d0, m1, d1, ...]: each copy of x is one index along the m axes; sum them.
+    x, multiples = op.inputs
+    xs, m = static_shape(x), known_ints(multiples)
+    if xs is not None and m is not None:
+        r = len(xs)
+        split_shape = [v for pair in zip(m, xs) for v in pair]
+    else:
+        r = x.shape.rank if x.shape.rank is not None else multiples.shape[0]
+        if r is None:
+            raise ValueError("The gradient of Tile needs the rank of its input")
+        split_shape = reshape(transpose(stack([multiples, shape(x)])), [-1])
+    from distflow.ops.math_ops import reduce_sum
+    return reduce_sum(reshape(dy, split_shape), axis=list(range(0, 2 * r, 2))), None
+
+
+Tile = op_def("Tile", infer=_tile_infer, grad=_tile_grad,
+              forward=lambda xp, x, multiples: xp.tile(x, tuple(multiples.tolist())))
+
+
+def tile(input, multiples, name=None):
+    """`input` repeated `multiples[i]` times along each dimension i."""
+    return apply(Tile, [input, as_int32(multiples)], name=name)
