@@ -42,8 +42,8 @@ def prune(fetch_elements, feed_tensors):
 
 
 def _deps(op, fed):
-    ref = op.opdef.ref_input
-    deps = [x.op for i, x in enumerate(op.inputs) if id(x) not in fed and i != ref]
+    refs = op.opdef.ref_inputs
+    deps = [x.op for i, x in enumerate(op.inputs) if id(x) not in fed and i not in refs]
     deps.extend(op.control_inputs)
     return deps
 
@@ -52,6 +52,8 @@ def bind_kernel(op, runtime, xp):
     opdef = op.opdef
     if opdef.kernel is not None:
         return opdef.kernel(op, runtime)
+    if len(opdef.ref_inputs) > 1:
+        return _multi_ref_kernel(op, runtime, xp)
     if opdef.ref_input is not None:
         return _ref_kernel(op, runtime, xp)
     if op.attrs:
@@ -64,7 +66,7 @@ def _ref_kernel(op, runtime, xp):
     from distflow.ops.state_ops import uninitialized
     opdef, attrs = op.opdef, op.attrs
     cell = runtime.variable_cell(op.inputs[opdef.ref_input].op)
-    forward, inplace = opdef.forward, opdef.inplace
+    forward, inplace = opdef.forward, _inplace_for(op)
     may_initialize = opdef.name == "Assign"
 
     def update(*args):
@@ -78,6 +80,35 @@ def _ref_kernel(op, runtime, xp):
         cell._value = forward(xp, current, *args, **attrs)
         return cell._value
     return update
+
+
+def _multi_ref_kernel(op, runtime, xp):
+    """A fused update of several variables (an optimizer step and its slots), all initialized."""
+    from distflow.ops.state_ops import uninitialized
+    opdef, attrs = op.opdef, op.attrs
+    cells = [runtime.variable_cell(op.inputs[i].op) for i in opdef.ref_inputs]
+    forward, inplace = opdef.forward, _inplace_for(op)
+
+    def update(*args):
+        currents = [c._value for c in cells]
+        for c, v in zip(cells, currents):
+            if v is None:
+                raise uninitialized(c.name, op)
+        if inplace is not None:
+            inplace(xp, *currents, *args, **attrs)
+        else:
+            for c, v in zip(cells, forward(xp, *currents, *args, **attrs)):
+                c._value = v
+        return cells[0]._value
+    return update
+
+
+def _inplace_for(op):
+    """The in-place fast path, except for an eager Variable captured by a df.function: its array
+    is shared with the EagerTensors read from it before, which must keep their values."""
+    if any(op.inputs[i].op.type == "CapturedVariable" for i in op.opdef.ref_inputs):
+        return None
+    return op.opdef.inplace
 
 
 class Plan:
@@ -105,8 +136,8 @@ class Plan:
                 continue
             k = "k%d" % len(self.op_index)
             env[k] = bind_kernel(op, runtime, xp)
-            ref = op.opdef.ref_input
-            args = ", ".join(names[id(x)] for i, x in enumerate(op.inputs) if i != ref)
+            refs = op.opdef.ref_inputs
+            args = ", ".join(names[id(x)] for i, x in enumerate(op.inputs) if i not in refs)
             outs = []
             for t in op.outputs:
                 if id(t) not in names:

@@ -37,7 +37,7 @@ def apply(opdef, inputs, attrs=None, name=None):
 
 # -- graph building --------------------------------------------------------------------------
 def _apply_graph(graph, opdef, inputs, attrs, name):
-    tensors = [to_graph_tensor(x, graph, ref=(i == opdef.ref_input)) for i, x in enumerate(inputs)]
+    tensors = [to_graph_tensor(x, graph, ref=(i in opdef.ref_inputs)) for i, x in enumerate(inputs)]
     specs = opdef.infer(*tensors, **attrs)
     op = graph.create_op(opdef, tensors, attrs, name, specs)
     outs = op.outputs
@@ -85,14 +85,20 @@ def _apply_eager(opdef, inputs, attrs):
 
 
 def _apply_eager_ref(opdef, inputs, attrs):
-    var = inputs[opdef.ref_input]
-    if not hasattr(var, "_assign_value"):
-        raise TypeError("%s needs a Variable as input %d, got %r" % (opdef.name, opdef.ref_input, var))
-    others = [to_eager(x)._value for i, x in enumerate(inputs) if i != opdef.ref_input]
-    current = var._value_or_none()
-    xp = backend.get_array_module(*others) if current is None else backend.get_array_module(current)
-    var._assign_value(opdef.forward(xp, current, *others, **attrs))
-    return var
+    refs = opdef.ref_inputs
+    targets = [inputs[i] for i in refs]
+    for i, var in zip(refs, targets):
+        if not hasattr(var, "_assign_value"):
+            raise TypeError("%s needs a Variable as input %d, got %r" % (opdef.name, i, var))
+    others = [to_eager(x)._value for i, x in enumerate(inputs) if i not in refs]
+    currents = [var._value_or_none() for var in targets]
+    xp = backend.get_array_module(*others) if currents[0] is None \
+        else backend.get_array_module(currents[0])
+    new = opdef.forward(xp, *currents, *others, **attrs)
+    # every new value is computed before any is stored: the update sees one consistent state
+    for var, value in zip(targets, new if len(targets) > 1 else (new,)):
+        var._assign_value(value)
+    return targets[0]
 
 
 class EagerRecord:
@@ -181,7 +187,9 @@ def convert_to_tensor(value, dtype=None, name=None):
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
     d = dtype_of(value)
-    is_tensor = isinstance(value, (Tensor, EagerTensor)) or hasattr(value, "_eager_read")
+    # Variables of both kinds count as tensors (graph ones have _graph_tensor, eager _eager_read)
+    is_tensor = isinstance(value, (Tensor, EagerTensor)) or hasattr(value, "_eager_read") \
+        or hasattr(value, "_graph_tensor")
     if is_tensor and dtype is not None and d != dtype:
         raise ValueError("Tensor conversion requested dtype %s for Tensor with dtype %s: %r"
                          % (dtype.name, d.name, value))

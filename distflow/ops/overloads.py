@@ -5,13 +5,18 @@ operators name theirs (`mul`, `add`, `sub`, `truediv`), so `x * y` is `mul:0`.
 """
 from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import Tensor
-from distflow.ops import array_ops, math_ops
+from distflow.ops import array_ops, comparison_ops, math_ops
 from distflow.ops.variables import Variable
+
+
+def _op(fn_name):
+    # Comparisons and logical ops live in comparison_ops; everything else in math_ops.
+    return getattr(math_ops, fn_name, None) or getattr(comparison_ops, fn_name)
 
 
 def _binary(fn_name, op_name, reverse=False):
     def method(self, other):
-        fn = getattr(math_ops, fn_name)
+        fn = _op(fn_name)
         try:
             return fn(other, self, name=op_name) if reverse else fn(self, other, name=op_name)
         except TypeError:
@@ -30,7 +35,7 @@ def _tensor_like(x):
 
 def _unary(fn_name, op_name=None):
     def method(self):
-        return getattr(math_ops, fn_name)(self, name=op_name)
+        return _op(fn_name)(self, name=op_name)
     return method
 
 
@@ -70,11 +75,15 @@ for _cls in (Tensor, EagerTensor, Variable):
 
 
 def _eager_eq(self, other):
-    return math_ops.equal(self, other)
+    if other is None:  # as in TF: `t == None` is plain False, not an error
+        return False
+    return comparison_ops.equal(self, other)
 
 
 def _eager_ne(self, other):
-    return math_ops.not_equal(self, other)
+    if other is None:
+        return True
+    return comparison_ops.not_equal(self, other)
 
 
 # TF2 compares eager tensors elementwise; graph tensors compare by identity (they are feed keys).
