@@ -1,2 +1,10 @@
-"""`df.nn`: neural-network ops (relu, softmax, cross-entropies) and, beside them, layers."""
+"""`df.nn`: neural-network ops (relu, softmax, cross-entropies) and, beside them, layers.
+
+Layers and models: Dense, Dropout, Sequential (and TF1's functional `dense`, `dropout`); weight
+initializers under `df.nn.initializers`; losses under `df.nn.losses` (also `df.losses`); metrics
+under `df.nn.metrics` (also `df.metrics`).
+"""
 from distflow.ops.nn_ops import *  # noqa: F401,F403
+from distflow.nn import initializers, losses, metrics  # noqa: F401
+from distflow.nn.layers import Dense, Dropout, Layer, get_activation  # noqa: F401
+from distflow.nn.sequential import Sequential  # noqa: F401
