@@ -1,87 +1,132 @@
-"""GradientTape: records eager ops on watched tensors, then runs the shared walker over the record.
+"""GradientTape: records the ops run on watched tensors, then runs the shared walker over them.
 
-Inside a graph (a traced df.function, or `with Graph().as_default()`), the tape only remembers
-what it watches and differentiates symbolically with `gradients()`: one walker for both.
+Eagerly, each op that has a watched input (or an input made by a recorded op) is recorded as it
+runs; `gradient()` walks those records backwards with `backprop`, the same walker graph
+`gradients()` uses, calling each op's one gradient function. The gradient ops run eagerly too, so a
+second tape that is still recording records them: that is how second derivatives work.
+
+Inside a graph (a df.function being traced) ops are graph nodes and nothing is recorded while they
+are built. The tape remembers which stretches of the graph's op list were built while it recorded
+and, when asked for a gradient, applies the same rule to those ops (an op counts when one of its
+inputs is watched or made by a counted op) and walks the graph backwards over them.
 """
+import contextlib
+import enum
+
 from distflow.autodiff.backprop import backprop
 from distflow.autodiff.gradients import MATH, _fill_unconnected, gradients
 from distflow.framework import context, nest
 from distflow.framework.eager import EagerTensor
+from distflow.framework.graph import GraphKeys, Tensor, get_default_graph
 from distflow.ops import array_ops, dispatch
 from distflow.ops.registry import NOT_DIFFERENTIABLE
+from distflow.ops.variables import Variable
+
+
+class UnconnectedGradients(enum.Enum):
+    """What gradient() gives for a source the target does not depend on: None, or zeros."""
+
+    NONE = "none"
+    ZERO = "zero"
 
 
 class GradientTape:
+    """`with GradientTape() as tape:` records; `tape.gradient(target, sources)` differentiates."""
+
     def __init__(self, persistent=False, watch_accessed_variables=True):
         self._persistent = persistent
         self._watch_accessed = watch_accessed_variables
         self._watched = {}          # id(tensor) -> tensor
-        self._var_reads = {}        # id(variable) -> (variable, [read tensors])
+        self._var_reads = {}        # id(variable) -> (variable, [its read tensors])
         self._producers = {}        # id(output tensor) -> EagerRecord
-        self._records = []          # keeps recorded tensors alive while the tape lives
+        self._records = []          # keeps recorded tensors alive (their ids stay unique)
         self._recording = False
         self._used = False
-        self._graph = None
+        self._graph = None          # the graph being built when the tape was entered, if any
+        self._spans = []            # [first op index, end op index or None] recorded in _graph
 
-    # -- context manager ----------------------------------------------------------------------
+    # -- recording on and off -----------------------------------------------------------------
     def __enter__(self):
-        self._graph = None if context.executing_eagerly() else True
-        context.ctx.tapes.append(self)
-        self._recording = True
+        if not context.executing_eagerly():
+            graph = get_default_graph()
+            if self._graph is not None and self._graph is not graph:
+                raise ValueError("A GradientTape can record in one graph only.")
+            self._graph = graph
+        self._start()
         return self
 
     def __exit__(self, *exc):
         self._stop()
         return False
 
+    def _start(self):
+        if self._recording:
+            raise ValueError("The tape is already recording.")
+        context.ctx.tapes.append(self)
+        self._recording = True
+        if self._graph is not None:
+            self._spans.append([len(self._graph._ops), None])
+
     def _stop(self):
         if self._recording:
             context.ctx.tapes.remove(self)
             self._recording = False
+            if self._graph is not None:
+                self._spans[-1][1] = len(self._graph._ops)
 
+    @contextlib.contextmanager
     def stop_recording(self):
-        tape = self
-
-        class _Paused:
-            def __enter__(self):
-                context.ctx.tapes.remove(tape)
-
-            def __exit__(self, *exc):
-                context.ctx.tapes.append(tape)
-                return False
+        """Ops run (or built) inside this block are not recorded."""
         if not self._recording:
-            raise ValueError("Tape.stop_recording() can only be called while the tape is recording.")
-        return _Paused()
+            raise ValueError("Tape.stop_recording() can only be called while the tape is "
+                             "recording.")
+        self._stop()
+        try:
+            yield
+        finally:
+            self._start()
 
     def reset(self):
+        """Forgets everything recorded so far (the tape keeps recording if it was)."""
         self._watched.clear()
         self._var_reads.clear()
         self._producers.clear()
         self._records.clear()
+        if self._graph is not None:
+            self._spans = [[len(self._graph._ops), None]] if self._recording else []
 
-    # -- watching ---------------------------------------------------------------------------
+    # -- watching -----------------------------------------------------------------------------
     def watch(self, tensor):
+        """Records the ops run on `tensor` (any nested structure of tensors and variables)."""
         for t in nest.flatten(tensor):
-            if hasattr(t, "_eager_read") and hasattr(t, "_value"):  # an eager Variable
+            if isinstance(t, Variable):
                 self._var_reads.setdefault(id(t), (t, []))
-            elif isinstance(t, EagerTensor):
+            elif isinstance(t, (EagerTensor, Tensor)):
                 self._watched[id(t)] = t
             else:
-                self._watched[id(t)] = t  # a graph tensor inside a traced function
+                raise ValueError("Passed in object %r of type %r, not tf.Tensor or tf.Variable."
+                                 % (t, type(t).__name__))
 
     def watched_variables(self):
-        return [v for v, _ in self._var_reads.values()]
+        """The variables this tape watches, explicitly or because they were read while recording."""
+        found = {id(v): v for v, _ in self._var_reads.values()}
+        if self._graph is not None and self._watch_accessed:
+            for v in self._graph_variable_reads().values():
+                found.setdefault(id(v), v)
+        return list(found.values())
 
     def _variable_read(self, var, tensor):
+        """Called by an eager Variable each time it is read while this tape records."""
         entry = self._var_reads.get(id(var))
         if entry is None:
-            if not self._watch_accessed:
+            if not (self._watch_accessed and var.trainable):
                 return
             entry = self._var_reads[id(var)] = (var, [])
         entry[1].append(tensor)
         self._watched[id(tensor)] = tensor
 
     def _record(self, opdef, inputs, outputs, attrs):
+        """Called by dispatch after each eager op: keep it if one of its inputs is watched."""
         if opdef.grad is NOT_DIFFERENTIABLE:
             return
         for x in inputs:
@@ -93,50 +138,127 @@ class GradientTape:
                 return
 
     # -- differentiation ----------------------------------------------------------------------
-    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
+    def gradient(self, target, sources, output_gradients=None,
+                 unconnected_gradients=UnconnectedGradients.NONE):
+        """d(sum of target)/d(source) for each source, in the nesting of `sources`.
+
+        `target` and `sources` may be nested lists, tuples and dicts; a non-scalar target (or
+        several targets) is summed. `output_gradients` weights each target instead of ones.
+        """
         if self._used and not self._persistent:
             raise RuntimeError("GradientTape.gradient can only be called once on non-persistent "
                                "tapes.")
+        _check_unconnected(unconnected_gradients)
+        targets = nest.flatten(target)
+        flat_sources = nest.flatten(sources)
+        for s in flat_sources:
+            if not isinstance(s, (EagerTensor, Tensor, Variable)):
+                raise ValueError("GradientTape.gradient: a source must be a tensor or a Variable, "
+                                 "got %r" % (s,))
         if self._recording and not self._persistent:
             self._stop()
         self._used = True
-        targets = nest.flatten(target)
-        flat_sources = nest.flatten(sources)
-        if self._graph is not None or any(not isinstance(t, EagerTensor) for t in targets
-                                          if not hasattr(t, "_eager_read")):
-            grads = gradients(targets, flat_sources, grad_ys=self._grad_ys(output_gradients, targets),
-                              unconnected_gradients=unconnected_gradients)
-            return nest.pack_sequence_as(sources, grads)
-        targets = [dispatch.to_eager(t) if hasattr(t, "_eager_read") else t for t in targets]
-        grad_ys = self._grad_ys(output_gradients, targets)
-        grad_ys = [array_ops.ones_like(t) if g is None else dispatch.to_eager(g, t.dtype)
-                   for t, g in zip(targets, grad_ys)]
-        # A variable source stands for all of its reads; each read is its own source tensor.
-        expanded, spans = [], []
-        for s in flat_sources:
-            if hasattr(s, "_eager_read"):
-                reads = self._var_reads.get(id(s), (s, []))[1]
-                spans.append((len(expanded), len(reads)))
-                expanded.extend(reads)
-            else:
-                spans.append((len(expanded), 1))
-                expanded.append(s)
-        producers = self._producers
-        raw = backprop(targets, grad_ys, expanded, producer=lambda t: producers.get(id(t)),
-                       math=MATH)
-        result = []
-        for s, (start, n) in zip(flat_sources, spans):
-            parts = [g for g in raw[start:start + n] if g is not None]
-            if not parts:
-                result.append(None)
-            else:
-                result.append(parts[0] if len(parts) == 1 else MATH.add_n(parts))
-        result = _fill_unconnected(result, flat_sources, unconnected_gradients)
+        if output_gradients is None:
+            grad_ys = [None] * len(targets)
+        else:  # a single target's gradient may be a plain nested list of numbers
+            grad_ys = nest.flatten(output_gradients) if nest.is_nested(target) \
+                else [output_gradients]
+        if len(grad_ys) != len(targets):
+            raise ValueError("output_gradients has %d tensors for %d targets"
+                             % (len(grad_ys), len(targets)))
+        if self._graph is not None:
+            result = self._graph_gradient(targets, flat_sources, grad_ys, unconnected_gradients)
+        elif any(isinstance(t, Tensor) for t in targets):
+            # Symbolic targets under a tape entered eagerly (a graph built inside its block).
+            result = gradients(targets, flat_sources, grad_ys=grad_ys,
+                               unconnected_gradients=unconnected_gradients)
+        else:
+            result = self._eager_gradient(targets, flat_sources, grad_ys, unconnected_gradients)
         if not self._persistent:
             self.reset()
         return nest.pack_sequence_as(sources, result)
 
-    def _grad_ys(self, output_gradients, targets):
-        if output_gradients is None:
-            return [None] * len(targets)
-        return nest.flatten(output_gradients)
+    def _eager_gradient(self, targets, sources, grad_ys, unconnected):
+        targets = [dispatch.to_eager(t) for t in targets]
+        grad_ys = [array_ops.ones_like(t) if g is None else dispatch.to_eager(g, t.dtype)
+                   for t, g in zip(targets, grad_ys)]
+        # A variable stands for all of its reads while recording; each read is its own source.
+        expanded, spans = [], []
+        for s in sources:
+            reads = self._var_reads.get(id(s), (s, []))[1] if isinstance(s, Variable) else [s]
+            spans.append((len(expanded), len(reads)))
+            expanded.extend(reads)
+        producers = self._producers
+        raw = backprop(targets, grad_ys, expanded, producer=lambda t: producers.get(id(t)),
+                       math=MATH)
+        result = []
+        for start, n in spans:
+            parts = [g for g in raw[start:start + n] if g is not None]
+            result.append(None if not parts else parts[0] if len(parts) == 1
+                          else MATH.add_n(parts))
+        return _fill_unconnected(result, sources, unconnected)
+
+    def _graph_gradient(self, targets, sources, grad_ys, unconnected):
+        graph = self._graph
+        ys = [dispatch.to_graph_tensor(t, graph) for t in targets]
+        xs = [dispatch.to_graph_tensor(s, graph) for s in sources]
+        recorded = self._recorded_graph_ops()
+        with graph.as_default(), graph.name_scope("gradients"):
+            grad_ys = [array_ops.ones_like(y) if g is None
+                       else dispatch.convert_to_tensor(g, y.dtype) for y, g in zip(ys, grad_ys)]
+            result = backprop(ys, grad_ys, xs,
+                              producer=lambda t: t.op if id(t.op) in recorded else None,
+                              scope=lambda op: graph.name_scope(op.name + "_grad"), math=MATH)
+            # As eagerly, a variable's gradient comes only from the reads this tape watched.
+            result = [g if not isinstance(s, Variable) or self._watches_variable(s) else None
+                      for g, s in zip(result, sources)]
+            return _fill_unconnected(result, xs, unconnected)
+
+    def _watches_variable(self, var):
+        return id(var) in self._var_reads or (self._watch_accessed and var.trainable)
+
+    def _recorded_graph_ops(self):
+        """ids of the graph ops this tape would have recorded, had they run eagerly."""
+        graph = self._graph
+        reach = {id(t) for t in self._watched.values()}
+        for var, _ in self._var_reads.values():
+            reach.add(id(dispatch.to_graph_tensor(var, graph)))
+        if self._watch_accessed:
+            reach.update(self._graph_variable_reads())
+        recorded = set()
+        for start, end in self._spans:
+            for op in graph._ops[start:end]:
+                if op.opdef.grad is NOT_DIFFERENTIABLE:
+                    continue
+                if any(id(x) in reach for x in op.inputs):
+                    recorded.add(id(op))
+                    reach.update(id(o) for o in op.outputs)
+        return recorded
+
+    def _graph_variable_reads(self):
+        """{id(read tensor): variable}: trainable variables read by ops built while recording."""
+        graph = self._graph
+        trainable = None
+        found = {}
+        for start, end in self._spans:
+            for op in graph._ops[start:end]:
+                for x in op.inputs:
+                    if id(x) in found or x.op.type != "Identity" or not x.op.inputs:
+                        continue
+                    source = x.op.inputs[0].op
+                    var = None
+                    if source.type == "CapturedVariable":   # an eager Variable in a df.function
+                        var = source.attrs["variable"]
+                    elif source.type == "VariableV2":       # a TF1 graph Variable
+                        if trainable is None:
+                            trainable = graph.get_collection(GraphKeys.TRAINABLE_VARIABLES)
+                        var = next((v for v in trainable if v.op is source), None)
+                    if var is not None and var.trainable:
+                        found[id(x)] = var
+        return found
+
+
+def _check_unconnected(value):
+    mode = getattr(value, "value", value)
+    if str(mode).lower() not in ("none", "zero"):
+        raise ValueError("Unknown value for unconnected_gradients: %r" % (value,))

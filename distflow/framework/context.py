@@ -15,6 +15,9 @@ class _Context(threading.local):
         self.tapes = []
         self.v1_eager = False  # compat.v1.enable_eager_execution() flips it
         self.recording_paused = 0
+        # Variable classes to use instead of the mode's default (df.function's tracing lifts
+        # variables created while tracing out of its graph, as TF's init_scope does)
+        self.variable_creators = []
 
 
 ctx = _Context()

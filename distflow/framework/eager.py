@@ -1,4 +1,6 @@
 """EagerTensor: a value computed at once (TF2), wrapping a NumPy or CuPy array."""
+import operator
+
 import numpy as np
 
 from distflow import backend
@@ -43,21 +45,29 @@ class EagerTensor:
         raise AttributeError("Tensor.op is undefined when eager execution is enabled.")
 
     def numpy(self):
-        v = backend.to_numpy(self._value)
-        return v.copy() if isinstance(v, np.ndarray) else v
+        """A NumPy copy of the value; a NumPy scalar (np.int32(48)) for a scalar, as in TF."""
+        v = np.asarray(backend.to_numpy(self._value))
+        return v[()] if v.ndim == 0 else v.copy()
 
     def __array__(self, dtype=None, copy=None):
         v = np.asarray(backend.to_numpy(self._value))
-        return v.astype(dtype) if dtype is not None else v
+        if copy:
+            return np.array(v, dtype=dtype, copy=True)
+        return v if dtype is None else v.astype(dtype, copy=False)
 
+    # TF2 prints the NumPy text of the value, on a line of its own when it spans several lines.
     def __str__(self):
         return "tf.Tensor(%s, shape=%s, dtype=%s)" % (
-            np.array2string(np.asarray(self)) if self.ndim else self.numpy(), self.shape, self.dtype.name)
+            _numpy_text(str(self.numpy())), self.shape, self.dtype.name)
 
     def __repr__(self):
         v = self.numpy()
-        text = repr(v) if self.ndim else str(v)
-        return "<tf.Tensor: shape=%s, dtype=%s, numpy=%s>" % (self.shape, self.dtype.name, text)
+        text = repr(v) if self.ndim else str(v)  # a scalar shows `48`, not `np.int32(48)`
+        return "<tf.Tensor: shape=%s, dtype=%s, numpy=%s>" % (
+            self.shape, self.dtype.name, _numpy_text(text))
+
+    def __format__(self, spec):
+        return format(self.numpy(), spec) if spec else str(self)
 
     def __bool__(self):
         return bool(self._value)
@@ -69,7 +79,8 @@ class EagerTensor:
         return int(self._value)
 
     def __index__(self):
-        return int(self._value)
+        # Only integer scalars may index a list, as for NumPy's: a float tensor raises TypeError.
+        return operator.index(self.numpy())
 
     def __len__(self):
         if not self.ndim:
@@ -86,6 +97,10 @@ class EagerTensor:
 
     def ref(self):
         return _Ref(self)
+
+
+def _numpy_text(text):
+    return "\n" + text if "\n" in text else text
 
 
 class _Ref:

@@ -25,7 +25,10 @@ class Variable:
 
     def __new__(cls, *args, **kwargs):
         if cls is Variable:
-            cls = EagerVariable if context.executing_eagerly() else GraphVariable
+            if context.ctx.variable_creators and not context.executing_eagerly():
+                cls = context.ctx.variable_creators[-1]
+            else:
+                cls = EagerVariable if context.executing_eagerly() else GraphVariable
         return object.__new__(cls)
 
     # Shared conveniences; subclasses provide _graph_tensor / _eager_read and the state.
@@ -171,7 +174,7 @@ class EagerVariable(Variable):
     def _eager_read(self):
         t = EagerTensor(self._value)
         tapes = context.ctx.tapes
-        if tapes and self._trainable:
+        if tapes:  # each tape decides: trainable and watching accessed variables, or watched
             for tape in tapes:
                 tape._variable_read(self, t)
         return t
@@ -205,9 +208,11 @@ class EagerVariable(Variable):
         return np.array(backend.to_numpy(self._value), copy=True)
 
     def value(self):
-        return self._eager_read()
+        return self.read_value()
 
     def read_value(self):
+        if not context.executing_eagerly():  # tracing a df.function: read when the graph runs
+            return identity(self)
         return self._eager_read()
 
     def __array__(self, dtype=None, copy=None):

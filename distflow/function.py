@@ -1,0 +1,610 @@
+"""df.function: runs a Python function as a graph, traced once per kind of input.
+
+The first call with a given kind of input (the dtypes and shapes of its tensor arguments, the
+values of its Python arguments) traces the function: it runs once on placeholders, building a
+private Graph, exactly as TF1 code builds one. That graph is compiled into a Session plan (flat
+generated Python, kernels bound once), and every later call with the same kind of input only runs
+the plan: no Python of the user's function runs again, so its Python side effects (a print, a
+counter) happen while tracing only.
+
+Variables. An eager Variable used inside is captured: the graph reads its storage when it runs,
+and updates inside (assign, an optimizer step) change the Variable itself. Variables created
+while tracing are created eagerly, outside the graph (TF's init_scope), and only the first trace
+may create them, as in TF. Like TF2's automatic control dependencies, each op sees a variable as
+the program left it at that point, and every update runs in program order, fetched or not.
+"""
+import contextlib
+import functools
+import inspect
+import threading
+
+import numpy as np
+
+from distflow import backend
+from distflow.autodiff.gradients import gradients
+from distflow.client.plan import Plan
+from distflow.client.session import Session
+from distflow.framework import context, errors, nest
+from distflow.framework.eager import EagerTensor
+from distflow.ops import random_ops
+from distflow.framework.graph import Graph, Operation, Tensor
+from distflow.framework.tensor_spec import TensorSpec, v2_shape
+from distflow.ops import array_ops, dispatch
+from distflow.ops.constant_op import Placeholder
+from distflow.ops.registry import OpDef
+from distflow.ops.state_ops import CapturedVariable
+from distflow.ops.variables import EagerVariable, Variable
+
+__all__ = ["function", "TensorSpec"]
+
+_NON_FIRST_CALL = ("tf.function only supports singleton tf.Variables created on the first call. "
+                   "Make sure the tf.Variable is only created once or created outside "
+                   "tf.function.")
+
+
+# -- df.function ------------------------------------------------------------------------------
+def function(func=None, input_signature=None, autograph=True, jit_compile=None,
+             reduce_retracing=False, experimental_relax_shapes=None, name=None, **unused):
+    """`@df.function` or `@df.function(input_signature=[df.TensorSpec([None, 13])])`.
+
+    input_signature fixes the one trace: calls must pass tensors compatible with it.
+    reduce_retracing (TF 2.0's experimental_relax_shapes) retraces a new shape once, with the
+    sizes that differ left unknown, so later shapes reuse that trace. `autograph` and
+    `jit_compile` are accepted for compatibility; Python control flow is not converted, so an
+    `if` on a tensor's value raises while tracing.
+    """
+    relax = bool(reduce_retracing or experimental_relax_shapes)
+
+    def decorate(fn):
+        return Function(fn, input_signature=input_signature, reduce_retracing=relax, name=name)
+    return decorate if func is None else decorate(func)
+
+
+class Function:
+    """A Python function with its traces (ConcreteFunctions), one per kind of input."""
+
+    def __init__(self, python_function, input_signature=None, reduce_retracing=False, name=None):
+        self._python_function = python_function
+        self._signature = inspect.signature(python_function)
+        simple = all(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                     for p in self._signature.parameters.values())
+        self._positional_arity = len(self._signature.parameters) if simple else -1
+        self._input_signature = None if input_signature is None else tuple(input_signature)
+        self._reduce_retracing = reduce_retracing
+        self._name = name or getattr(python_function, "__name__", "function")
+        self._by_key = {}          # exact call key -> ConcreteFunction
+        self._by_kind = {}         # key without shapes -> [ConcreteFunction], newest last
+        self._trace_count = 0
+        self._variables = []       # created by the first trace; the graphs read them
+        functools.update_wrapper(self, python_function, updated=())
+
+    @property
+    def python_function(self):
+        return self._python_function
+
+    @property
+    def input_signature(self):
+        return self._input_signature
+
+    def experimental_get_tracing_count(self):
+        return self._trace_count
+
+    def __get__(self, instance, owner):
+        """`@df.function` on a method: each instance gets its own traces (and variables)."""
+        if instance is None:
+            return self
+        attr = "_df_function_%d" % id(self)
+        bound = getattr(instance, "__dict__", {}).get(attr)
+        if bound is None:
+            bound = Function(self._python_function.__get__(instance, owner),
+                             self._input_signature, self._reduce_retracing, self._name)
+            if hasattr(instance, "__dict__"):
+                instance.__dict__[attr] = bound
+        return bound
+
+    def __call__(self, *args, **kwargs):
+        if not context.executing_eagerly():
+            # Already building a graph (another df.function's trace, or TF1 code): the body
+            # becomes part of that graph, as TF inlines a function called inside a function.
+            return self._python_function(*args, **kwargs)
+        call = self._canonicalize(args, kwargs, specs_allowed=False)
+        return self._concrete_for(call)._call_with(call.tensors)
+
+    def get_concrete_function(self, *args, **kwargs):
+        """The trace for these arguments (tensors, TensorSpecs or Python values), made if new."""
+        if self._input_signature is not None and not args and not kwargs:
+            args = self._input_signature
+        with context.eager_mode():
+            return self._concrete_for(self._canonicalize(args, kwargs, specs_allowed=True))
+
+    def __repr__(self):
+        return "<df.function %s>" % self._name
+
+    # -- arguments ------------------------------------------------------------------------
+    def _canonicalize(self, args, kwargs, specs_allowed):
+        if not kwargs and len(args) == self._positional_arity:
+            arguments = dict(zip(self._signature.parameters, args))   # the common, fast case
+        else:
+            try:
+                bound = self._signature.bind(*args, **kwargs)
+            except TypeError as e:
+                raise TypeError("%s(): %s" % (self._name, e)) from None
+            bound.apply_defaults()
+            arguments = bound.arguments
+        if self._input_signature is not None:
+            return _Call.with_signature(self._name, self._signature, arguments,
+                                        self._input_signature, specs_allowed)
+        return _Call.from_arguments(self._signature, arguments, specs_allowed)
+
+    def _concrete_for(self, call):
+        concrete = self._by_key.get(call.key)
+        if concrete is None:
+            candidates = self._by_kind.setdefault(call.kind, [])
+            concrete = _most_specific_match(candidates, call.specs)
+            if concrete is None:
+                specs = call.specs
+                if self._reduce_retracing and candidates:
+                    newest = candidates[-1].input_specs
+                    specs = [_relax(old, new) for old, new in zip(newest, specs)]
+                concrete = self._trace(call, specs)
+                candidates.append(concrete)
+            self._by_key[call.key] = concrete
+        return concrete
+
+    # -- tracing --------------------------------------------------------------------------
+    def _trace(self, call, specs):
+        graph = Graph()
+        graph.seed = random_ops.eager_global_seed()  # seeded programs stay reproducible traced
+        tracer = _Tracer(graph, may_create_variables=self._trace_count == 0)
+        with graph.as_default(), tracer.lifting_variables():
+            placeholders = [dispatch._apply_graph(graph, Placeholder, [], {
+                "dtype": s.dtype, "shape": s.shape}, name) for s, name in zip(specs, call.names)]
+            args, kwargs = call.rebuild(placeholders)
+            structured = self._python_function(*args, **kwargs)
+            outputs = [_output_tensor(x) for x in nest.flatten(structured)]
+        updates = _order_variable_accesses(graph)
+        self._trace_count += 1
+        self._variables.extend(tracer.created)
+        return ConcreteFunction(graph, placeholders, structured, outputs, updates, self._name)
+
+
+class _Call:
+    """One call's arguments, split into tensors (fed to the graph) and everything else (baked in).
+
+    `key` identifies the trace to use: the dtypes and shapes of the tensors and the Python values;
+    `kind` is the key without the shapes (the traces a shape-relaxing lookup may choose from).
+    """
+
+    def __init__(self, signature, arguments, params, names, specs, tensors, key, kind):
+        self.signature = signature
+        self.arguments = arguments # parameter name -> value, defaults included
+        self.params = params       # [(name, structure, leaves)]; a _TensorSlot marks a tensor leaf
+        self.names = names         # placeholder names, one per tensor leaf
+        self._specs = specs        # TensorSpec, or (NumPy dtype, shape), per tensor leaf
+        self.tensors = tensors     # EagerTensor per tensor leaf (None for a TensorSpec)
+        self.key = key
+        self.kind = kind
+
+    @property
+    def specs(self):
+        return [s if isinstance(s, TensorSpec) else TensorSpec(s[1], s[0]) for s in self._specs]
+
+    @classmethod
+    def from_arguments(cls, signature, arguments, specs_allowed):
+        params, names, specs, tensors, key, kind = [], [], [], [], [], []
+        for pname, value in arguments.items():
+            flat = nest.flatten(value)
+            key.append((pname, _structure_key(value)))
+            kind.append(key[-1])
+            leaves = []
+            for i, leaf in enumerate(flat):
+                if isinstance(leaf, (EagerTensor, np.ndarray, np.generic)):
+                    tensor = leaf if isinstance(leaf, EagerTensor) else dispatch.to_eager(leaf)
+                    arr = tensor._value
+                    spec = (arr.dtype, arr.shape)
+                    key.append(("tensor",) + spec)
+                    kind.append(("tensor", arr.dtype))
+                elif isinstance(leaf, TensorSpec) and specs_allowed:
+                    spec, tensor = leaf, None
+                    np_dtype = np.dtype(leaf.dtype.as_numpy_dtype)
+                    key.append(("tensor", np_dtype, leaf.shape.as_tuple()))
+                    kind.append(("tensor", np_dtype))
+                else:
+                    leaves.append(leaf)
+                    key.append(_leaf_key(leaf))
+                    kind.append(key[-1])
+                    continue
+                leaves.append(_TensorSlot)
+                names.append(_placeholder_name(pname, i, len(flat)))
+                specs.append(spec)
+                tensors.append(tensor)
+            params.append((pname, value, leaves))
+        return cls(signature, arguments, params, names, specs, tensors, tuple(key), tuple(kind))
+
+    @classmethod
+    def with_signature(cls, fname, pysig, arguments, signature, specs_allowed):
+        """Converts each argument to its TensorSpec's dtype; rejects what does not fit."""
+        items = list(arguments.items())
+        if len(items) < len(signature):
+            raise TypeError("%s(): input_signature has %d entries but the function takes %d "
+                            "arguments" % (fname, len(signature), len(items)))
+        params, names, specs, tensors = [], [], [], []
+        for (pname, value), spec_tree in zip(items, signature):
+            flat_specs = nest.flatten(spec_tree)
+            flat = _flatten_up_to(spec_tree, value)
+            if flat is None:
+                _signature_error(arguments, signature, pname, "does not have the nesting of its "
+                                 "input_signature entry")
+            for i, (leaf, spec) in enumerate(zip(flat, flat_specs)):
+                if specs_allowed and isinstance(leaf, TensorSpec):
+                    if leaf.dtype != spec.dtype or not _covers(spec.shape, leaf.shape):
+                        _signature_error(arguments, signature, pname, "is %r" % (leaf,))
+                    tensors.append(None)
+                else:
+                    tensors.append(_convert_for_spec(leaf, spec, arguments, signature, pname))
+                names.append(_placeholder_name(pname, i, len(flat)))
+                specs.append(spec)
+            params.append((pname, spec_tree, [_TensorSlot] * len(flat)))
+        for pname, value in items[len(signature):]:
+            if value is not pysig.parameters[pname].default:
+                raise TypeError("%s(): argument '%s' is not covered by input_signature"
+                                % (fname, pname))
+            params.append((pname, value, nest.flatten(value)))
+        key = ("signature",)
+        return cls(pysig, arguments, params, names, specs, tensors, key, key)
+
+    def rebuild(self, tensors):
+        """(args, kwargs) with `tensors` in the tensor slots: the call the trace makes."""
+        it = iter(tensors)
+        arguments = dict(self.arguments)
+        for pname, structure, leaves in self.params:
+            flat = [next(it) if x is _TensorSlot else x for x in leaves]
+            arguments[pname] = nest.pack_sequence_as(structure, flat)
+        bound = inspect.BoundArguments(self.signature, arguments)
+        return bound.args, bound.kwargs
+
+
+class _TensorSlot:
+    """Marks where a tensor argument sits among the leaves of a call."""
+
+
+def _placeholder_name(pname, i, n):
+    name = pname.lstrip("_") or "arg"  # graph names may not start with '_'
+    return name if n == 1 else "%s_%d" % (name, i)
+
+
+def _flatten_up_to(spec_tree, value):
+    """The parts of `value` that match the TensorSpecs of `spec_tree` (None if the nesting
+    differs): a list given for a single TensorSpec is one tensor."""
+    if isinstance(spec_tree, TensorSpec):
+        return [value]
+    if isinstance(spec_tree, dict):
+        if not isinstance(value, dict) or set(value) != set(spec_tree):
+            return None
+        keys = nest._sorted_keys(spec_tree)
+        parts = [_flatten_up_to(spec_tree[k], value[k]) for k in keys]
+    elif isinstance(spec_tree, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or len(value) != len(spec_tree):
+            return None
+        parts = [_flatten_up_to(s, v) for s, v in zip(spec_tree, value)]
+    else:
+        raise TypeError("input_signature must hold TensorSpecs, got %r" % (spec_tree,))
+    if any(p is None for p in parts):
+        return None
+    return [leaf for p in parts for leaf in p]
+
+
+def _structure_key(value):
+    """The nesting of an argument (list/tuple/dict types and dict keys), without its leaves."""
+    if isinstance(value, dict):
+        return (type(value).__name__, tuple((k, _structure_key(value[k]))
+                                            for k in nest._sorted_keys(value)))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_structure_key(v) for v in value))
+    return None
+
+
+def _leaf_key(x):
+    if isinstance(x, Variable):
+        return ("variable", id(x))      # a captured variable: each one has its own trace
+    if isinstance(x, Tensor):
+        raise TypeError("A symbolic Tensor (%s) was passed to a df.function called eagerly; "
+                        "pass eager tensors or NumPy arrays" % x.name)
+    try:
+        hash(x)
+    except TypeError:
+        return ("object", id(x))
+    return ("python", type(x), x)
+
+
+def _convert_for_spec(leaf, spec, arguments, signature, pname):
+    try:
+        if isinstance(leaf, (EagerTensor, Variable)):
+            tensor = dispatch.to_eager(leaf)
+            if tensor.dtype != spec.dtype:
+                raise TypeError("dtype %s" % tensor.dtype.name)
+        else:
+            tensor = EagerTensor(dispatch.to_array(leaf, spec.dtype))
+    except (TypeError, ValueError) as e:
+        _signature_error(arguments, signature, pname, "cannot be converted to %s (%s)"
+                         % (spec.dtype.name, e))
+    if not spec.shape.is_compatible_with(tensor.shape):
+        _signature_error(arguments, signature, pname, "has shape %s and dtype %s, which does not "
+                         "fit %r" % (v2_shape(tensor.shape), tensor.dtype.name, spec))
+    return tensor
+
+
+def _signature_error(arguments, signature, pname, what):
+    inputs = ",\n    ".join(str(v) for v in arguments.values())
+    specs = ",\n    ".join(repr(s) for s in signature)
+    raise ValueError("Python inputs incompatible with input_signature:\n  inputs: (\n    %s)\n"
+                     "  input_signature: (\n    %s).\n  Argument '%s' %s."
+                     % (inputs, specs, pname, what))
+
+
+def _most_specific_match(candidates, specs):
+    """The trace whose placeholders accept these shapes with the fewest unknown sizes."""
+    best, best_unknown = None, None
+    for c in candidates:
+        if all(_covers(ph.shape, s.shape) for s, ph in zip(specs, c.input_specs)):
+            unknown = sum(_unknown_dims(ph.shape) for ph in c.input_specs)
+            if best is None or unknown < best_unknown:
+                best, best_unknown = c, unknown
+    return best
+
+
+def _covers(general, specific):
+    """True when every shape that fits `specific` also fits `general`."""
+    g, s = general.as_tuple(), specific.as_tuple()
+    if g is None:
+        return True
+    if s is None or len(g) != len(s):
+        return False
+    return all(a is None or a == b for a, b in zip(g, s))
+
+
+def _unknown_dims(shape):
+    dims = shape.as_tuple()
+    return 1000 if dims is None else sum(d is None for d in dims)
+
+
+def _relax(old, new):
+    """A spec both shapes fit: sizes that differ become None, a different rank an unknown one."""
+    a, b = old.shape.as_tuple(), new.shape.as_tuple()
+    if a is None or b is None or len(a) != len(b):
+        return TensorSpec(None, new.dtype)
+    return TensorSpec([x if x == y else None for x, y in zip(a, b)], new.dtype)
+
+
+def _output_tensor(x):
+    """A returned value as a graph tensor (None for None and for Operations)."""
+    if x is None or isinstance(x, Operation):
+        return None
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, Variable):
+        return array_ops.identity(x)   # its value as the function leaves it
+    try:
+        return dispatch.convert_to_tensor(x)
+    except (TypeError, ValueError):
+        raise TypeError("A df.function can return tensors, variables, Python numbers, NumPy "
+                        "arrays, None and nested lists, tuples and dicts of them; got %r" % (x,)) \
+            from None
+
+
+# -- variables while tracing --------------------------------------------------------------------
+class _Tracer:
+    """What one trace needs while the user's function runs: its graph and its new variables."""
+
+    _stack = threading.local()
+
+    def __init__(self, graph, may_create_variables):
+        self.graph = graph
+        self.may_create_variables = may_create_variables
+        self.created = []
+
+    @classmethod
+    def current(cls):
+        return cls._stack.tracers[-1]
+
+    @contextlib.contextmanager
+    def lifting_variables(self):
+        """While the user's function runs, `Variable(...)` makes a _LiftedVariable."""
+        tracers = _Tracer._stack.__dict__.setdefault("tracers", [])
+        tracers.append(self)
+        context.ctx.variable_creators.append(_LiftedVariable)
+        try:
+            yield
+        finally:
+            context.ctx.variable_creators.pop()
+            tracers.pop()
+
+    def evaluate(self, tensor):
+        """The value of a tensor built in this trace that needs no argument (a Variable's
+        initial value such as df.zeros([3]))."""
+        try:
+            plan = Plan(Session(graph=self.graph), [tensor], [], np)
+        except errors.InvalidArgumentError as e:
+            raise ValueError("The initial value of a Variable created inside a df.function cannot "
+                             "depend on the function's arguments (%s). Create the Variable "
+                             "outside, or give it a value that does not." % e.message) from None
+        return plan.run(())[0]
+
+
+class _LiftedVariable(EagerVariable):
+    """A Variable created while tracing: made now, eagerly, outside the function's graph, so it
+    keeps its value from call to call; the graph captures it like any eager Variable."""
+
+    def __init__(self, initial_value=None, trainable=True, name=None, dtype=None, **unused):
+        tracer = _Tracer.current()
+        if not tracer.may_create_variables:
+            raise ValueError(_NON_FIRST_CALL)
+        if callable(initial_value):
+            with context.eager_mode():
+                initial_value = initial_value()
+        if isinstance(initial_value, Tensor):
+            initial_value = tracer.evaluate(initial_value)
+        with context.eager_mode():
+            EagerVariable.__init__(self, initial_value, trainable=trainable, name=name, dtype=dtype)
+        tracer.created.append(self)
+
+
+def _order_variable_accesses(graph):
+    """TF2's automatic control dependencies, for the eager variables the graph captured.
+
+    Within a trace every read of a variable is one cached tensor (`read`). Walking the ops in the
+    order they were built: an op built after an update of the variable is given a fresh read that
+    runs after that update; an update runs after the read it replaces and after the previous
+    update. Returns every update, in program order (the plan runs them all).
+    """
+    captures = graph.__dict__.get("_variable_captures", {})
+    state = {id(handle): _VariableVersions(var, read) for handle, read, var in captures.values()}
+    first_reads = {id(read): state[id(handle)] for handle, read, _ in captures.values()}
+    updates = []
+    for op in list(graph._ops):
+        refs = op.opdef.ref_inputs
+        for i, x in enumerate(op.inputs):
+            versions = first_reads.get(id(x))
+            if i not in refs and versions is not None and versions.last_update is not None:
+                op.inputs = op.inputs[:i] + (versions.current_read(graph),) + op.inputs[i + 1:]
+        if refs:
+            updates.append(op)
+            for i in refs:
+                versions = state.get(id(op.inputs[i]))
+                if versions is not None:
+                    versions.updated_by(op)
+    return updates
+
+
+class _VariableVersions:
+    __slots__ = ("variable", "read", "last_update")
+
+    def __init__(self, variable, read):
+        self.variable = variable
+        self.read = read            # the read of the current version, if built
+        self.last_update = None
+
+    def current_read(self, graph):
+        if self.read is None:  # a new read of the storage, once the update has replaced it
+            with graph.control_dependencies([self.last_update]):
+                self.read = dispatch._apply_graph(graph, CapturedVariable, [], {
+                    "variable": self.variable}, "ReadVariable")
+        return self.read
+
+    def updated_by(self, op):
+        extra = [x for x in (self.read.op if self.read is not None else None, self.last_update)
+                 if x is not None and x not in op.control_inputs]
+        op.control_inputs.extend(extra)
+        self.last_update = op
+        self.read = None
+
+
+# -- ConcreteFunction ---------------------------------------------------------------------------
+class ConcreteFunction:
+    """One trace: its graph, placeholders and outputs, run as a compiled Session plan."""
+
+    def __init__(self, graph, inputs, structured_outputs, outputs, updates, name):
+        self.graph = graph
+        self.inputs = list(inputs)
+        self.structured_outputs = structured_outputs
+        self.outputs = [t for t in outputs if t is not None]
+        self._output_slots = outputs     # one per flattened output leaf, None where no tensor
+        self._updates = updates
+        self._name = name
+        self._runtime = Session(graph=graph)
+        self._plans = {}                 # array module -> Plan
+        captures = graph.__dict__.get("_variable_captures", {})
+        self.captured_variables = [var for _, _, var in captures.values()]
+        self._backward = None
+
+    @property
+    def input_specs(self):
+        return [TensorSpec(ph.shape, ph.dtype, ph.op.name) for ph in self.inputs]
+
+    @property
+    def structured_input_signature(self):
+        return tuple(self.input_specs)
+
+    @property
+    def variables(self):
+        return list(self.captured_variables)
+
+    @property
+    def trainable_variables(self):
+        return [v for v in self.captured_variables if v.trainable]
+
+    def __call__(self, *args, **kwargs):
+        """Calls this trace with tensors for its placeholders (positional, in order)."""
+        if kwargs or len(args) != len(self.inputs):
+            names = ", ".join(ph.op.name for ph in self.inputs)
+            raise TypeError("%s: this ConcreteFunction takes %d tensor arguments (%s), got %d"
+                            % (self._name, len(self.inputs), names, len(args) + len(kwargs)))
+        tensors = []
+        for ph, a in zip(self.inputs, args):
+            t = dispatch.to_eager(a, None if isinstance(a, (EagerTensor, Variable)) else ph.dtype)
+            if t.dtype != ph.dtype or not ph.shape.is_compatible_with(t.shape):
+                raise ValueError("%s: argument for '%s' must be %s with shape %s, got %s with "
+                                 "shape %s" % (self._name, ph.op.name, ph.dtype.name,
+                                               v2_shape(ph.shape), t.dtype.name,
+                                               v2_shape(t.shape)))
+            tensors.append(t)
+        return self._call_with(tensors)
+
+    def _call_with(self, tensors):
+        arrays = tuple(t._value for t in tensors)
+        tapes = context.ctx.tapes if not context.ctx.recording_paused else ()
+        reads = [v._eager_read() for v in self.captured_variables] if tapes else ()
+        plan = self._plans.get(backend.get_array_module(*arrays))
+        if plan is None:
+            plan = self._plan_for(arrays)
+        values = plan.run(arrays)
+        results = [EagerTensor(v) for v in values[:len(self.outputs)]]
+        if tapes:
+            record_inputs = list(tensors) + list(reads)
+            attrs = {"function": self}
+            for tape in list(tapes):
+                tape._record(_FUNCTION_CALL, record_inputs, results, attrs)
+        it = iter(results)
+        flat = [None if slot is None else next(it) for slot in self._output_slots]
+        return nest.pack_sequence_as(self.structured_outputs, flat)
+
+    def _plan_for(self, arrays):
+        xp = backend.get_array_module(*arrays)
+        plan = Plan(self._runtime, self.outputs + self._updates, self.inputs, xp)
+        self._plans[xp] = plan
+        return plan
+
+    # -- differentiating a call under an eager tape ----------------------------------------------
+    def _backward_function(self):
+        """A ConcreteFunction of (inputs, output gradients) -> gradients for the inputs and the
+        captured variables, built in the same graph from the ops' gradient functions."""
+        if self._backward is None:
+            if self._updates:
+                raise NotImplementedError(
+                    "Differentiating through a call of df.function %r, which updates variables, is "
+                    "not supported: compute the gradient inside the function (a GradientTape "
+                    "inside it)." % self._name)
+            g = self.graph
+            with g.as_default(), g.name_scope("backward"):
+                dys = [dispatch._apply_graph(g, Placeholder, [], {"dtype": t.dtype,
+                                                                   "shape": t.shape}, "dy")
+                       for t in self.outputs]
+                sources = self.inputs + [dispatch.to_graph_tensor(v, g)
+                                         for v in self.captured_variables]
+                grads = gradients(self.outputs, sources, grad_ys=dys)
+            self._backward = ConcreteFunction(g, self.inputs + dys, grads, grads, [],
+                                              self._name + "_backward")
+        return self._backward
+
+
+def _function_call_grad(op, *output_grads):
+    concrete = op.attrs["function"]
+    backward = concrete._backward_function()
+    n = len(concrete.inputs)
+    dys = [dispatch.to_eager(g) for g in output_grads]
+    return backward._call_with(list(op.inputs[:n]) + dys)
+
+
+# What an eager tape records for a df.function call: one op whose gradient runs the backward graph
+# (itself a traced function, so an outer tape records it too: second derivatives work).
+_FUNCTION_CALL = OpDef("PartitionedCall", infer=None, grad=_function_call_grad)
