@@ -26,10 +26,9 @@ from distflow.client.plan import Plan
 from distflow.client.session import Session
 from distflow.framework import context, errors, nest
 from distflow.framework.eager import EagerTensor
-from distflow.ops import random_ops
 from distflow.framework.graph import Graph, Operation, Tensor
 from distflow.framework.tensor_spec import TensorSpec, v2_shape
-from distflow.ops import array_ops, dispatch
+from distflow.ops import array_ops, dispatch, random_ops
 from distflow.ops.constant_op import Placeholder
 from distflow.ops.registry import OpDef
 from distflow.ops.state_ops import CapturedVariable
