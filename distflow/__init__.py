@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 
 from distflow import ops as _ops
 from distflow.autodiff.gradients import gradients  # noqa: F401
-from distflow.autodiff.tape import GradientTape  # noqa: F401
+from distflow.autodiff.tape import GradientTape, UnconnectedGradients  # noqa: F401
 from distflow.client.session import InteractiveSession, Session, get_default_session  # noqa: F401
 from distflow.framework import errors  # noqa: F401
 from distflow.framework.context import executing_eagerly  # noqa: F401
@@ -19,7 +19,9 @@ from distflow.framework.graph import (Graph, GraphKeys, Operation, Tensor,  # no
                                       reset_default_graph)
 from distflow.framework.tensor_shape import Dimension, TensorShape  # noqa: F401
 from distflow.ops.dispatch import convert_to_tensor  # noqa: F401
-from distflow import math, nn, random, train  # noqa: F401
+from distflow.function import TensorSpec, function  # noqa: F401  (after the ops it traces)
+from distflow import data, losses, math, metrics, nn, optimizers, random, summary, train  # noqa: F401
+from distflow.train.clip_ops import clip_by_global_norm, clip_by_norm, global_norm  # noqa: F401
 
 
 def _export(modules, namespace):

@@ -19,8 +19,12 @@ from distflow.framework import graph as _graph
 from distflow.framework.tensor_shape import Dimension, TensorShape  # noqa: F401
 from distflow.ops import variables as _variables
 from distflow import train as _train
+from distflow.train import clip_ops as _clip_ops
 from distflow.ops import nn_ops as _nn_ops
 from distflow.ops import random_ops as _random_ops
+from distflow.nn import layers as _layers
+from distflow.nn import losses as _losses
+from distflow.summary import v1 as _summary_v1
 
 
 def _v1(fn):
@@ -59,6 +63,10 @@ for _m in _ops.PUBLIC_MODULES:
             globals()[_name] = _v1(getattr(_m, _name))
 
 gradients = _v1(_gradients)
+where = _v1(_ops.comparison_ops.where_v1)  # TF1's where is Select: a vector condition picks rows
+clip_by_global_norm = _v1(_clip_ops.clip_by_global_norm)
+clip_by_norm = _v1(_clip_ops.clip_by_norm)
+global_norm = _v1(_clip_ops.global_norm)
 name_scope = _v1(_graph.name_scope)
 control_dependencies = _v1(_graph.control_dependencies)
 get_collection = _graph.get_collection
@@ -79,6 +87,10 @@ def _wrapped_namespace(name, module):
 train = _wrapped_namespace("train", _train)
 nn = _wrapped_namespace("nn", _nn_ops)
 random = _wrapped_namespace("random", _random_ops)
+layers = _wrapped_namespace("layers", _layers)  # tf.layers.dense, tf.layers.Dense
+losses = _wrapped_namespace("losses", _losses)  # tf.losses.mean_squared_error, ...
+summary = _wrapped_namespace("summary", _summary_v1)
+Summary = _summary_v1.Summary  # tf.Summary(value=[tf.Summary.Value(tag=..., simple_value=...)])
 for _name in _random_ops.V1_NAMES if hasattr(_random_ops, "V1_NAMES") else ():
     globals()[_name] = _v1(getattr(_random_ops, _name))
 
