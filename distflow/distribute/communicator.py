@@ -1,0 +1,161 @@
+"""The interface every communicator implements, and the cross-rank consistency check they share.
+
+A communicator moves the contents of arrays between the ranks of one job. The hot-path calls work
+in place on flat, contiguous buffers (one fused gradient buffer per step), so an implementation
+can hand them straight to MPI or NCCL without pickling or copying:
+
+  allreduce(buf, op)      every rank ends with the elementwise sum / mean / max / min
+  broadcast(buf, root)    every rank ends with root's contents
+  allgather(buf)          a new array (size, *buf.shape): row r is rank r's buf
+  barrier()               returns once every rank has called it
+
+Every rank must make the same calls in the same order with buffers of the same shape and dtype.
+Breaking that is a bug in the program, and MPI's answer to it is a hang or garbage. `check_same`
+catches it once per layout (the fused gradient buffer's layout is fixed for a Session plan) with
+one small collective, and names the tensors and ranks that differ.
+
+`allgather_object` and `broadcast_object` pickle Python objects: setup and error paths only.
+"""
+import hashlib
+import os
+import sys
+
+import numpy as np
+
+from distflow.framework import errors
+
+REDUCE_OPS = ("sum", "mean", "max", "min")
+
+
+class CollectiveMismatchError(errors.InvalidArgumentError):
+    """Ranks called a collective with different tensors (shapes, dtypes or names)."""
+
+    def __init__(self, message):
+        super().__init__(None, None, message)
+
+
+class Communicator:
+    """Base class: `rank`, `size`, and the collectives above. Subclasses implement the
+    `_allreduce`, `_broadcast`, `_allgather`, `_barrier` and `*_object` primitives."""
+
+    name = "base"
+
+    def __init__(self, rank, size):
+        self.rank = rank
+        self.size = size
+        self._verified = set()  # layout digests already checked across ranks
+
+    # -- the collectives ---------------------------------------------------------------------
+    def allreduce(self, buf, op="sum", name=None):
+        """Reduces `buf` across ranks in place and returns it. `name` appears in error messages."""
+        _check_buffer(buf, "allreduce")
+        if op not in REDUCE_OPS:
+            raise ValueError("Unknown reduction %r; use one of %s" % (op, ", ".join(REDUCE_OPS)))
+        if op == "mean" and buf.dtype.kind not in "fc":
+            raise TypeError("A mean all-reduce needs a floating buffer, got %s" % buf.dtype)
+        self._allreduce(buf, op, name)
+        return buf
+
+    def broadcast(self, buf, root=0, name=None):
+        """Overwrites `buf` on every rank with root's `buf`; returns it."""
+        _check_buffer(buf, "broadcast")
+        self._check_root(root)
+        self._broadcast(buf, root, name)
+        return buf
+
+    def allgather(self, buf, name=None):
+        """A new array of shape (size, *buf.shape) whose row r is rank r's `buf`."""
+        buf = np.ascontiguousarray(buf)
+        return self._allgather(buf, name)
+
+    def barrier(self, name=None):
+        self._barrier(name)
+
+    def allgather_object(self, obj):
+        """[obj of rank 0, obj of rank 1, ...]: pickled, for setup and error paths."""
+        return self._allgather_object(obj)
+
+    def broadcast_object(self, obj, root=0):
+        self._check_root(root)
+        return self._broadcast_object(obj, root)
+
+    def abort(self, code=1):
+        """Ends the whole job now. One process: exit at once (no cleanup that could block)."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    def close(self):
+        """Stops any helper this communicator runs (the MPI watchdog). Idempotent."""
+
+    # -- consistency -------------------------------------------------------------------------
+    def check_same(self, what, items):
+        """Raises CollectiveMismatchError unless every rank passes equal `items`.
+
+        `items` is a list of (name, description) pairs, e.g. ("gradient of w:0", "(13, 64)
+        float32"). Costs one 8-byte allgather; the descriptions travel only when ranks differ.
+        A layout already checked on this communicator is not checked again.
+        """
+        if self.size == 1:
+            return
+        items = [(str(n), str(d)) for n, d in items]
+        digest = _digest(repr((what, items)))
+        if digest in self._verified:
+            return
+        digests = self.allgather(np.array([digest], dtype=np.int64), name=what + " (layout check)")
+        if not np.all(digests == digests[0]):
+            everyone = self.allgather_object(items)
+            raise CollectiveMismatchError(mismatch_message(what, everyone))
+        self._verified.add(digest)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _check_root(self, root):
+        if not 0 <= root < self.size:
+            raise ValueError("root must be a rank in [0, %d), got %r" % (self.size, root))
+
+    def __repr__(self):
+        return "<%s communicator: rank %d of %d>" % (self.name, self.rank, self.size)
+
+
+def _check_buffer(buf, what):
+    if not isinstance(buf, np.ndarray) and not hasattr(buf, "__cuda_array_interface__"):
+        raise TypeError("%s works on arrays in place, got %s" % (what, type(buf).__name__))
+    if not buf.flags.c_contiguous:
+        raise ValueError("%s needs a C-contiguous buffer (it works in place)" % what)
+
+
+def _digest(text):
+    """A signed 64-bit digest of a string (fits an int64 buffer)."""
+    h = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(h, "little", signed=True)
+
+
+def _ranks(rs):
+    rs = sorted(rs)
+    return ("rank %d" % rs[0]) if len(rs) == 1 else "ranks " + ", ".join(str(r) for r in rs)
+
+
+def mismatch_message(what, per_rank_items):
+    """Names each tensor whose description differs between ranks, and which ranks see what."""
+    lines = []
+    counts = {}
+    for r, items in enumerate(per_rank_items):
+        counts.setdefault(len(items), []).append(r)
+    if len(counts) > 1:
+        lines.append("  the number of tensors differs: " + "; ".join(
+            "%d on %s" % (n, _ranks(rs)) for n, rs in sorted(counts.items())))
+    longest = max(len(items) for items in per_rank_items)
+    for i in range(longest):
+        seen = {}
+        for r, items in enumerate(per_rank_items):
+            entry = items[i] if i < len(items) else ("(none)", "(missing)")
+            seen.setdefault(tuple(entry), []).append(r)
+        if len(seen) > 1:
+            names = sorted({name for name, _ in seen})
+            label = " / ".join("'%s'" % n for n in names)
+            views = ["%s %s on %s" % (name, desc, _ranks(rs)) if len(names) > 1 else
+                     "%s on %s" % (desc, _ranks(rs)) for (name, desc), rs in seen.items()]
+            lines.append("  tensor #%d %s: %s" % (i, label, "; ".join(views)))
+    return ("The ranks called %s with different tensors; the collective was not run, since it "
+            "would hang or give a wrong result. Every rank must build the same model.\n%s"
+            % (what, "\n".join(lines)))

@@ -1,0 +1,147 @@
+"""The MPI communicator: mpi4py's buffer calls (upper-case Allreduce, Bcast, Allgather) on NumPy
+arrays, in place, with no pickling on the hot path.
+
+mpi4py is imported here and only here, when a communicator is made: `import distflow` and
+single-process runs never need it.
+
+Around each collective the communicator notes which one it is in (`current`) and which one it
+finished last (`finished`): two attribute writes, which is all the hot path pays for the
+watchdog (watchdog.py) that turns a collective some rank never reaches into a clear stop.
+"""
+import sys
+import time
+import warnings
+
+from distflow import backend
+from distflow.distribute.communicator import Communicator
+
+ABORT_PAUSE_S = 0.5
+
+
+def load_mpi():
+    """mpi4py's MPI module (initializing MPI), or ImportError with install advice."""
+    try:
+        from mpi4py import MPI
+    except ImportError as e:
+        raise ImportError("Running distflow on several ranks needs mpi4py and an MPI library: "
+                          "pip install 'distflow[mpi]' (mpi4py and the mpich wheel). Original "
+                          "error: %s" % e) from e
+    return MPI
+
+
+class MPICommunicator(Communicator):
+    name = "mpi"
+
+    def __init__(self, comm=None, collective_timeout=None):
+        """`comm`: an mpi4py communicator (COMM_WORLD by default). `collective_timeout`: seconds
+        a rank may wait in one collective before the job is stopped (None or 0: wait forever)."""
+        MPI = load_mpi()
+        self._MPI = MPI
+        self._comm = comm if comm is not None else MPI.COMM_WORLD
+        super().__init__(self._comm.Get_rank(), self._comm.Get_size())
+        self._mpi_ops = {"sum": MPI.SUM, "mean": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}
+        self.seq = 0            # collectives started on this communicator
+        self.current = None     # (seq, kind, name, nbytes, start time) while inside one
+        self.finished = None    # (seq, kind, name, end time) of the last one that returned
+        self.watchdog = None
+        if self.size > 1 and collective_timeout:
+            if MPI.Query_thread() == MPI.THREAD_MULTIPLE:
+                from distflow.distribute.watchdog import Watchdog
+                self.watchdog = Watchdog(self, collective_timeout)
+            elif self.rank == 0:
+                warnings.warn("MPI was initialized without MPI_THREAD_MULTIPLE (mpi4py.rc."
+                              "thread_level), which the collective watchdog needs: collectives "
+                              "will wait without a timeout.", RuntimeWarning, stacklevel=3)
+
+    @property
+    def mpi_comm(self):
+        return self._comm
+
+    # -- bookkeeping for the watchdog ------------------------------------------------------------
+    def _enter(self, kind, name, nbytes):
+        self.seq += 1
+        self.current = (self.seq, kind, name, nbytes, time.monotonic())
+
+    def _leave(self):
+        seq, kind, name, _, _ = self.current
+        self.finished = (seq, kind, name, time.monotonic())
+        self.current = None
+
+    # -- primitives ----------------------------------------------------------------------------
+    def _allreduce(self, buf, op, name):
+        self._enter("allreduce", name, buf.nbytes)
+        try:
+            self._comm.Allreduce(self._MPI.IN_PLACE, buf, self._mpi_ops[op])
+        finally:
+            self._leave()
+        if op == "mean":
+            buf /= self.size
+
+    def _broadcast(self, buf, root, name):
+        self._enter("broadcast", name, buf.nbytes)
+        try:
+            self._comm.Bcast(buf, root=root)
+        finally:
+            self._leave()
+
+    def _allgather(self, buf, name):
+        xp = backend.get_array_module(buf)
+        out = xp.empty((self.size,) + buf.shape, dtype=buf.dtype)
+        self._enter("allgather", name, buf.nbytes)
+        try:
+            self._comm.Allgather(buf, out)
+        finally:
+            self._leave()
+        return out
+
+    def _barrier(self, name):
+        self._enter("barrier", name, 0)
+        try:
+            self._comm.Barrier()
+        finally:
+            self._leave()
+
+    def _allgather_object(self, obj):
+        self._enter("allgather_object", None, 0)
+        try:
+            return self._comm.allgather(obj)
+        finally:
+            self._leave()
+
+    def _broadcast_object(self, obj, root):
+        self._enter("broadcast_object", None, 0)
+        try:
+            return self._comm.bcast(obj, root=root)
+        finally:
+            self._leave()
+
+    # -- hosts ---------------------------------------------------------------------------------
+    def host_names(self):
+        """Every rank's host name (MPI's processor name), indexed by rank."""
+        return self.allgather_object(self._MPI.Get_processor_name())
+
+    def local_rank_and_size(self):
+        """This rank's index among the ranks sharing its host, and how many share it."""
+        try:
+            local = self._comm.Split_type(self._MPI.COMM_TYPE_SHARED, key=self.rank)
+        except self._MPI.Exception:  # an MPI without shared-memory split: compare host names
+            from distflow.distribute.devices import local_rank_from_hosts
+            return local_rank_from_hosts(self.host_names(), self.rank)
+        try:
+            return local.Get_rank(), local.Get_size()
+        finally:
+            local.Free()
+
+    def abort(self, code=1):
+        """Ends every rank of the job (MPI_Abort on COMM_WORLD)."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # mpirun forwards our output through a pipe and kills the job on MPI_Abort: without a
+        # pause, the message just written (the reason for the abort) is sometimes lost.
+        time.sleep(ABORT_PAUSE_S)
+        self._MPI.COMM_WORLD.Abort(code)
+
+    def close(self):
+        if self.watchdog is not None:
+            self.watchdog.close()
+            self.watchdog = None

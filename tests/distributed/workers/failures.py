@@ -1,0 +1,33 @@
+"""Run under mpirun by test_failures.py: one rank misbehaves, and the job must end, not hang.
+
+    exception   rank 1 raises while the others wait in an all-reduce
+    stall       the last rank sleeps instead of joining an all-reduce (collective timeout)
+    exit        rank 1's program ends early while the others wait in an all-reduce
+"""
+import sys
+import time
+
+import numpy as np
+
+import distflow.distribute as dd
+
+
+def main(scenario):
+    comm = dd.init().communicator
+    buf = np.ones(4, np.float32)
+    comm.allreduce(buf, name="warm-up")
+    culprit = comm.size - 1 if scenario == "stall" else 1
+    if comm.rank == culprit:
+        if scenario == "exception":
+            print("raising at %.3f" % time.time(), file=sys.stderr, flush=True)
+            raise ValueError("boom on purpose")
+        if scenario == "stall":
+            time.sleep(120)
+        if scenario == "exit":
+            sys.exit(0)
+    comm.allreduce(buf, name="the-step")
+    print("rank %d finished: the job did not stop" % comm.rank, flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
