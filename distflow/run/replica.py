@@ -1,0 +1,212 @@
+"""One rank's replica of the model: a TF1 graph, its Session, and the tensors a run uses.
+
+The training graph, per step:
+
+    features, target (this rank's part of the global batch), global_batch_size (fed)
+      -> predictions -> loss_part = sum of squared errors over the part / global_batch_size
+      -> local gradients of loss_part
+      -> ONE fused all-reduce of [gradients..., loss_part]   (sum over ranks)
+      -> optional clipping by global norm -> the optimizer's update
+
+Dividing by the GLOBAL batch size makes the all-reduced sum exactly the one-process gradient (and
+loss) of the mean over the whole global batch, for any number of ranks, uneven parts and a short
+last batch. The loss travels in the same collective as the gradients, so every rank sees the
+same global loss at the same step (and so every rank stops together when it is NaN) at no extra
+collective. Sums of squared and absolute errors of the part are fetched too; the trainer adds
+them up over the epoch and reduces them across ranks once, as sums and counts.
+
+Dropout takes its masks from a placeholder fed by the trainer, drawn from (seed, epoch, step)
+over the GLOBAL batch and then cut like the data: the same masks on any number of ranks and after
+a resume, so dropout keeps both promises (N ranks = 1 process; resume = uninterrupted run).
+"""
+import numpy as np
+
+from distflow import backend
+from distflow.client.session import Session
+from distflow.distribute.allreduce_op import allreduce
+from distflow.distribute.optimizer import DistributedOptimizer
+from distflow.framework import context, dtypes
+from distflow.framework.graph import Graph, GraphKeys
+from distflow.nn import losses
+from distflow.nn.layers import Dense, Layer, derive_seed
+from distflow.nn.sequential import Sequential
+from distflow.ops import array_ops, math_ops, variables
+from distflow.ops.constant_op import placeholder
+from distflow.train import clip_ops, learning_rate_schedule as schedules
+from distflow.train.adagrad import AdagradOptimizer
+from distflow.train.adam import AdamOptimizer
+from distflow.train.gradient_descent import GradientDescentOptimizer
+from distflow.train.momentum import MomentumOptimizer
+from distflow.train.optimizer import get_or_create_global_step
+from distflow.train.rmsprop import RMSPropOptimizer
+
+
+class FedDropout(Layer):
+    """Dropout whose scaled keep-mask (0 or 1 / (1 - rate) per value) is fed at each step."""
+
+    def __init__(self, rate, name=None):
+        super().__init__(name)
+        self.rate = rate
+        self.masks = []  # one placeholder per training-mode call
+
+    def call(self, inputs, training=False):
+        if not training:
+            return inputs
+        mask = placeholder(dtypes.float32, (None, inputs.shape.as_list()[-1]), name="keep_mask")
+        self.masks.append(mask)
+        return math_ops.multiply(inputs, mask)
+
+
+def build_model(model_config, seed):
+    """The config's MLP: Dense layers with fixed names (dense, dense_1, ...), so variable names
+    do not depend on what else the process built, then one linear output unit."""
+    layers, dense_count = [], 0
+    for i, units in enumerate(model_config["hidden"]):
+        layers.append(Dense(units, model_config["activation"], name=_dense_name(dense_count)))
+        dense_count += 1
+        if model_config["dropout"] > 0:
+            layers.append(FedDropout(model_config["dropout"],
+                                     name="dropout" if i == 0 else "dropout_%d" % i))
+    layers.append(Dense(1, name=_dense_name(dense_count)))
+    return Sequential(layers, name="mlp", seed=seed)
+
+
+def _dense_name(i):
+    return "dense" if i == 0 else "dense_%d" % i
+
+
+def build_optimizer(opt):
+    """The TF1 optimizer the config names, its learning rate a schedule when one is asked for."""
+    lr = opt["learning_rate"]
+    if opt["schedule"] == "exponential":
+        lr = schedules.ExponentialDecay(lr, opt["decay_steps"], opt["decay_rate"])
+    elif opt["schedule"] == "cosine":
+        lr = schedules.CosineDecay(lr, opt["decay_steps"])
+    elif opt["schedule"] == "piecewise":
+        lr = schedules.PiecewiseConstantDecay(opt["boundaries"], opt["values"])
+    wd = opt["weight_decay"]
+    name = opt["name"]
+    if name == "sgd":
+        return GradientDescentOptimizer(lr, weight_decay=wd)
+    if name == "momentum":
+        return MomentumOptimizer(lr, opt["momentum"], use_nesterov=opt["nesterov"],
+                                 weight_decay=wd)
+    if name == "adam":
+        return AdamOptimizer(lr, weight_decay=wd)
+    if name == "rmsprop":
+        return RMSPropOptimizer(lr, momentum=opt["momentum"], weight_decay=wd)
+    return AdagradOptimizer(lr, weight_decay=wd)
+
+
+class Replica:
+    """The graph and Session of one rank. With `communicator`, the training step too."""
+
+    def __init__(self, config, n_features, seed, communicator=None, device="cpu"):
+        self.graph = Graph()
+        self.dropout_layers = []
+        with self.graph.as_default(), context.graph_mode():
+            self.features = placeholder(dtypes.float32, (None, n_features), name="features")
+            self.target = placeholder(dtypes.float32, (None,), name="target")
+            self.model = build_model(config["model"], seed)
+            self.predictions = array_ops.reshape(self.model(self.features, training=False), [-1],
+                                                 name="predictions")
+            self.train_op = None
+            if communicator is not None:
+                self._build_training(config, communicator)
+            self.variables = self.graph.get_collection(GraphKeys.GLOBAL_VARIABLES)
+            init = variables.variables_initializer(self.variables)
+        self.model_variables = self.model.variables
+        self.session = Session(graph=self.graph, device=device)
+        self.session.run(init)
+        self._xp = backend.xp_for_device(device)
+        self._predict = self.session.make_callable(self.predictions, [self.features])
+        self._step = None
+        if self.train_op is not None:
+            fetches = [self.train_op, self.loss, self.sum_squared_error, self.sum_absolute_error]
+            self._step = self.session.make_callable(
+                fetches, [self.features, self.target, self.global_batch] + self.masks)
+
+    def _build_training(self, config, communicator):
+        self.global_batch = placeholder(dtypes.float32, (), name="global_batch_size")
+        with self.graph.name_scope("train"):  # the variables exist already: only ops go here
+            outputs = self.model(self.features, training=True)
+        self.masks = [m for layer in self.model.layers if isinstance(layer, FedDropout)
+                      for m in layer.masks]
+        self.mask_units = [int(m.shape.as_list()[-1]) for m in self.masks]
+        squared = losses.mean_squared_error(self.target, outputs, reduction="none")
+        self.sum_squared_error = math_ops.reduce_sum(squared, name="sum_squared_error")
+        self.sum_absolute_error = math_ops.reduce_sum(
+            losses.mean_absolute_error(self.target, outputs, reduction="none"),
+            name="sum_absolute_error")
+        loss_part = math_ops.divide(self.sum_squared_error, self.global_batch, name="loss_part")
+
+        dist = config["distributed"]
+        bucket = None if dist["bucket_mb"] == 0 else int(dist["bucket_mb"] * 2**20)
+        self.optimizer = DistributedOptimizer(build_optimizer(config["optimizer"]),
+                                              communicator=communicator, bucket_bytes=bucket)
+        var_list = self.model.trainable_variables
+        pairs = self.optimizer.optimizer.compute_gradients(loss_part, var_list=var_list)
+        grads = [g for g, _ in pairs]
+        names = ["gradient of %s" % v.name for v in var_list] + ["loss"]
+        reduced = allreduce(grads + [loss_part], communicator=communicator, bucket_bytes=bucket,
+                            names=names, name="GradientsAndLoss_Allreduce")
+        grads, self.loss = reduced[:-1], array_ops.identity(reduced[-1], name="loss")
+        clip = config["optimizer"]["clip_norm"]
+        if clip is not None:
+            grads, _ = clip_ops.clip_by_global_norm(grads, clip)
+        self.global_step = get_or_create_global_step()
+        self.train_op = self.optimizer.apply_gradients(list(zip(grads, var_list)),
+                                                       global_step=self.global_step)
+
+    # -- running ---------------------------------------------------------------------------------
+    def train_step(self, x, y, global_size, masks=()):
+        """One step on this rank's part; returns (global loss, local sum of squared errors,
+        local sum of absolute errors) as Python floats."""
+        _, loss, sse, sae = self._step(x, y, np.float32(global_size), *masks)
+        return float(loss), float(sse), float(sae)
+
+    def predict(self, x):
+        return np.asarray(backend.to_numpy(self._predict(x)), dtype=np.float64)
+
+    # -- state -----------------------------------------------------------------------------------
+    def get_arrays(self, var_list=None):
+        """{name: NumPy array} of every variable (or of `var_list`), names without ':0'."""
+        var_list = self.variables if var_list is None else var_list
+        values = self.session.run([v.value() for v in var_list])
+        return {var_name(v): np.array(backend.to_numpy(a)) for v, a in zip(var_list, values)}
+
+    def set_arrays(self, arrays, var_list=None, strict=True):
+        """Loads arrays by variable name; with `strict`, every variable must be given."""
+        var_list = self.variables if var_list is None else var_list
+        missing = [var_name(v) for v in var_list if var_name(v) not in arrays]
+        if strict and missing:
+            raise ValueError("the checkpoint has no value for %s (it was written by a different "
+                             "model or optimizer)" % ", ".join(missing[:5]))
+        for v in var_list:
+            value = arrays.get(var_name(v))
+            if value is None:
+                continue
+            want = tuple(v.shape.as_list())
+            if tuple(value.shape) != want:
+                raise ValueError("the checkpoint's %s has shape %s, the model's has shape %s"
+                                 % (var_name(v), tuple(value.shape), want))
+            cell = self.session.variable_cell(v.op)
+            cell._value = self._xp.array(value, dtype=v.dtype.as_numpy_dtype)
+
+    def close(self):
+        self.session.close()
+
+
+def var_name(v):
+    return v.name[:-2] if v.name.endswith(":0") else v.name
+
+
+def dropout_masks(seed, epoch, step, global_size, start, stop, rate, units_list):
+    """This rank's rows [start, stop) of the scaled keep-masks of one global step, one array per
+    dropout placeholder; the global masks depend only on (seed, epoch, step)."""
+    masks = []
+    for i, units in enumerate(units_list):
+        rng = np.random.default_rng([derive_seed(seed, 7919), epoch, step, i])
+        keep = rng.random((global_size, units))[start:stop] >= rate
+        masks.append((keep / (1.0 - rate)).astype(np.float32))
+    return masks
