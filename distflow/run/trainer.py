@@ -275,7 +275,7 @@ class _SplitRun:
             if self.config["output"]["plot"]:
                 from distflow.run.plot import plot_history
                 plot_history(read_history(self.run_dir), os.path.join(self.run_dir, "loss.png"),
-                             title="distflow: %s" % (self.split.name,))
+                             title=_plot_title(self.config, self.split.name))
             world.say(summary_text(result, self.label))
         return result
 
@@ -324,3 +324,11 @@ def _write_json(path, obj):
         json.dump(obj, f, indent=2)
         f.write("\n")
     os.replace(tmp, path)
+
+
+def _plot_title(config, split_name):
+    data, model = config["data"], config["model"]
+    what = data["dataset"] if data["dataset"] != "csv" else os.path.basename(data["csv"])
+    layers = "-".join(str(h) for h in model["hidden"]) or "linear"
+    return "distflow: %s, hidden %s, %s (%s split)" % (what, layers, config["optimizer"]["name"],
+                                                    split_name)
