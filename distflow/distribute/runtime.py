@@ -169,6 +169,10 @@ def install_abort_hook(comm):
         finally:
             comm.abort(1)
     sys.excepthook = hook
+    # A worker thread's exception ends the job too; the main thread would otherwise hang in its
+    # next collective waiting for data the thread will never produce.
+    threading.excepthook = lambda a: a.exc_type is SystemExit or hook(a.exc_type, a.exc_value,
+                                                                       a.exc_traceback)
 
 
 def shutdown():
@@ -181,6 +185,7 @@ def shutdown():
         _context = None
         if _saved_excepthook is not None:
             sys.excepthook = _saved_excepthook
+            threading.excepthook = threading.__excepthook__
             _saved_excepthook = None
 
 

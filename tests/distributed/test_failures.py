@@ -27,6 +27,17 @@ def test_an_exception_on_one_rank_ends_the_job_within_10_seconds():
 
 
 @launches_mpi
+def test_an_exception_in_a_worker_thread_ends_the_job_too():
+    proc = run_mpi(2, [WORKER, "thread"], timeout=60, collective_timeout=300)
+    ended = time.time()
+    assert proc.returncode != 0
+    raised = float(proc.stderr.split("raising at ")[1].split()[0])
+    assert ended - raised < 10, proc.stderr
+    assert "[rank 1] OSError: data file vanished" in proc.stderr
+    assert "did not stop" not in proc.stdout
+
+
+@launches_mpi
 def test_a_rank_whose_program_ends_early_stops_the_ranks_waiting_for_it():
     started = time.time()
     proc = run_mpi(3, [WORKER, "exit"], timeout=60, collective_timeout=300)

@@ -3,8 +3,11 @@
     exception   rank 1 raises while the others wait in an all-reduce
     stall       the last rank sleeps instead of joining an all-reduce (collective timeout)
     exit        rank 1's program ends early while the others wait in an all-reduce
+    thread      a worker thread of rank 1 raises; its main thread then waits for that thread's
+                result, as a data-loading thread's consumer would
 """
 import sys
+import threading
 import time
 
 import numpy as np
@@ -25,6 +28,12 @@ def main(scenario):
             time.sleep(120)
         if scenario == "exit":
             sys.exit(0)
+        if scenario == "thread":
+            def load():
+                print("raising at %.3f" % time.time(), file=sys.stderr, flush=True)
+                raise OSError("data file vanished")
+            threading.Thread(target=load).start()
+            time.sleep(120)  # waiting for data that never comes
     comm.allreduce(buf, name="the-step")
     print("rank %d finished: the job did not stop" % comm.rank, flush=True)
 
