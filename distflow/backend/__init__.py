@@ -3,6 +3,9 @@
 Kernels are written against an array module `xp`; `get_array_module` picks it from the arrays
 themselves (Chainer's idea), without importing CuPy unless a CuPy array is present.
 """
+import contextlib
+import threading
+
 import numpy
 
 _cupy = None
@@ -27,7 +30,7 @@ def is_cupy_array(a):
 
 def get_array_module(*arrays):
     for a in arrays:
-        if is_cupy_array(a):
+        if type(a) is not numpy.ndarray and is_cupy_array(a):  # NumPy arrays: no string test
             return cupy()
     return numpy
 
@@ -39,10 +42,11 @@ def to_numpy(a):
 
 
 def xp_for_device(device):
-    """`cpu` gives numpy; `gpu` or `gpu:N` gives cupy."""
-    if device is None or device == "cpu" or str(device).startswith("cpu"):
+    """`cpu` gives numpy; `gpu` or `gpu:N` (or a TF spelling such as '/GPU:0') gives cupy."""
+    if device is None or device == "cpu":
         return numpy
-    return cupy()
+    from distflow.backend import gpu
+    return cupy() if gpu.is_gpu_name(device) else numpy
 
 
 def gpu_available():
@@ -51,3 +55,60 @@ def gpu_available():
         return cp.cuda.runtime.getDeviceCount() > 0
     except Exception:  # no CuPy, no driver or no device: all mean "no GPU here"
         return False
+
+
+# -- the eager device scope ----------------------------------------------------------------------
+class _Scope(threading.local):
+    """The stack of devices entered with `device(...)`, per thread (as TF's device scopes)."""
+
+    def __init__(self):
+        self.stack = []
+        self.gpu = False  # whether the innermost scope is a GPU: read on every new eager value
+
+
+_scope = _Scope()
+
+
+@contextlib.contextmanager
+def device(name):
+    """Eager values made inside (constants, variables, random numbers) live on device `name`.
+
+    Ops follow their inputs: an op with an input on a GPU runs there. A GPU scope makes that
+    GPU current while it is entered. Graphs ignore it: a Session's `device` places a graph.
+    """
+    from distflow.backend import gpu
+    kind, _ = gpu.parse_device(name)
+    if kind == "gpu":
+        cupy()  # ImportError with install advice now, not at the first value
+        if not gpu_available():
+            raise RuntimeError("device(%r): CuPy finds no usable CUDA device here" % (name,))
+    ctx = gpu.device_context(name) if kind == "gpu" else None
+    _scope.stack.append(kind)
+    _scope.gpu = kind == "gpu"
+    try:
+        if ctx is None:
+            yield
+        else:
+            with ctx:
+                yield
+    finally:
+        _scope.stack.pop()
+        _scope.gpu = bool(_scope.stack) and _scope.stack[-1] == "gpu"
+
+
+def eager_device():
+    """'gpu' or 'cpu': where eager values made now live."""
+    return "gpu" if _scope.gpu else "cpu"
+
+
+def eager_xp():
+    """The array module of the eager device scope (numpy outside any GPU scope)."""
+    return cupy() if _scope.gpu else numpy
+
+
+def place_eager(arr):
+    """A new eager value (a NumPy array) on the scope's device: unchanged on the CPU; on a GPU,
+    moved there unless it is an int32 (shape) value, which stays on the host as in TF."""
+    if not _scope.gpu or arr.dtype == numpy.int32:
+        return arr
+    return cupy().asarray(arr)

@@ -1,5 +1,5 @@
-"""`distflow.distribute`: data-parallel training over MPI (NCCL for GPUs comes later, behind the
-same interfaces).
+"""`distflow.distribute`: data-parallel training over MPI; on GPUs over NCCL, or MPI through host
+memory (host-staged), behind the same interfaces.
 
     import distflow.distribute as dd
     ctx = dd.init()                                  # rank, size, local_rank, device

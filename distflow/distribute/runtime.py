@@ -9,7 +9,13 @@ With more than one rank, init() also makes failures end the job instead of hangi
 uncaught exception on any rank prints that rank's traceback once, each line prefixed with the
 rank, and calls MPI_Abort; and a watchdog stops a job whose ranks wait too long in a collective
 (watchdog.py).
+
+On GPUs (device='gpu') each rank pins GPU number local_rank and the communicator is chosen for
+GPU buffers (`choose_gpu_communicator`): NCCL when every rank has a GPU of its own and CuPy has
+NCCL, else host-staged (MPI through host memory); one rank needs none. The choice and its reason
+are kept in `DistContext.communicator_reason` and logged by rank 0.
 """
+import logging
 import os
 import socket
 import sys
@@ -26,6 +32,8 @@ DEFAULT_COLLECTIVE_TIMEOUT = 300.0  # seconds: a first step may include slow imp
 TIMEOUT_ENV = "DISTFLOW_COLLECTIVE_TIMEOUT"
 _LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK",
                   "PMIX_RANK")
+GPU_COMMUNICATORS = ("nccl", "host-staged")
+_log = logging.getLogger("distflow.distribute")
 
 
 def launched_by_mpi(env=None):
@@ -46,6 +54,7 @@ class DistContext:
         self.host = host
         self.device = device
         self.collective_timeout = collective_timeout
+        self.communicator_reason = None  # why this communicator (GPU jobs), for the logs
 
     @property
     def is_chief(self):
@@ -68,10 +77,12 @@ def init(collective_timeout=None, device=None, communicator=None, abort_on_excep
     collective_timeout  seconds a rank may wait in one collective before the job is stopped with
                         a message naming the missing ranks; 0 waits forever. Default: the
                         DISTFLOW_COLLECTIVE_TIMEOUT variable, else 300.
-    device              'cpu' (default) or 'gpu': this rank's device is then gpu:<local_rank>,
-                        and ranks that would share one GPU are detected.
-    communicator        'single', 'mpi', or a Communicator; default 'mpi' under an MPI launcher,
-                        else 'single'.
+    device              'cpu' (default) or 'gpu': this rank's device is then gpu:<local_rank>
+                        (made CUDA's current device when there is one), and ranks that would
+                        share one GPU are detected.
+    communicator        'auto' (default), 'single', 'mpi', 'nccl', 'host-staged', or a
+                        Communicator. 'auto': 'mpi' under an MPI launcher, else 'single'; on
+                        GPUs, see choose_gpu_communicator. 'nccl' and 'host-staged' need GPUs.
     abort_on_exception  with more than one rank, an uncaught exception ends the whole job.
     """
     global _context
@@ -79,6 +90,9 @@ def init(collective_timeout=None, device=None, communicator=None, abort_on_excep
         if _context is not None:
             return _context
         devices.device_name(device, 0)  # rejects an unknown kind before MPI starts
+        if communicator in GPU_COMMUNICATORS and device != "gpu":
+            raise ValueError("communicator %r moves GPU buffers: it needs device='gpu' (on the "
+                             "CPU use 'single' or 'mpi')" % communicator)
         if collective_timeout is None:
             collective_timeout = os.environ.get(TIMEOUT_ENV, DEFAULT_COLLECTIVE_TIMEOUT)
         timeout = parse_timeout(collective_timeout)
@@ -89,37 +103,100 @@ def init(collective_timeout=None, device=None, communicator=None, abort_on_excep
             local_rank, local_size = comm.local_rank_and_size()
         if comm.size > 1 and abort_on_exception:
             install_abort_hook(comm)
-        name = _pick_device(device, comm, host, local_rank)
+        name, entries = _pick_device(device, comm, host, local_rank)
+        reason = None
+        if name != "cpu" and not isinstance(communicator, Communicator):
+            comm, reason = _gpu_communicator(communicator, comm, entries)
         _context = DistContext(comm, local_rank, local_size, host, name, timeout)
+        _context.communicator_reason = reason
+        if reason and comm.rank == 0:
+            _log.info("distflow: %s communicator: %s", comm.name, reason)
         return _context
 
 
 def _make_communicator(kind, timeout):
+    """The host communicator: the job's communicator on the CPU, the bootstrap of a GPU one."""
     if isinstance(kind, Communicator):
         return kind
-    if kind is None:
+    if kind in (None, "auto") or kind in GPU_COMMUNICATORS:
         kind = "mpi" if launched_by_mpi() else "single"
     if kind == "single":
         return SingleCommunicator()
     if kind == "mpi":
         from distflow.distribute.mpi import MPICommunicator
         return MPICommunicator(collective_timeout=timeout)
-    raise ValueError("Unknown communicator %r: use 'single' or 'mpi' ('nccl' and 'host-staged' "
-                     "come with GPU support)" % (kind,))
+    raise ValueError("Unknown communicator %r: use 'auto', 'single', 'mpi', 'nccl' or "
+                     "'host-staged'" % (kind,))
 
 
 def _pick_device(kind, comm, host, local_rank):
+    """(device name, [(rank, host, GPU identity)] of every rank, or None on the CPU); makes the
+    GPU current when CuPy finds one."""
     if kind in (None, "cpu"):
-        return "cpu"
+        return "cpu", None
     count = _gpu_count() if kind == "gpu" else None
     index = devices.gpu_index(local_rank, count)
     name = devices.device_name(kind, index)
-    if comm.size > 1:
-        entries = comm.allgather_object((comm.rank, host, _gpu_identity(index, count)))
-        advice = devices.check_gpu_sharing(entries, comm.name, _nccl_version())
-        if advice and comm.rank == 0:
-            warnings.warn(advice, RuntimeWarning, stacklevel=3)
-    return name
+    mine = (comm.rank, host, _gpu_identity(index, count))
+    entries = comm.allgather_object(mine) if comm.size > 1 else [mine]
+    if count:
+        from distflow.backend import gpu
+        gpu.use_device(index)  # every kernel and buffer of this rank goes to its own GPU
+    return name, entries
+
+
+def choose_gpu_communicator(wanted, size, nccl_version, shared, env=None):
+    """(kind, reason) for a job on GPUs: kind is 'single', 'nccl' or 'host-staged'.
+
+    wanted: the config's choice (None or 'auto', 'single', 'mpi', 'nccl', 'host-staged');
+    nccl_version: CuPy's NCCL version (None without NCCL); shared: find_shared_gpus' groups.
+    Raises SharedGPUError for 'nccl' on a shared GPU that NCCL refuses, RuntimeError for 'nccl'
+    without NCCL.
+    """
+    env = os.environ if env is None else env
+    v = devices.nccl_version_tuple(nccl_version)
+    nccl_text = "NCCL %d.%d.%d" % v if v else "no NCCL"
+    if wanted == "nccl":
+        if v is None:
+            raise RuntimeError("communicator 'nccl': CuPy cannot load NCCL here (pip install "
+                               "nvidia-nccl-cu12, or -cu13 for a CUDA 13 CuPy); or use "
+                               "communicator 'host-staged'")
+        if shared and not devices.nccl_can_share(nccl_version, env):
+            raise devices.SharedGPUError(devices.shared_gpu_message(shared, nccl_version))
+        return "nccl", "asked for in the configuration (%s)" % nccl_text
+    if wanted == "host-staged":
+        return "host-staged", "asked for in the configuration"
+    if size == 1 and wanted in (None, "auto", "single", "mpi"):
+        return "single", "one rank: there is nothing to reduce across ranks"
+    if wanted == "single":
+        raise ValueError("communicator 'single' cannot run a job of %d ranks" % size)
+    if wanted == "mpi":
+        return "host-staged", ("'mpi' on GPUs: buffers are staged through host memory, since "
+                               "the MPI library need not know about GPUs")
+    if v is None:
+        return "host-staged", "CuPy has no NCCL here: MPI through host memory"
+    if shared and not devices.nccl_can_share(nccl_version, env):
+        ranks = "; ".join("ranks %s on GPU %s of %s" % (", ".join(map(str, rs)), gpu, host)
+                          for host, gpu, rs in shared)
+        return "host-staged", ("ranks share a GPU (%s), which %s refuses: MPI through host "
+                               "memory" % (ranks, nccl_text))
+    return "nccl", "one GPU per rank and %s" % nccl_text
+
+
+def _gpu_communicator(wanted, comm, entries):
+    """The communicator for GPU buffers over `comm` (MPI or single), and why it was chosen."""
+    shared = devices.find_shared_gpus(entries) if comm.size > 1 else []
+    version = _nccl_version()
+    kind, reason = choose_gpu_communicator(wanted, comm.size, version, shared)
+    if shared and kind == "nccl" and comm.rank == 0:  # allowed (new NCCL and its flag): advise
+        warnings.warn(devices.shared_gpu_message(shared, version), RuntimeWarning, stacklevel=4)
+    if kind == "nccl":
+        from distflow.distribute.nccl import NCCLCommunicator
+        return NCCLCommunicator(comm), reason
+    if kind == "host-staged":
+        from distflow.distribute.host_staged import HostStagedCommunicator
+        return HostStagedCommunicator(comm), reason
+    return comm, reason
 
 
 def _gpu_count():
@@ -142,11 +219,8 @@ def _gpu_identity(index, count):
 
 
 def _nccl_version():
-    try:
-        from cupy.cuda import nccl
-        return nccl.get_version()
-    except Exception:  # no CuPy or no NCCL
-        return None
+    from distflow.backend import gpu
+    return gpu.nccl_version()
 
 
 # -- failures end the job ---------------------------------------------------------------------

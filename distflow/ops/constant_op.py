@@ -1,6 +1,7 @@
 """Const and Placeholder: where values enter a graph."""
 import numpy as np
 
+from distflow import backend
 from distflow.framework import context, dtypes
 from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import Tensor, get_default_graph
@@ -41,7 +42,7 @@ def constant(value, dtype=None, shape=None, name="Const"):
                                 "convert %d values to shape %s" % (arr.size, list(shape)))
             arr = arr.reshape(shape)
     if context.executing_eagerly():
-        return EagerTensor(arr)
+        return EagerTensor(backend.place_eager(arr))  # inside df.device("gpu"): on the GPU
     return const_in_graph(get_default_graph(), arr, name)
 
 

@@ -20,6 +20,7 @@ import random as pyrandom
 
 import numpy as np
 
+from distflow import backend
 from distflow.framework import context, dtypes
 from distflow.framework.graph import Tensor, get_default_graph, name_scope
 from distflow.framework.tensor_shape import TensorShape
@@ -183,8 +184,9 @@ def _random_kernel(draw):
             gen = _eager.generator(op.type, dtype, seed, seed2)
         else:
             gen = runtime.op_state(op, lambda: _new_generator(seed, seed2))
-        # The session's array module; numbers are moved there after being drawn on the host.
-        xp = getattr(runtime, "_xp", np)
+        # The session's array module (eagerly: the device scope's); numbers are drawn on the host
+        # and then moved there, so a GPU sees the numbers the CPU sees.
+        xp = backend.eager_xp() if runtime is None else getattr(runtime, "_xp", np)
 
         def run(shape, *bounds):
             out = draw(gen, tuple(int(d) for d in shape), dtype, *bounds)

@@ -1,5 +1,7 @@
 """Variables: mutable state. In a graph (TF1) a Variable is a VariableV2 op whose value lives in
 each Session; while executing eagerly (TF2) it holds its array itself."""
+import weakref
+
 import numpy as np
 
 from distflow.framework import context, dtypes
@@ -136,7 +138,8 @@ class GraphVariable(Variable):
     def load(self, value, session=None):
         from distflow.client.session import default_session_for
         sess = default_session_for(self._read, session, "variable")
-        sess._cell(self._op)._value = np.array(value, dtype=self.dtype.as_numpy_dtype)
+        value = np.array(value, dtype=self.dtype.as_numpy_dtype)
+        sess._cell(self._op)._value = sess._xp.asarray(value)  # on a GPU session: moved there
 
     def __repr__(self):
         return "<tf.Variable '%s' shape=%s dtype=%s_ref>" % (self.name, self.shape, self.dtype.name)
@@ -148,6 +151,8 @@ def identity_opdef():
 
 
 class EagerVariable(Variable):
+    _graph_variable_graph = None  # in no graph (and dispatch's lookup finds that at once)
+
     def __init__(self, initial_value=None, trainable=True, name=None, dtype=None, **unused):
         if initial_value is None:
             raise ValueError("initial_value must be specified.")
@@ -173,11 +178,35 @@ class EagerVariable(Variable):
 
     def _eager_read(self):
         t = EagerTensor(self._value)
+        self._remember_read(t)
         tapes = context.ctx.tapes
         if tapes:  # each tape decides: trainable and watching accessed variables, or watched
             for tape in tapes:
                 tape._variable_read(self, t)
         return t
+
+    # Copy on write. A read shares the variable's array (no copy per read); a compiled plan's
+    # update overwrites the array in place only while no tensor read from it is alive.
+    def _remember_read(self, t):
+        reads = self.__dict__.setdefault("_reads", [])
+        if len(reads) >= 16:  # a loop that reads but never updates: forget the dead reads
+            reads[:] = [r for r in reads if r() is not None]
+        reads.append(weakref.ref(t))
+
+    def _array_is_private(self):
+        """True when no live EagerTensor read from this variable holds its current array, so
+        an update may overwrite the array without changing a value someone holds."""
+        reads = self.__dict__.get("_reads")
+        if not reads:
+            return True
+        current, keep, shared = self._value, [], False
+        for r in reads:
+            t = r()
+            if t is not None:
+                keep.append(r)
+                shared = shared or t._value is current
+        reads[:] = keep
+        return not shared
 
     def _graph_tensor(self, graph, ref):
         """Inside a traced function: a node that reads this variable's storage at run time."""
@@ -197,7 +226,7 @@ class EagerVariable(Variable):
 
     @property
     def dtype(self):
-        return dtypes.as_dtype(self._value.dtype)
+        return dtypes.of_array(self._value)
 
     @property
     def shape(self):

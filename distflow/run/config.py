@@ -81,6 +81,7 @@ def _number_list(v):
 SCHEMA = {
     "seed": (0, _at_least(0)),
     "device": ("auto", _choice("auto", "cpu", "gpu")),
+    "cuda_graphs": (True, _bool),
     "data": {
         "dataset": ("boston", _choice("boston", "csv", "synthetic")),
         "csv": (None, _optional(_string)),

@@ -86,7 +86,8 @@ def _rank_map(info, cupy):
     """Under mpirun: every rank's host, local rank and device, gathered to all ranks."""
     from distflow.distribute import devices, runtime
     want = "gpu" if cupy is not None and info["cuda_devices"] else "cpu"
-    ctx = runtime.init(device=want)
+    # 'mpi': on GPUs that stages through host memory, so `info` never starts NCCL itself
+    ctx = runtime.init(device=want, communicator="mpi")
     launched = world.launcher_size()
     if ctx.size != launched:
         info["problems"].append(
@@ -100,6 +101,10 @@ def _rank_map(info, cupy):
     shared = devices.find_shared_gpus([(r, h, d) for r, h, _, d, _ in entries if d != "cpu"])
     if shared:
         info["problems"].append(devices.shared_gpu_message(shared, None))
+    if want == "gpu":
+        kind, why = runtime.choose_gpu_communicator("auto", ctx.size, runtime._nccl_version(),
+                                                    shared)
+        info["notes"].append("on these GPUs, communicator 'auto' picks %s: %s" % (kind, why))
     return ctx
 
 

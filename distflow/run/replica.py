@@ -123,8 +123,11 @@ class Replica:
         self._step = None
         if self.train_op is not None:
             fetches = [self.train_op, self.loss, self.sum_squared_error, self.sum_absolute_error]
+            # on a GPU, each step is replayed from a CUDA graph unless the config turns it off
+            graphs = self._xp is not np and config.get("cuda_graphs", True)
             self._step = self.session.make_callable(
-                fetches, [self.features, self.target, self.global_batch] + self.masks)
+                fetches, [self.features, self.target, self.global_batch] + self.masks,
+                cuda_graph=graphs)
 
     def _build_training(self, config, communicator):
         self.global_batch = placeholder(dtypes.float32, (), name="global_batch_size")

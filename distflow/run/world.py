@@ -86,4 +86,10 @@ def join(config):
         raise ConfigError("distributed.communicator = %r: %s" % (dist["communicator"], e)) from None
     from distflow.run.config import check_against_world
     check_against_world(config, ctx.size)
+    if ctx.communicator_reason and (ctx.size > 1 or ctx.communicator.name in ("nccl",
+                                                                           "host-staged")):
+        # a GPU job: say which communicator moves the gradients, and why
+        say("distflow: %d rank%s on GPUs, %s communicator: %s" % (
+            ctx.size, "" if ctx.size == 1 else "s", ctx.communicator.name,
+            ctx.communicator_reason))
     return ctx

@@ -85,8 +85,10 @@ def test_init_names_the_gpu_by_local_rank(fresh):
 def test_init_rejects_unknown_devices_and_communicators(fresh):
     with pytest.raises(ValueError, match="device must be 'cpu' or 'gpu'"):
         dd.init(device="tpu")
-    with pytest.raises(ValueError, match="'nccl' and 'host-staged' come with GPU support"):
+    with pytest.raises(ValueError, match="'nccl' moves GPU buffers: it needs device='gpu'"):
         dd.init(communicator="nccl")
+    with pytest.raises(ValueError, match="Unknown communicator 'gloo'"):
+        dd.init(communicator="gloo")
 
 
 def test_timeout_comes_from_the_argument_else_the_environment(fresh, monkeypatch):
