@@ -47,7 +47,10 @@ def _cuda_info(info, cupy):
                 i, name.decode() if isinstance(name, bytes) else name,
                 props["totalGlobalMem"] / 2**30))
     except Exception as e:
-        info["problems"].append("CuPy finds no usable CUDA device: %s" % e)
+        # CuPy on a machine without an NVIDIA driver is fine (the CPU is used); with a driver,
+        # not finding a device means something is wrong with it.
+        if shutil.which("nvidia-smi"):
+            info["problems"].append("CuPy finds no usable CUDA device: %s" % e)
     try:
         from cupy.cuda import nccl
         from distflow.distribute.devices import nccl_version_tuple
