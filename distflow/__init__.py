@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 
 from distflow import ops as _ops
 from distflow.autodiff.gradients import gradients  # noqa: F401
+from distflow.backend import device  # noqa: F401  (eager values on a GPU: `with df.device("gpu")`)
 from distflow.autodiff.tape import GradientTape, UnconnectedGradients  # noqa: F401
 from distflow.client.session import InteractiveSession, Session, get_default_session  # noqa: F401
 from distflow.framework import errors  # noqa: F401
@@ -20,7 +21,7 @@ from distflow.framework.graph import (Graph, GraphKeys, Operation, Tensor,  # no
 from distflow.framework.tensor_shape import Dimension, TensorShape  # noqa: F401
 from distflow.ops.dispatch import convert_to_tensor  # noqa: F401
 from distflow.function import TensorSpec, function  # noqa: F401  (after the ops it traces)
-from distflow import data, losses, math, metrics, nn, optimizers, random, summary, train  # noqa: F401
+from distflow import losses, math, metrics, nn, optimizers, random, train  # noqa: F401
 from distflow.train.clip_ops import clip_by_global_norm, clip_by_norm, global_norm  # noqa: F401
 
 
@@ -33,9 +34,13 @@ def _export(modules, namespace):
 _export(_ops.PUBLIC_MODULES, globals())
 
 
+_ON_FIRST_USE = ("distribute", "data", "summary")
+
+
 def __getattr__(name):
-    # Imported on first use: `distflow.distribute` may load mpi4py, which plain users never need.
-    if name == "distribute":
+    # Imported on first use: `distflow.distribute` may load mpi4py, which plain users never need;
+    # `data` and `summary` (file formats, checksums) keep `import distflow` within its 0.3 s.
+    if name in _ON_FIRST_USE:
         import importlib
-        return importlib.import_module("distflow.distribute")
+        return importlib.import_module("distflow." + name)
     raise AttributeError("module 'distflow' has no attribute %r" % name)

@@ -73,6 +73,7 @@ class Function:
         self._name = name or getattr(python_function, "__name__", "function")
         self._by_key = {}          # exact call key -> ConcreteFunction
         self._by_kind = {}         # key without shapes -> [ConcreteFunction], newest last
+        self._fast_specs = _flat_specs(self._input_signature, self._positional_arity)
         self._trace_count = 0
         self._variables = []       # created by the first trace; the graphs read them
         functools.update_wrapper(self, python_function, updated=())
@@ -106,8 +107,31 @@ class Function:
             # Already building a graph (another df.function's trace, or TF1 code): the body
             # becomes part of that graph, as TF inlines a function called inside a function.
             return self._python_function(*args, **kwargs)
+        if not kwargs and self._fast_specs is not None:
+            fast = self._signature_fast_path(args)
+            if fast is not None:
+                return fast[0]._call_with(fast[1])
         call = self._canonicalize(args, kwargs, specs_allowed=False)
         return self._concrete_for(call)._call_with(call.tensors)
+
+    def _signature_fast_path(self, args):
+        """(the trace, its tensors) for a call whose input_signature is a flat list of
+        TensorSpecs and whose arguments are NumPy arrays or eager tensors that fit them as they
+        are: what the general path finds, without its conversions (a step's largest cost after
+        the plan's). None sends the call down the general path."""
+        concrete = self._by_key.get(("signature",))
+        if concrete is None or len(args) != len(self._fast_specs):
+            return None
+        tensors = []
+        for a, (np_dtype, dims) in zip(args, self._fast_specs):
+            kind = type(a)
+            arr = a if kind is np.ndarray else a._value if kind is EagerTensor else None
+            if arr is None or arr.dtype != np_dtype or (dims is not None and (
+                    len(dims) != arr.ndim
+                    or any(d is not None and d != s for d, s in zip(dims, arr.shape)))):
+                return None
+            tensors.append(a if kind is EagerTensor else EagerTensor(a))
+        return concrete, tensors
 
     def get_concrete_function(self, *args, **kwargs):
         """The trace for these arguments (tensors, TensorSpecs or Python values), made if new."""
@@ -165,6 +189,15 @@ class Function:
         self._trace_count += 1
         self._variables.extend(tracer.created)
         return ConcreteFunction(graph, placeholders, structured, outputs, updates, self._name)
+
+
+def _flat_specs(signature, arity):
+    """[(NumPy dtype, dims)] for an input_signature of one TensorSpec per positional parameter
+    (the case the fast path serves); None otherwise."""
+    if signature is None or arity != len(signature) or \
+            not all(isinstance(s, TensorSpec) for s in signature):
+        return None
+    return [(np.dtype(s.dtype.as_numpy_dtype), s.shape.as_tuple()) for s in signature]
 
 
 class _Call:

@@ -24,21 +24,23 @@ def backprop(targets, target_grads, sources, producer, stop=(), scope=None, math
     stop_ids = {id(s) for s in stop}
     order = _topological_ops(targets, producer, stop_ids)
 
-    # Forward pass over the reachable ops: which tensors depend on a source?
+    # Forward pass over the reachable ops: which tensors depend on a source? `live` keeps the
+    # ops with such an input, in order: only they can pass a gradient back.
     reaches = set(ids)
+    live = []
     for op in order:
-        if any(id(x) in reaches and id(x) not in stop_ids for x in op.inputs):
-            for o in op.outputs:
-                reaches.add(id(o))
+        for x in op.inputs:
+            if id(x) in reaches and id(x) not in stop_ids:
+                live.append(op)
+                reaches.update([id(o) for o in op.outputs])
+                break
 
     grads = {}  # id(tensor) -> list of gradient contributions
     for t, g in zip(targets, target_grads):
         if id(t) in reaches and _differentiable(t):
             grads.setdefault(id(t), []).append(g)
 
-    for op in reversed(order):
-        if not any(id(x) in reaches and id(x) not in stop_ids for x in op.inputs):
-            continue
+    for op in reversed(live):
         if not any(id(o) in grads for o in op.outputs):
             continue
         fn = op.opdef.grad

@@ -7,6 +7,10 @@ variable, and the run does no graph walk, dict building or shape inference. Prin
 """
 import functools
 
+import numpy as np
+
+from distflow.backend import gpu
+from distflow.client import specialize
 from distflow.framework import errors
 from distflow.framework.graph import Operation, Tensor
 from distflow.ops.registry import REGISTRY
@@ -53,9 +57,13 @@ def bind_kernel(op, runtime, xp):
     if opdef.kernel is not None:
         return opdef.kernel(op, runtime)
     if len(opdef.ref_inputs) > 1:
-        return _multi_ref_kernel(op, runtime, xp)
+        update = _multi_ref_kernel(op, runtime, xp)
+        return update if xp is np else gpu.with_device_args(update, xp)
     if opdef.ref_input is not None:
-        return _ref_kernel(op, runtime, xp)
+        update = _ref_kernel(op, runtime, xp)
+        return update if xp is np else gpu.with_device_args(update, xp)
+    if xp is not np:  # a GPU plan: host and device inputs meet by backend/gpu.py's rule
+        return gpu.device_kernel(opdef.forward, xp, op.attrs, op.type)
     if op.attrs:
         return functools.partial(opdef.forward, xp, **op.attrs)
     return functools.partial(opdef.forward, xp)
@@ -68,13 +76,14 @@ def _ref_kernel(op, runtime, xp):
     cell = runtime.variable_cell(op.inputs[opdef.ref_input].op)
     forward, inplace = opdef.forward, _inplace_for(op)
     may_initialize = opdef.name == "Assign"
+    private = _private_check(cell)
 
     def update(*args):
         current = cell._value
         if current is None:
             if not may_initialize:
                 raise uninitialized(cell.name, op)
-        elif inplace is not None:
+        elif inplace is not None and (private is None or private()):
             inplace(xp, current, *args, **attrs)
             return current
         cell._value = forward(xp, current, *args, **attrs)
@@ -88,13 +97,14 @@ def _multi_ref_kernel(op, runtime, xp):
     opdef, attrs = op.opdef, op.attrs
     cells = [runtime.variable_cell(op.inputs[i].op) for i in opdef.ref_inputs]
     forward, inplace = opdef.forward, _inplace_for(op)
+    privates = [p for p in map(_private_check, cells) if p is not None]
 
     def update(*args):
         currents = [c._value for c in cells]
         for c, v in zip(cells, currents):
             if v is None:
                 raise uninitialized(c.name, op)
-        if inplace is not None:
+        if inplace is not None and all(p() for p in privates):
             inplace(xp, *currents, *args, **attrs)
         else:
             for c, v in zip(cells, forward(xp, *currents, *args, **attrs)):
@@ -104,11 +114,16 @@ def _multi_ref_kernel(op, runtime, xp):
 
 
 def _inplace_for(op):
-    """The in-place fast path, except for an eager Variable captured by a df.function: its array
-    is shared with the EagerTensors read from it before, which must keep their values."""
-    if any(op.inputs[i].op.type == "CapturedVariable" for i in op.opdef.ref_inputs):
-        return None
+    """The in-place fast path. (An eager Variable captured by a df.function takes it only while
+    no EagerTensor read from it before is alive: see _private_check.)"""
     return op.opdef.inplace
+
+
+def _private_check(cell):
+    """For an eager Variable, a function telling whether its array is shared with a live
+    EagerTensor read from it, which must keep its value (copy on write); None for a Session's
+    variable storage, which nothing outside the Session sees."""
+    return getattr(cell, "_array_is_private", None)
 
 
 class Plan:
@@ -119,22 +134,34 @@ class Plan:
         for op in self.ops:
             if op.type == "Placeholder":
                 bind_kernel(op, runtime, xp)()  # raises: a placeholder must be fed
-        self._compile(runtime, xp)
+        self.run, self.source, self.op_index = self.compile_function(runtime, xp)
+        if specialize.worth_specializing(self.ops):
+            # the fast path: per fed shapes, shape computations folded (client/specialize.py)
+            self.run = specialize.SpecializingRunner(self, runtime, xp)
 
-    def _compile(self, runtime, xp):
+    def compile_function(self, runtime, xp, constants=None, renames=None, dead=()):
+        """(run, its source, its op list). `constants` (id(op) -> output values), `renames`
+        (id(op) -> the input tensor its output equals) and `dead` (ids of ops to leave out)
+        come from shape specialization."""
+        constants, renames = constants or {}, renames or {}
         names, env, lines = {}, {}, []
         for i, t in enumerate(self.feed_tensors):
             names[id(t)] = "f%d" % i
-        self.op_index = []
+        op_index = []
         for op in self.ops:
-            if op.opdef is REGISTRY["Const"]:
-                name = "c%d" % len(env)
-                env[name] = op.attrs["value"]
-                names[id(op.outputs[0])] = name
+            if op.opdef is REGISTRY["Const"] or id(op) in constants:
+                values = constants.get(id(op)) or (op.attrs["value"],)
+                for t, value in zip(op.outputs, values):
+                    name = "c%d" % len(env)
+                    env[name] = gpu.place_constant(xp, value)  # on a GPU: moved there once
+                    names[id(t)] = name
                 continue
-            if op.type == "NoOp":
+            if op.type == "NoOp" or id(op) in dead:
                 continue
-            k = "k%d" % len(self.op_index)
+            if id(op) in renames:
+                names[id(op.outputs[0])] = names[id(renames[id(op)])]
+                continue
+            k = "k%d" % len(op_index)
             env[k] = bind_kernel(op, runtime, xp)
             refs = op.opdef.ref_inputs
             args = ", ".join(names[id(x)] for i, x in enumerate(op.inputs) if i not in refs)
@@ -143,7 +170,7 @@ class Plan:
                 if id(t) not in names:
                     names[id(t)] = "v%d" % len(names)
                 outs.append(names[id(t)])
-            lines.append("        _i = %d" % len(self.op_index))
+            lines.append("        _i = %d" % len(op_index))
             call = "%s(%s)" % (k, args)
             if not outs:
                 lines.append("        " + call)
@@ -151,12 +178,13 @@ class Plan:
                 lines.append("        %s = %s" % (outs[0], call))
             else:
                 lines.append("        %s, = %s" % (", ".join(outs), call))
-            self.op_index.append(op)
+            op_index.append(op)
         results = []
         for el in self.fetch_elements:
             if isinstance(el, Operation):
                 results.append("None")
-            elif el.op.opdef.aliases and id(el) not in {id(t) for t in self.feed_tensors}:
+            elif (el.op.opdef.aliases or id(el.op) in constants or id(el.op) in renames) \
+                    and id(el) not in {id(t) for t in self.feed_tensors}:
                 results.append("_copy(%s)" % names[id(el)])  # never hand out live storage
             else:
                 results.append(names[id(el)])
@@ -172,13 +200,14 @@ class Plan:
         src.append("    except Exception as e:")
         src.append("        _fail(_i, e)")
         src.append("    return (%s)" % "".join(r + ", " for r in results))
-        self.source = "\n".join(src)
-        env.update(_copy=_copy, _OpError=errors.OpError, _fail=self._fail)
-        exec(compile(self.source, "<distflow plan>", "exec"), env)
-        self.run = env["run"]
+        source = "\n".join(src)
+        env.update(_copy=_copy, _OpError=errors.OpError,
+                   _fail=functools.partial(self._fail, op_index))
+        exec(compile(source, "<distflow plan>", "exec"), env)
+        return env["run"], source, op_index
 
-    def _fail(self, index, exc):
-        op = self.op_index[index] if index >= 0 else None
+    def _fail(self, op_index, index, exc):
+        op = op_index[index] if index >= 0 else None
         where = " [[node %s (op %s)]]" % (op.name, op.type) if op is not None else ""
         raise errors.InvalidArgumentError(None, op, "%s: %s%s" % (type(exc).__name__, exc, where)) \
             from exc

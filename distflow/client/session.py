@@ -5,6 +5,7 @@ import threading
 import numpy as np
 
 from distflow import backend
+from distflow.backend import gpu
 from distflow.client.fetch import FetchMapper
 from distflow.client.plan import Plan
 from distflow.framework.eager import EagerTensor
@@ -44,9 +45,15 @@ class Session:
     """Runs a graph: `run(fetches, feed_dict)`. Variables' values live here, one set per session."""
 
     def __init__(self, target="", graph=None, config=None, device=None):
+        """`device`: 'cpu' (default), 'gpu' (the current CUDA device) or 'gpu:N'. On a GPU, fed
+        values move to the device once per run, variables and constants live there, and
+        fetched values come back as NumPy arrays."""
         self.graph = graph if graph is not None else get_default_graph()
         self.device = device or "cpu"
         self._xp = backend.xp_for_device(self.device)
+        self._on_gpu = self._xp is not np
+        # makes this session's GPU current around each run (None: the CPU, or a plain 'gpu')
+        self._device_ctx = gpu.device_context(self.device) if self._on_gpu else None
         self._cells = {}
         self._state = {}
         self._plans = {}
@@ -74,6 +81,12 @@ class Session:
     # -- run ---------------------------------------------------------------------------------
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Computes `fetches` (any nesting of tensors, ops and names) with `feed_dict` fed."""
+        if self._device_ctx is not None:
+            with self._device_ctx:
+                return self._run(fetches, feed_dict)
+        return self._run(fetches, feed_dict)
+
+    def _run(self, fetches, feed_dict):
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
         if not self.graph._ops:
@@ -93,6 +106,8 @@ class Session:
                 self._plans[key] = entry
         plan, mapper, feed_keys, checks = entry
         values = plan.run(tuple(check(feed_dict[k]) for k, check in zip(feed_keys, checks)))
+        if self._on_gpu:
+            values = _to_host(values)
         if mapper is None:
             return values[0]
         return mapper.build(values)
@@ -104,7 +119,7 @@ class Session:
             t = _feed_tensor(self.graph, key)
             feed_keys.append(key)
             feed_tensors.append(t)
-            checks.append(_feed_checker(t))
+            checks.append(_feed_checker(t, self._xp if self._on_gpu else None))
         plan_key = (tuple(id(e) for e in mapper.unique), tuple(id(t) for t in feed_tensors))
         plan = self._plans.get(plan_key)
         if plan is None:
@@ -112,16 +127,41 @@ class Session:
         single = isinstance(fetches, (Tensor, Operation, str)) or hasattr(fetches, "_as_graph_element")
         return plan, None if single else mapper, feed_keys, checks
 
-    def make_callable(self, fetches, feed_list=None):
-        """A function of the feed values alone: the fastest way to run one step repeatedly."""
+    def make_callable(self, fetches, feed_list=None, cuda_graph=False):
+        """A function of the feed values alone: the fastest way to run one step repeatedly.
+
+        cuda_graph=True (a GPU session only): the run is captured into a CUDA graph once per
+        distinct fed shapes and replayed after that (client/cuda_graph.py says when a plan can
+        be captured; one that cannot runs as usual, with a warning)."""
         feed_list = list(feed_list or [])
-        plan, mapper, _, checks = self._prepare(fetches, {k: None for k in feed_list})
+        if cuda_graph and not self._on_gpu:
+            raise ValueError("cuda_graph=True needs a Session on a GPU (device='gpu'), this one "
+                             "runs on %r" % self.device)
+        ctx = self._device_ctx
+        if ctx is not None:
+            with ctx:
+                plan, mapper, _, checks = self._prepare(fetches, {k: None for k in feed_list})
+        else:
+            plan, mapper, _, checks = self._prepare(fetches, {k: None for k in feed_list})
+        runner = plan.run
+        if cuda_graph:
+            from distflow.client.cuda_graph import CudaGraphRunner
+            runner = CudaGraphRunner(plan, self)
+        on_gpu = self._on_gpu
 
         def call(*values):
             if self._closed:
                 raise RuntimeError("Attempted to use a closed Session.")
-            out = plan.run(tuple(c(v) for c, v in zip(checks, values)))
+            if ctx is not None:
+                with ctx:
+                    out = runner(tuple(c(v) for c, v in zip(checks, values)))
+            else:
+                out = runner(tuple(c(v) for c, v in zip(checks, values)))
+            if on_gpu:
+                out = _to_host(out)
             return out[0] if mapper is None else mapper.build(out)
+        if cuda_graph:
+            call.cuda_graph = runner  # what was captured, and why not (tests, benchmarks)
         return call
 
     # -- life cycle --------------------------------------------------------------------------
@@ -176,11 +216,21 @@ def _feed_tensor(graph, key):
     return t
 
 
-def _feed_checker(t):
-    """A function that validates and converts one fed value for tensor `t`."""
+def _feed_checker(t, xp=None):
+    """A function that validates and converts one fed value for tensor `t`; with `xp` (CuPy, for
+    a GPU session) it also moves the value to the device."""
     np_dtype = np.dtype(t.dtype.as_numpy_dtype)
     dims = t.shape.as_tuple()
     name, shape_str = t.name, str(t.shape)
+    if xp is not None:
+        on_host = _feed_checker(t)
+
+        def to_device(val):
+            if backend.is_cupy_array(val) and val.dtype == np_dtype:  # already there: no copy
+                _check_shape(val.shape, dims, name, shape_str)
+                return val
+            return xp.asarray(on_host(val))
+        return to_device
 
     def check(val):
         if isinstance(val, (Tensor, EagerTensor, Operation)):
@@ -199,6 +249,18 @@ def _feed_checker(t):
                                  % (s, name, shape_str))
         return arr
     return check
+
+
+def _check_shape(s, dims, name, shape_str):
+    if dims is not None and (len(s) != len(dims) or
+                             any(d is not None and d != a for d, a in zip(dims, s))):
+        raise ValueError("Cannot feed value of shape %r for Tensor %r, which has shape %r"
+                         % (s, name, shape_str))
+
+
+def _to_host(values):
+    """A GPU run's results as NumPy arrays (host values, and None for ops, stay as they are)."""
+    return tuple(backend.to_numpy(v) for v in values)
 
 
 def _convert_feed(val, np_dtype, t):

@@ -85,10 +85,21 @@ _BY_NAME = {d.name: d for d in ALL}
 _BY_NAME.update(half=float16, double=float64)
 
 
+def of_array(array):
+    """The DType of an array (NumPy or CuPy): as_dtype(array.dtype), by one dict lookup, for
+    the eager hot path, which asks it several times per op."""
+    found = _BY_NP.get(array.dtype)
+    return found if found is not None else as_dtype(array.dtype)
+
+
 def as_dtype(value):
     """Converts a DType, a name ('float32'), a NumPy dtype or a Python type to a DType."""
     if isinstance(value, DType):
         return value
+    if isinstance(value, np.dtype):  # the hot path: an array's dtype, asked on every eager op
+        found = _BY_NP.get(value)
+        if found is not None:
+            return found
     if isinstance(value, str) and value in _BY_NAME:
         return _BY_NAME[value]
     if value is float:

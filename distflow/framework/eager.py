@@ -19,7 +19,7 @@ class EagerTensor:
 
     @property
     def dtype(self):
-        return dtypes.as_dtype(self._value.dtype)
+        return dtypes.of_array(self._value)
 
     @property
     def shape(self):

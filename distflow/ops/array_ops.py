@@ -116,7 +116,7 @@ def _reshape_infer(x, shape):
 
 
 Reshape = op_def("Reshape", infer=_reshape_infer, aliases=True,
-                 forward=lambda xp, x, shape: xp.reshape(x, tuple(int(s) for s in shape)),
+                 forward=lambda xp, x, shape: xp.reshape(x, tuple(shape.tolist())),
                  grad=lambda op, dy: (reshape(dy, shape_tensor(op.inputs[0])), None))
 
 

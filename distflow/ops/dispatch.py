@@ -7,6 +7,7 @@ input. The mode comes from the inputs (a graph Tensor builds into its graph), el
 import numpy as np
 
 from distflow import backend
+from distflow.backend import gpu
 from distflow.framework import context, dtypes
 from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import Operation, Tensor, get_default_graph
@@ -16,6 +17,8 @@ _ctx = context.ctx
 
 def _graph_of(inputs):
     for t in inputs:
+        if type(t) is EagerTensor:  # the eager hot path: no failing getattr on a slotted object
+            continue
         if isinstance(t, Tensor):
             return t.op.graph
         g = getattr(t, "_graph_variable_graph", None)
@@ -65,12 +68,14 @@ def _apply_eager(opdef, inputs, attrs):
     ref = opdef.ref_input
     if ref is not None:
         return _apply_eager_ref(opdef, inputs, attrs)
-    tensors = [to_eager(x) for x in inputs]
+    tensors = [x if type(x) is EagerTensor else to_eager(x) for x in inputs]
     arrays = [t._value for t in tensors]
     if opdef.kernel is not None:
         out = opdef.kernel(EagerRecord(opdef, tensors, (), attrs), None)(*arrays)
     else:
         xp = backend.get_array_module(*arrays)
+        if xp is not np:  # an input lives on a GPU: the op runs there (backend/gpu.py's rule)
+            arrays = gpu.device_args(xp, arrays, opdef.name)
         out = opdef.forward(xp, *arrays, **attrs)
     if isinstance(out, tuple):
         outs = tuple(EagerTensor(o) for o in out)
@@ -94,11 +99,38 @@ def _apply_eager_ref(opdef, inputs, attrs):
     currents = [var._value_or_none() for var in targets]
     xp = backend.get_array_module(*others) if currents[0] is None \
         else backend.get_array_module(currents[0])
+    if xp is not np:
+        others = gpu.device_args(xp, others)
+    if opdef.inplace is not None and _may_update_in_place(targets, currents, others):
+        opdef.inplace(xp, *currents, *others, **attrs)
+        return targets[0]
     new = opdef.forward(xp, *currents, *others, **attrs)
     # every new value is computed before any is stored: the update sees one consistent state
     for var, value in zip(targets, new if len(targets) > 1 else (new,)):
         var._assign_value(value)
     return targets[0]
+
+
+def _may_update_in_place(targets, currents, others):
+    """Copy on write for eager Variables: an update may overwrite their arrays when no tensor
+    read from them is alive (EagerVariable._array_is_private) and every other input is a scalar
+    or has the variable's shape, all in its dtype: what the functional form checks, since eager
+    calls skip the shape rule. Otherwise the functional form makes new arrays (or the error)."""
+    first = currents[0]
+    if first is None:
+        return False
+    shape, dtype = first.shape, first.dtype
+    for a in currents:
+        if a is None or a.shape != shape or a.dtype != dtype:
+            return False
+    for a in others:
+        if a.dtype != dtype or (a.ndim and a.shape != shape):
+            return False
+    for var in targets:
+        private = getattr(var, "_array_is_private", None)
+        if private is None or not private():
+            return False
+    return True
 
 
 class EagerRecord:
@@ -133,7 +165,7 @@ def to_eager(x, dtype=None):
     if isinstance(x, Tensor):
         raise TypeError("A symbolic Tensor (%s) cannot be used in eager execution; run it in a "
                         "Session, or build the whole computation in a graph." % x.name)
-    return EagerTensor(to_array(x, dtype))
+    return EagerTensor(backend.place_eager(to_array(x, dtype)))  # inside df.device: there
 
 
 # -- Python values to arrays -----------------------------------------------------------------

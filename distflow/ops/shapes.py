@@ -90,6 +90,8 @@ def static_shape(t):
 
 def shape_tensor(t):
     """`t`'s shape as an int32 tensor: a constant when known statically."""
+    if type(t) is EagerTensor:  # the eager hot path (every bias gradient): no conversion needed
+        return EagerTensor(np.array(t._value.shape, dtype=np.int32))
     from distflow.ops import array_ops
     s = static_shape(t)
     if s is not None:

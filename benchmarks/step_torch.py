@@ -1,0 +1,55 @@
+"""W1 / W2 with PyTorch eager (an optional peer): nn.Linear layers, MSELoss, torch.optim.SGD.
+
+    python benchmarks/step_torch.py --workload W1
+"""
+import argparse
+import sys
+
+import common
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--workload", choices=("W1", "W2"), default="W1")
+    p.add_argument("--quick", action="store_true", help="a few steps only (smoke test)")
+    args = p.parse_args(argv)
+    try:
+        import torch
+    except ImportError:
+        common.emit(args.workload, "torch", "eager", skipped="not installed")
+        return
+    torch.set_num_threads(1)
+    spec = getattr(common, args.workload)
+    params = common.init_params(spec["sizes"])
+    layers = []
+    for i, (w, b) in enumerate(params):
+        lin = torch.nn.Linear(*w.shape)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w.T))
+            lin.bias.copy_(torch.from_numpy(b))
+        layers.append(lin)
+        if i < len(params) - 1:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    loss_fn = torch.nn.MSELoss()
+    opt = torch.optim.SGD(model.parameters(), lr=spec["lr"])
+    x, y = common.workload_data(args.workload)
+    feeds = [(torch.from_numpy(xb), torch.from_numpy(yb))
+             for xb, yb in common.batches(x, y, spec["batch"])]
+
+    def step(xb, yb):
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        opt.step()
+        return loss
+
+    first = step(*feeds[0]).item()
+    warmup, blocks, per_block = common.scale(args.workload, args.quick)
+    stats = common.time_steps(step, feeds, warmup, blocks, per_block)
+    common.emit(args.workload, "torch", "eager", first_loss=first, version=torch.__version__,
+                peak_rss_mib=common.peak_rss_mib(), **stats)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

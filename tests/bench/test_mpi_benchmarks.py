@@ -1,0 +1,63 @@
+"""The multi-rank benchmark programs (W3, W4) and `distflow bench` under mpirun -n 2."""
+import json
+import os
+
+import pytest
+
+from distributed.mpi_launch import assert_ok, launches_mpi, run_mpi
+from test_benchmark_programs import BENCH, PINNED, records_of
+
+pytestmark = launches_mpi
+
+
+def bench_mpi(args, env=None):
+    proc = run_mpi(2, [os.path.join(BENCH, args[0])] + list(args[1:]), timeout=240,
+                   env=dict(PINNED, **(env or {})))
+    assert_ok(proc)
+    return records_of(proc.stdout)
+
+
+def test_w3_raw_mpi4py_reports_nccl_tests_bandwidths():
+    records = bench_mpi(["allreduce_mpi4py.py", "--quick"], {"MPI4PY_RC_THREAD_LEVEL": "single"})
+    assert [r["size"] for r in records] == [5121, 1313793]  # rank 0 speaks, once per size
+    for r in records:
+        assert r["ranks"] == 2 and r["thread_level"] == "single"
+        assert r["algbw_gbs"] == pytest.approx(r["size"] * 4 / (r["wall_us"] * 1e-6) / 1e9)
+        assert r["busbw_gbs"] == pytest.approx(r["algbw_gbs"])  # 2(n-1)/n = 1 on 2 ranks
+
+
+def test_w3_distflow_against_raw_mpi4py_in_the_same_processes():
+    records = bench_mpi(["allreduce_distflow.py", "--quick", "--sizes", "5121"])
+    assert [(r["impl"], r["variant"]) for r in records] == [
+        ("mpi4py", "in-process, size 5121"), ("distflow", "communicator, size 5121"),
+        ("distflow", "fused op, size 5121")]
+    assert records[2]["tensors"] == 6  # W1's six gradients, fused into one collective
+    assert len({r["thread_level"] for r in records}) == 1
+    assert all(r["wall_us"] > 0 for r in records)
+
+
+def test_w4_distflow_matches_numpy_plus_allreduce():
+    (base,) = bench_mpi(["dp_step_numpy_mpi.py", "--quick"])
+    records = bench_mpi(["dp_step_distflow.py", "--quick"])
+    assert [r["variant"] for r in records] == ["graph", "callable"]
+    for r in records:
+        # the same steps on the same data from the same weights: the same parameters
+        assert r["param_sum"] == pytest.approx(base["param_sum"], rel=1e-4)
+
+
+def run_cli_bench(n, args):
+    proc = run_mpi(n, ["-m", "distflow.cli", "bench"] + list(args), timeout=240, env=PINNED)
+    return proc
+
+
+def test_distflow_bench_under_mpirun():
+    proc = run_cli_bench(2, ["--steps", "2", "--blocks", "2", "--warmup", "1",
+                             "--max-bytes", "64", "--json"])
+    assert_ok(proc)
+    records = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    step, sizes = records[0], records[1:]
+    assert step["what"] == "step" and step["ranks"] == 2 and step["parameters"] == 5121
+    assert [r["bytes"] for r in sizes] == [8, 16, 32, 64]  # printed once, by rank 0
+    for r in sizes:
+        assert r["communicator"] == "mpi"
+        assert r["busbw_gbs"] == pytest.approx(r["algbw_gbs"])
