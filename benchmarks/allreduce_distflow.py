@@ -7,7 +7,10 @@ block by block, in the same processes (so with the same MPI thread level and the
 
   mpi4py        raw comm.Allreduce(IN_PLACE, buf) of a flat buffer of the same size: the floor
   communicator  distflow's communicator.allreduce(buf): the collective and its bookkeeping
-  fused op      the plan running the FusedAllReduce op: the copies, the collective, the views
+  fused op      a plan running the FusedAllReduce op on tensors read from variables: the plain
+                path (the copies into the flat buffer, the collective, the views)
+  in place      the op's kernel as a zero-copy plan binds it, called with the gradients already
+                in its buffer (backprop wrote them there): what a training step pays for the op
 
     mpirun -n 2 python benchmarks/allreduce_distflow.py --sizes 5121 1313793
 """
@@ -42,6 +45,21 @@ def fused_plan(tf, dd, comm, n):
     return sess.make_callable(op), len(grads)
 
 
+def fused_in_place(tf, dd, comm, n):
+    """A callable running the FusedAllReduce kernel the way a zero-copy plan's line runs it."""
+    shapes = model_shapes(n)
+    graph = tf.Graph()
+    with graph.as_default():
+        xs = [tf.placeholder(tf.float32, s) for s in shapes]
+        op = dd.allreduce(xs, communicator=comm)[0].op
+    sess = tf.Session(graph=graph)
+    kernel = op.opdef.kernel(op, sess)  # bound as Plan binds it
+    views = kernel.input_buffers(shapes, [np.float32] * len(shapes), np)
+    for v in views:
+        v[...] = 1
+    return lambda: kernel(*views)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--sizes", type=int, nargs="+", default=list(common.W3_SIZES))
@@ -57,13 +75,15 @@ def main(argv=None):
         raw_buf, df_buf = np.ones(n, np.float32), np.ones(n, np.float32)
         run_fused, n_tensors = fused_plan(tf, dd, comm, n)
         fns = [lambda: raw_comm.Allreduce(MPI.IN_PLACE, raw_buf, MPI.SUM),
-               lambda: comm.allreduce(df_buf), run_fused]
+               lambda: comm.allreduce(df_buf), run_fused, fused_in_place(tf, dd, comm, n)]
         warmup, blocks, per_block = calls_for(n, args.quick)
         stats = common.time_interleaved(fns, warmup, blocks, per_block, sync=raw_comm.Barrier)
         if ctx.rank == 0:
             for (impl, variant), s in zip((("mpi4py", "in-process, size %d" % n),
                                            ("distflow", "communicator, size %d" % n),
-                                           ("distflow", "fused op, size %d" % n)), stats):
+                                           ("distflow", "fused op, size %d" % n),
+                                           ("distflow", "fused op in place, size %d" % n)),
+                                          stats):
                 algbw, busbw = bandwidths(n * 4, s["wall_us"] / 1e6, ctx.size)
                 common.emit("W3", impl, variant, size=n, ranks=ctx.size, tensors=n_tensors,
                             thread_level=thread_level_name(MPI), algbw_gbs=algbw,

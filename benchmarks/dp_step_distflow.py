@@ -7,6 +7,13 @@ the one-process gradients. Session.run(train_op, feed_dict) runs forward, backwa
 update as one plan.
 
     mpirun -n 2 python benchmarks/dp_step_distflow.py
+
+With --workload W2 it measures weak scaling instead: the wide MLP with a batch of 256 rows PER
+RANK (the global batch grows with the ranks), so that 1 rank and N ranks do the same work per
+rank and efficiency = (step time on 1 rank) / (step time on N ranks); run.py runs it both ways.
+
+    python benchmarks/dp_step_distflow.py --workload W2 && \
+        mpirun -n 2 python benchmarks/dp_step_distflow.py --workload W2
 """
 import argparse
 
@@ -14,19 +21,36 @@ import common
 from dp_step_numpy_mpi import local_batches
 
 
+def wide_rank_batches(rank, size, per_rank):
+    """This rank's `per_rank` rows of each global batch of per_rank * size wide rows."""
+    x, y = common.wide_data()
+    per_step = per_rank * size
+    lo = rank * per_rank
+    return [(xb[lo:lo + per_rank], yb[lo:lo + per_rank])
+            for xb, yb in common.batches(x, y, per_step)]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--variant", nargs="+", choices=("graph", "callable"),
                    default=["graph", "callable"])
+    p.add_argument("--workload", choices=("W1", "W2"), default="W1",
+                   help="W1: the W4 step (global batch 32); W2: weak scaling, 256 rows per rank")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     import distflow.compat.v1 as tf
     import distflow.distribute as dd
     ctx = dd.init()
-    spec = common.W1
-    feeds = local_batches(ctx.rank, ctx.size, spec["batch"])
-    barrier = ctx.communicator.mpi_comm.Barrier
-    for variant in args.variant:
+    weak = args.workload == "W2"
+    spec = common.W2 if weak else common.W1
+    if weak:
+        feeds = wide_rank_batches(ctx.rank, ctx.size, spec["batch"])
+        global_batch = spec["batch"] * ctx.size
+    else:
+        feeds = local_batches(ctx.rank, ctx.size, spec["batch"])
+        global_batch = spec["batch"]
+    barrier = ctx.communicator.mpi_comm.Barrier if ctx.size > 1 else None
+    for variant in (["callable"] if weak else args.variant):
         graph = tf.Graph()
         with graph.as_default():
             x = tf.placeholder(tf.float32, [None, spec["sizes"][0]])
@@ -39,7 +63,7 @@ def main(argv=None):
                 h = tf.matmul(h, w) + b
                 if i < len(params) - 1:
                     h = tf.nn.relu(h)
-            loss = dd.compute_average_loss(tf.square(h - y), spec["batch"])
+            loss = dd.compute_average_loss(tf.square(h - y), global_batch)
             opt = dd.DistributedOptimizer(tf.train.GradientDescentOptimizer(spec["lr"]))
             train = opt.minimize(loss)
             init = tf.global_variables_initializer()
@@ -50,9 +74,12 @@ def main(argv=None):
         else:
             def step(xb, yb):
                 sess.run(train, feed_dict={x: xb, y: yb})
-        warmup, blocks, per_block = common.scale("W1", args.quick)
+        warmup, blocks, per_block = common.scale(args.workload, args.quick)
         stats = common.time_steps(step, feeds, warmup, blocks, per_block, sync=barrier)
-        if ctx.rank == 0:
+        if ctx.rank == 0 and weak:
+            common.emit("scaling", "distflow", "W2 weak, %d rank(s)" % ctx.size, ranks=ctx.size,
+                        per_rank_batch=spec["batch"], **stats)
+        elif ctx.rank == 0:
             common.emit("W4", "distflow", variant, ranks=ctx.size,
                         param_sum=float(sum(sess.run(w).sum() for w in ws)), **stats)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "import", "memory")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "scaling", "import", "memory")
 THREAD_LEVELS = ("single", "funneled", "serialized", "multiple")
 PINNED = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                            "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -71,6 +71,9 @@ def jobs_for(workloads, quick):
         jobs += [Job("W4", ["dp_step_numpy_mpi.py"] + q, ranks=2),
                  Job("W4", ["dp_step_distflow.py"] + q, ranks=2),
                  Job("W4", ["dp_step_ddp.py"] + q, ranks=2)]
+    if "scaling" in workloads:  # W2 weak scaling: 256 rows per rank, 1 rank then 2
+        jobs += [Job("scaling", ["dp_step_distflow.py", "--workload", "W2"] + q),
+                 Job("scaling", ["dp_step_distflow.py", "--workload", "W2"] + q, ranks=2)]
     if "W5" in workloads:
         epochs = ["--epochs", "2", "--repeats", "1"] if quick else []
         jobs.append(Job("W5", ["whole_run.py", "--impl", "distflow", "torch"] + epochs))
@@ -241,13 +244,16 @@ def rows_for(recs):
         if base is not None:
             add("W3", "mpi4py Allreduce, %d floats, in distflow's processes (%s)"
                 % (size, base.get("thread_level")), base)
-        for variant, what in (("communicator", "distflow all-reduce of the fused buffer"),
-                              ("fused op", "distflow FusedAllReduce op in a plan (%s tensors "
-                               "copied in)")):
+        for variant, what, target in (
+                ("communicator", "distflow all-reduce of the fused buffer", 1.1),
+                ("fused op in place", "distflow FusedAllReduce op, gradients computed into its "
+                 "buffer (%s tensors)", 1.1),
+                ("fused op", "distflow FusedAllReduce op in a plan, plain path (%s tensors "
+                 "copied in)", None)):
             r = find(recs, "W3", "distflow", "%s, size %d" % (variant, size))
             if r is not None:
                 add("W3", (what % r.get("tensors", "?") if "%s" in what else what)
-                    + ", %d floats / mpi4py" % size, r, base, 1.1)
+                    + ", %d floats / mpi4py" % size, r, base, target)
         r = find(recs, "W3", "gloo", "size %d" % size)
         if r is not None:
             add("W3", "gloo all_reduce, %d floats / mpi4py (multiple)" % size, r,
@@ -262,6 +268,13 @@ def rows_for(recs):
         ddp = find(recs, "W4", "ddp-gloo")
         if ddp is not None:
             add("W4", "DDP on gloo / NumPy+Allreduce", ddp, base)
+    one, two = (find(recs, "scaling", "distflow", "W2 weak, %d rank(s)" % n) for n in (1, 2))
+    if one and two and "wall_us" in one and "wall_us" in two:
+        eff = one["wall_us"] / two["wall_us"]
+        rows.append(dict(workload="scaling", what="W2 weak scaling, 256 rows per rank: 1 rank %s "
+                         "/ 2 ranks %s (efficiency)" % (fmt_time(one), fmt_time(two)),
+                         median="", cpu="", ratio=eff, ratio_cpu=None, target=">= 0.9",
+                         ok=eff >= 0.9, record=two))
     torch_run = find(recs, "W5", "torch")
     df_run = find(recs, "W5", "distflow")
     if torch_run or df_run:
@@ -297,7 +310,8 @@ def print_table(rows, out=sys.stdout):
         cells.append((r["workload"], r["what"], r["median"], r["cpu"],
                       "" if r["ratio"] is None else "%.2fx" % r["ratio"],
                       "" if r["ratio_cpu"] is None else "%.2fx" % r["ratio_cpu"],
-                      "" if r["target"] is None else "<= %g" % r["target"],
+                      "" if r["target"] is None else (r["target"] if isinstance(r["target"], str)
+                                                      else "<= %g" % r["target"]),
                       "" if r["ok"] is None else ("yes" if r["ok"] else "NO")))
     widths = [max(len(str(c[i])) for c in cells) for i in range(len(head))]
     for n, c in enumerate(cells):

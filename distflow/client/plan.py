@@ -4,6 +4,11 @@ The plan is straight-line Python generated once: each op's kernel is bound (its 
 module fixed, stateful kernels given their variable storage or RNG), each tensor is a local
 variable, and the run does no graph walk, dict building or shape inference. Printing
 `plan.source` shows exactly what a Session.run executes.
+
+Zero copy into the fused all-reduce: a gradient read by nothing but a FusedAllReduce is computed
+straight into that op's flat buffer. Its producing op (MatMul, SumTo, ...) is bound with its
+`forward_out` kernel and `out=` the gradient's view of the buffer, which the all-reduce's kernel
+allocated while the plan compiled; the source marks such lines `# into the buffer of ...`.
 """
 import functools
 
@@ -67,6 +72,11 @@ def bind_kernel(op, runtime, xp):
     if op.attrs:
         return functools.partial(opdef.forward, xp, **op.attrs)
     return functools.partial(opdef.forward, xp)
+
+
+def bind_out_kernel(op, xp, out):
+    """The kernel of a pure op writing its output into the preallocated array `out`."""
+    return functools.partial(op.opdef.forward_out, xp, out=out, **op.attrs)
 
 
 def _ref_kernel(op, runtime, xp):
@@ -139,11 +149,14 @@ class Plan:
             # the fast path: per fed shapes, shape computations folded (client/specialize.py)
             self.run = specialize.SpecializingRunner(self, runtime, xp)
 
-    def compile_function(self, runtime, xp, constants=None, renames=None, dead=()):
+    def compile_function(self, runtime, xp, constants=None, renames=None, dead=(), shapes=None):
         """(run, its source, its op list). `constants` (id(op) -> output values), `renames`
-        (id(op) -> the input tensor its output equals) and `dead` (ids of ops to leave out)
-        come from shape specialization."""
+        (id(op) -> the input tensor its output equals), `dead` (ids of ops to leave out) and
+        `shapes` (id(tensor) -> its concrete TensorShape) come from shape specialization."""
         constants, renames = constants or {}, renames or {}
+        skipped = {id(op) for op in self.ops if op.opdef is REGISTRY["Const"] or op.type == "NoOp"
+                   or id(op) in constants or id(op) in dead or id(op) in renames}
+        prebound, in_place = self._inputs_in_place(runtime, xp, skipped, renames, shapes or {})
         names, env, lines = {}, {}, []
         for i, t in enumerate(self.feed_tensors):
             names[id(t)] = "f%d" % i
@@ -162,7 +175,12 @@ class Plan:
                 names[id(op.outputs[0])] = names[id(renames[id(op)])]
                 continue
             k = "k%d" % len(op_index)
-            env[k] = bind_kernel(op, runtime, xp)
+            if id(op) in in_place:  # the fast path: written into a consumer's buffer
+                env[k] = bind_out_kernel(op, xp, in_place[id(op)][0])
+            elif id(op) in prebound:
+                env[k] = prebound[id(op)]
+            else:
+                env[k] = bind_kernel(op, runtime, xp)
             refs = op.opdef.ref_inputs
             args = ", ".join(names[id(x)] for i, x in enumerate(op.inputs) if i not in refs)
             outs = []
@@ -178,6 +196,8 @@ class Plan:
                 lines.append("        %s = %s" % (outs[0], call))
             else:
                 lines.append("        %s, = %s" % (", ".join(outs), call))
+            if id(op) in in_place:
+                lines[-1] += "  # into the buffer of %s" % in_place[id(op)][1]
             op_index.append(op)
         results = []
         for el in self.fetch_elements:
@@ -206,6 +226,50 @@ class Plan:
         exec(compile(source, "<distflow plan>", "exec"), env)
         return env["run"], source, op_index
 
+    def _inputs_in_place(self, runtime, xp, skipped, renames, shapes):
+        """The zero-copy pass: ({id(op): bound kernel} for the stateful ops, bound here so that a
+        kernel offering buffers for its inputs (`input_buffers`, the fused all-reduce) can
+        allocate them before its producers are bound, and {id(producer): (out array, consumer
+        name)} for the producers that will write into those buffers).
+
+        A producer qualifies when it runs as an op of its own (not folded, renamed or left out),
+        has a `forward_out` kernel and one output, and its output is read by the consumer alone:
+        not fed, not fetched, read by no other op (the buffer changes when the consumer runs).
+        The buffers are allocated now, so every input's shape must be known while compiling.
+        CPU plans only: a GPU plan's kernels go through backend/gpu.py's placement wrapper."""
+        prebound, in_place = {}, {}
+        if xp is not np:
+            return prebound, in_place
+        # who reads each tensor at run time: the ops that run, the renamed ones (their output
+        # IS their input under another name), and the caller (fetches)
+        readers = {}
+        for op in self.ops:
+            if id(op) not in skipped or id(op) in renames:
+                for x in op.inputs:
+                    readers[id(x)] = readers.get(id(x), 0) + 1
+        for el in self.fetch_elements:
+            readers[id(el)] = readers.get(id(el), 0) + 1
+        fed = {id(t) for t in self.feed_tensors}
+        for op in self.ops:
+            if id(op) in skipped or op.opdef.kernel is None:
+                continue
+            kernel = prebound[id(op)] = bind_kernel(op, runtime, xp)
+            offer = getattr(kernel, "input_buffers", None)
+            if offer is None:
+                continue
+            dims = [_static_dims(x, shapes) for x in op.inputs]
+            writers = [i for i, x in enumerate(op.inputs)
+                       if readers.get(id(x)) == 1 and id(x) not in fed
+                       and id(x.op) not in skipped and len(x.op.outputs) == 1
+                       and x.op.opdef.forward_out is not None and x.op.opdef.kernel is None
+                       and not x.op.opdef.ref_inputs]
+            if not writers or any(d is None for d in dims):
+                continue
+            views = offer(dims, [x.dtype.as_numpy_dtype for x in op.inputs], xp)
+            for i in writers:
+                in_place[id(op.inputs[i].op)] = (views[i], op.name)
+        return prebound, in_place
+
     def _fail(self, op_index, index, exc):
         op = op_index[index] if index >= 0 else None
         where = " [[node %s (op %s)]]" % (op.name, op.type) if op is not None else ""
@@ -215,3 +279,9 @@ class Plan:
 
 def _copy(v):
     return v.copy()
+
+
+def _static_dims(t, shapes):
+    """The tensor's concrete shape as a tuple (specialization's, else the graph's), or None."""
+    shape = shapes.get(id(t), t.shape)
+    return tuple(shape.as_list()) if shape.is_fully_defined() else None

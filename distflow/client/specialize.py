@@ -56,10 +56,12 @@ def _is_pure(opdef):
     return opdef.kernel is None and not opdef.ref_inputs and opdef.forward is not None
 
 
-def specialize(ops, fetches, feed_tensors, feed_shapes, xp):
+def specialize(ops, fetches, feed_tensors, feed_shapes, xp, shapes=None):
     """(constants, renames, dead) for the plan's `ops` when the feeds have `feed_shapes`:
     constants maps id(op) -> tuple of its output values; renames maps id(op) -> the input tensor
-    its single output stands for; dead holds the ids of ops no longer needed."""
+    its single output stands for; dead holds the ids of ops no longer needed. A dict passed as
+    `shapes` receives id(tensor) -> the shape found for each tensor not folded (the plan
+    allocates the fused all-reduce buffer from them)."""
     known = {}   # id(tensor) -> an EagerTensor (a known value) or a _Spec (shape and dtype)
     for t, shape in zip(feed_tensors, feed_shapes):
         known[id(t)] = _Spec(TensorShape(shape), t.dtype)
@@ -85,6 +87,8 @@ def specialize(ops, fetches, feed_tensors, feed_shapes, xp):
             known[id(t)] = spec
         if len(op.outputs) == 1 and op.inputs and _passes_through(op, inputs, specs[0]):
             renames[id(op)] = op.inputs[0]
+    if shapes is not None:
+        shapes.update((k, v.shape) for k, v in known.items() if isinstance(v, _Spec))
     return constants, renames, _dead_ops(ops, fetches, constants, renames)
 
 
@@ -155,6 +159,7 @@ class SpecializingRunner:
         self.plan, self.runtime, self.xp = plan, runtime, xp
         self.generic = plan.run
         self.by_shapes = {}
+        self.sources = {}  # fed shapes -> the specialized function's source, to read
 
     def __call__(self, feeds):
         key = tuple([f.shape for f in feeds])
@@ -167,12 +172,15 @@ class SpecializingRunner:
         plan = self.plan
         if len(self.by_shapes) >= MAX_SPECIALIZATIONS:
             return self.generic
+        shapes = {}
         try:
-            found = specialize(plan.ops, plan.fetch_elements, plan.feed_tensors, key, self.xp)
+            found = specialize(plan.ops, plan.fetch_elements, plan.feed_tensors, key, self.xp,
+                               shapes)
         except Exception:  # an analysis failure must never break a run: the plain plan runs
-            found = ({}, {}, set())
+            found, shapes = ({}, {}, set()), {}
         fast = self.generic
         if any(found):
-            fast = plan.compile_function(self.runtime, self.xp, *found)[0]
+            fast, self.sources[key], _ = plan.compile_function(self.runtime, self.xp, *found,
+                                                               shapes=shapes)
         self.by_shapes[key] = fast
         return fast

@@ -1,19 +1,26 @@
 """FusedAllReduce: one op that all-reduces many tensors (a step's gradients) across ranks.
 
-Inputs are the tensors, outputs the reduced tensors, same shapes and dtypes. The kernel copies the
+Inputs are the tensors, outputs the reduced tensors, same shapes and dtypes. The kernel packs the
 inputs into flat buffers, reduces each buffer with ONE collective, and returns views of the
 buffers, so a step makes one collective call however many variables the model has (Horovod's
 "tensor fusion", ChainerMN's packed buffer).
 
-In a Session plan the buffers are allocated once, when the plan binds the kernel, and reused every
-step: the layout is static. A big model can cut them into buckets of at most `bucket_bytes`,
-filled in backward order (the last layer's gradient, which backprop computes first, goes into the
-first bucket), one dtype per bucket.
+In a Session plan the buffers are allocated once and reused every step: the layout is static. A
+big model can cut them into buckets of at most `bucket_bytes`, filled in backward order (the last
+layer's gradient, which backprop computes first, goes into the first bucket), one dtype per
+bucket.
+
+Zero copy. When the shapes are known while the plan compiles (a variable's gradient always has
+the variable's shape), the plan asks the bound kernel for its buffers up front
+(`kernel.input_buffers(shapes, dtypes, xp)`) and binds each gradient's producing op (MatMul,
+SumTo, BiasAddGrad, ...) with `out=` the gradient's view: backprop then writes straight into the fused
+buffer, and the kernel, finding an input that IS its view, skips the copy. Any other input (one
+fetched, consumed elsewhere, or produced by an op without an `out` kernel) is copied in as before.
 
 Before the first reduction of a layout, the ranks compare a digest of it (names, shapes, dtypes,
 buckets) in one 8-byte allgather: ranks that built different models get an error naming the
 tensors and ranks, never a hang or a wrong sum. A plan's layout never changes, so a training step
-pays for nothing but the copies and the collectives.
+pays for nothing but the collectives (and the copies of inputs not in place).
 
 Eagerly (the kernel called with runtime=None, per call), each call gets fresh buffers, since the
 outputs become immutable EagerTensors; the layout check is still made once per layout.
@@ -21,6 +28,8 @@ outputs become immutable EagerTensors; the layout check is still made once per l
 The outputs alias the buffers (`aliases=True`: a Session copies them when they are fetched). No
 gradient flows through the op: it sits between backprop and the optimizer's update.
 """
+import math
+
 from distflow import backend
 from distflow.distribute.communicator import REDUCE_OPS
 from distflow.ops import dispatch
@@ -53,25 +62,49 @@ def bucket_layout(nbytes, dtypes, bucket_bytes):
 class FusedBuffers:
     """The flat buffers of one layout and the views that unpack them."""
 
-    def __init__(self, arrays, xp, bucket_bytes):
-        self.shapes = tuple(a.shape for a in arrays)
-        self.dtypes = tuple(a.dtype for a in arrays)
-        self.views = [None] * len(arrays)
+    def __init__(self, shapes, dtypes, xp, bucket_bytes):
+        self.shapes = tuple(tuple(s) for s in shapes)
+        self.dtypes = tuple(xp.dtype(d) for d in dtypes)
+        sizes = [math.prod(s) for s in self.shapes]
+        self.views = [None] * len(self.shapes)
         self.buckets = []
-        layout = bucket_layout([a.nbytes for a in arrays], self.dtypes, bucket_bytes)
+        layout = bucket_layout([n * d.itemsize for n, d in zip(sizes, self.dtypes)], self.dtypes,
+                               bucket_bytes)
         for indices in layout:
-            flat = xp.empty(sum(arrays[i].size for i in indices), dtype=self.dtypes[indices[0]])
+            flat = xp.empty(sum(sizes[i] for i in indices), dtype=self.dtypes[indices[0]])
             offset = 0
             for i in indices:
-                n = arrays[i].size
-                self.views[i] = flat[offset:offset + n].reshape(self.shapes[i])
-                offset += n
+                self.views[i] = flat[offset:offset + sizes[i]].reshape(self.shapes[i])
+                offset += sizes[i]
             self.buckets.append((flat, indices))
+        self.flats = [flat for flat, _ in self.buckets]
+        self.outputs = tuple(self.views) if len(self.views) != 1 else self.views[0]
+        self.copies = 0  # inputs copied in so far (the zero-copy path makes none)
+
+    @classmethod
+    def for_arrays(cls, arrays, bucket_bytes):
+        return cls([a.shape for a in arrays], [a.dtype for a in arrays],
+                   backend.get_array_module(*arrays), bucket_bytes)
 
     def matches(self, arrays):
-        return (len(arrays) == len(self.shapes)
-                and all(a.shape == s and a.dtype == d
-                        for a, s, d in zip(arrays, self.shapes, self.dtypes)))
+        """True when `arrays` fit this layout."""
+        return len(arrays) == len(self.views) and all(
+            a is v or (a.shape == v.shape and a.dtype == v.dtype)
+            for a, v in zip(arrays, self.views))
+
+    def pack(self, arrays):
+        """Copies in the inputs not already in place; False (and the buffers' contents left
+        undefined) when `arrays` do not fit this layout. An input that IS its view (computed
+        in place) fits by construction: the zero-copy path costs one identity test per input."""
+        if len(arrays) != len(self.views):
+            return False
+        for a, v in zip(arrays, self.views):
+            if a is not v:  # computed elsewhere: the plain, copying path
+                if a.shape != v.shape or a.dtype != v.dtype:
+                    return False
+                v[...] = a
+                self.copies += 1
+        return True
 
     def describe(self, names, reduction):
         """(name, description) per tensor, for the cross-rank layout check."""
@@ -82,13 +115,6 @@ class FusedBuffers:
                               % (self.shapes[i], self.dtypes[i], b)))
         return items
 
-    def reduce(self, comm, arrays, reduction, name):
-        views = self.views
-        for flat, indices in self.buckets:
-            for i in indices:
-                views[i][...] = arrays[i]
-            comm.allreduce(flat, reduction, name)
-        return views
 
 
 def _infer(*xs, communicator, reduction, bucket_bytes, names):
@@ -102,28 +128,61 @@ def _infer(*xs, communicator, reduction, bucket_bytes, names):
     return [(x.shape, x.dtype) for x in xs]
 
 
-def _kernel(op, runtime):
-    attrs = op.attrs
-    comm = attrs["communicator"] or _default_communicator()
-    reduction, bucket_bytes, names = attrs["reduction"], attrs["bucket_bytes"], attrs["names"]
-    label = getattr(op, "name", None) or "FusedAllReduce"
-    what = "the fused all-reduce '%s'" % label
-    per_plan = runtime is not None
-    state = [None]
+class FusedKernel:
+    """The kernel of one FusedAllReduce op, bound once per plan (or per eager call)."""
 
-    def single(*arrays):  # one rank: every reduction is the identity, no copies
-        return arrays if len(arrays) != 1 else arrays[0]
+    def __init__(self, op, runtime):
+        attrs = op.attrs
+        self.comm = attrs["communicator"] or _default_communicator()
+        self.reduction, self.names = attrs["reduction"], attrs["names"]
+        self.bucket_bytes = attrs["bucket_bytes"]
+        self.label = getattr(op, "name", None) or "FusedAllReduce"
+        self.per_plan = runtime is not None  # eagerly, every call gets fresh buffers
+        self.buffers = None       # the buffers in use, their layout checked across ranks
+        self.preallocated = None  # buffers allocated at plan compile time, not yet checked
+        # The buffers are ours, contiguous and of a checked dtype, so the hot path calls the
+        # communicator's collective itself, past the argument checks of comm.allreduce.
+        self._allreduce = self.comm.unchecked_allreduce
 
-    def fused(*arrays):
-        buffers = state[0]
+    def input_buffers(self, shapes, dtypes, xp):
+        """Allocates the buffers for inputs of these static shapes and dtypes now (at plan
+        compile time) and returns one view per input, for the producing ops to write into."""
+        self.preallocated = FusedBuffers(shapes, dtypes, xp, self.bucket_bytes)
+        return list(self.preallocated.views)
+
+    def __call__(self, *arrays):  # the hot path: pack what is not in place, one call per bucket
+        buffers = self.buffers
+        if buffers is None or not buffers.pack(arrays):
+            buffers = self._buffers_for(arrays)
+            buffers.pack(arrays)
+        allreduce, reduction, label = self._allreduce, self.reduction, self.label
+        for flat in buffers.flats:
+            allreduce(flat, reduction, label)
+        return buffers.outputs
+
+    def _buffers_for(self, arrays):
+        """The first call, or inputs of a new layout: buffers for them, the layout checked across
+        ranks. The check is a collective, so it runs here, where every rank calls the op, and
+        not while one rank compiles a plan."""
+        buffers = self.preallocated
         if buffers is None or not buffers.matches(arrays):
-            buffers = FusedBuffers(arrays, backend.get_array_module(*arrays), bucket_bytes)
-            comm.check_same(what, buffers.describe(names, reduction))
-            if per_plan:
-                state[0] = buffers
-        outs = buffers.reduce(comm, arrays, reduction, label)
-        return tuple(outs) if len(outs) != 1 else outs[0]
-    return single if comm.size == 1 else fused
+            buffers = FusedBuffers.for_arrays(arrays, self.bucket_bytes)
+        self.comm.check_same("the fused all-reduce '%s'" % self.label,
+                             buffers.describe(self.names, self.reduction))
+        if self.per_plan:
+            self.buffers = buffers
+        return buffers
+
+
+def _kernel(op, runtime):
+    comm = op.attrs["communicator"] or _default_communicator()
+    if comm.size == 1:
+        return _single  # one rank: every reduction is the identity, no buffers, no copies
+    return FusedKernel(op, runtime)
+
+
+def _single(*arrays):
+    return arrays if len(arrays) != 1 else arrays[0]
 
 
 FusedAllReduce = op_def("FusedAllReduce", infer=_infer, kernel=_kernel, aliases=True,

@@ -56,6 +56,11 @@ class Communicator:
         self._allreduce(buf, op, name)
         return buf
 
+    def unchecked_allreduce(self, buf, op, name=None):
+        """allreduce without its argument checks, for a caller that made them once (the fused
+        all-reduce, reducing buffers it allocated itself, every step)."""
+        self._allreduce(buf, op, name)
+
     def broadcast(self, buf, root=0, name=None):
         """Overwrites `buf` on every rank with root's `buf`; returns it."""
         _check_buffer(buf, "broadcast")

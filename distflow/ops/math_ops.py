@@ -16,7 +16,7 @@ from distflow.framework.tensor_shape import TensorShape
 from distflow.ops import array_ops, dispatch
 from distflow.ops.constant_op import constant_value
 from distflow.ops.dispatch import apply, binary_operands, convert_to_tensor, dtype_of
-from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
+from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def, skips_input
 from distflow.ops.shapes import (binary_infer, broadcast_shapes, check_same_dtype, normalize_axis,
                                  reduced_shape, same_as_input, shape_tensor, static_shape,
                                  unbroadcast)
@@ -85,12 +85,16 @@ def float_unary(opdef, x, name=None):
 
 
 # -- Add ------------------------------------------------------------------------------------
+# Binary gradients leave out an input nobody needs (skips_input): eagerly, that saves an op for
+# a constant operand such as a label or a data batch.
 def _add_grad(op, dy):
     x, y = op.inputs
-    return unbroadcast(dy, x), unbroadcast(dy, y)
+    return (None if skips_input(op, 0) else unbroadcast(dy, x),
+            None if skips_input(op, 1) else unbroadcast(dy, y))
 
 
-Add = op_def("Add", infer=binary_infer("Add"), forward=lambda xp, x, y: xp.add(x, y), grad=_add_grad)
+Add = op_def("Add", infer=binary_infer("Add"), forward=lambda xp, x, y: xp.add(x, y), grad=_add_grad,
+             forward_out=lambda xp, x, y, out: xp.add(x, y, out=out))
 
 
 def add(x, y, name=None):
@@ -101,7 +105,8 @@ def add(x, y, name=None):
 # -- Sub ------------------------------------------------------------------------------------
 def _sub_grad(op, dy):
     x, y = op.inputs
-    return unbroadcast(dy, x), unbroadcast(-dy, y)
+    return (None if skips_input(op, 0) else unbroadcast(dy, x),
+            None if skips_input(op, 1) else unbroadcast(-dy, y))
 
 
 Sub = op_def("Sub", infer=binary_infer("Sub"), forward=lambda xp, x, y: xp.subtract(x, y),
@@ -116,7 +121,8 @@ def subtract(x, y, name=None):
 # -- Mul ------------------------------------------------------------------------------------
 def _mul_grad(op, dy):
     x, y = op.inputs
-    return unbroadcast(dy * y, x), unbroadcast(x * dy, y)
+    return (None if skips_input(op, 0) else unbroadcast(dy * y, x),
+            None if skips_input(op, 1) else unbroadcast(x * dy, y))
 
 
 Mul = op_def("Mul", infer=binary_infer("Mul"), forward=lambda xp, x, y: xp.multiply(x, y),
@@ -196,7 +202,14 @@ def _add_n_forward(xp, *xs):
     return out
 
 
-AddN = op_def("AddN", infer=_add_n_infer, forward=_add_n_forward,
+def _add_n_forward_out(xp, *xs, out):
+    xp.add(xs[0], xs[1], out=out)
+    for x in xs[2:]:
+        out += x
+    return out
+
+
+AddN = op_def("AddN", infer=_add_n_infer, forward=_add_n_forward, forward_out=_add_n_forward_out,
               grad=lambda op, dy: tuple(dy for _ in op.inputs))
 
 
@@ -232,8 +245,16 @@ def _shape_from_tensor(shape_t, dtype):
     return TensorShape(None if not n or n[0] is None else [None] * n[0])
 
 
+def _sum_to_forward_out(xp, g, shape, out):
+    lead = g.ndim - out.ndim
+    if lead and g.shape[lead:] == out.shape:  # the common case (a bias): sum the leading axes
+        return g.sum(axis=tuple(range(lead)), dtype=g.dtype, out=out)
+    out[...] = _sum_to_forward(xp, g, shape)
+    return out
+
+
 SumTo = op_def("SumTo", infer=lambda g, shape: [(_shape_from_tensor(shape, g.dtype), g.dtype)],
-               forward=_sum_to_forward,
+               forward=_sum_to_forward, forward_out=_sum_to_forward_out,
                grad=lambda op, dy: (broadcast_to(dy, shape_tensor(op.inputs[0])), None))
 
 
@@ -296,7 +317,12 @@ def _sum_forward(xp, x, axis=None, keepdims=False):
     return xp.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
 
 
-Sum = op_def("Sum", infer=_reduce_infer, forward=_sum_forward, grad=_sum_grad)
+def _sum_forward_out(xp, x, axis=None, keepdims=False, out=None):
+    return xp.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype, out=out)
+
+
+Sum = op_def("Sum", infer=_reduce_infer, forward=_sum_forward, forward_out=_sum_forward_out,
+             grad=_sum_grad)
 
 
 def _axis_attr(axis):
@@ -568,17 +594,21 @@ def _matmul_grad(op, dy):
     ta, tb = (op.attrs["adj_x"], op.attrs["adj_y"]) if batched else \
         (op.attrs["transpose_a"], op.attrs["transpose_b"])
     # With c = a @ b: da = dy @ b^T and db = a^T @ dy; the transposed variants follow by
-    # transposing those identities, so no explicit transpose op is ever needed.
+    # transposing those identities, so no explicit transpose op is ever needed. An input nobody
+    # needs (skips_input: a data batch, eagerly) gets no product at all.
     mm = matmul if batched else _matmul_2d
-    if not ta and not tb:
-        ga, gb = mm(dy, b, transpose_b=True), mm(a, dy, transpose_a=True)
-    elif not ta:
-        ga, gb = mm(dy, b), mm(dy, a, transpose_a=True)
-    elif not tb:
-        ga, gb = mm(b, dy, transpose_b=True), mm(a, dy)
-    else:
-        ga = mm(b, dy, transpose_a=True, transpose_b=True)
-        gb = mm(dy, a, transpose_a=True, transpose_b=True)
+    if skips_input(op, 0):
+        ga = None
+    elif not ta:  # da = dy @ b^T, or dy @ b when b came transposed
+        ga = mm(dy, b, transpose_b=not tb)
+    else:         # a came transposed: its gradient is (dy @ b^T)^T = b @ dy^T
+        ga = mm(b, dy, transpose_a=tb, transpose_b=True)
+    if skips_input(op, 1):
+        gb = None
+    elif not tb:  # db = a^T @ dy, or a @ dy when a came transposed
+        gb = mm(a, dy, transpose_a=not ta)
+    else:         # b came transposed: its gradient is (a^T @ dy)^T = dy^T @ a
+        gb = mm(dy, a, transpose_a=True, transpose_b=ta)
     if not batched:  # plain matrices: the gradients already have the inputs' shapes
         return ga, gb
     return unbroadcast(ga, a), unbroadcast(gb, b)
@@ -597,7 +627,12 @@ def _matmul_2d(x, y, transpose_a=False, transpose_b=False):
     return apply(MatMul, [x, y], {"transpose_a": transpose_a, "transpose_b": transpose_b})
 
 
-MatMul = op_def("MatMul", infer=_matmul_infer, forward=_matmul_forward, grad=_matmul_grad)
+def _matmul_forward_out(xp, a, b, transpose_a=False, transpose_b=False, out=None):
+    return xp.matmul(a.T if transpose_a else a, b.T if transpose_b else b, out=out)
+
+
+MatMul = op_def("MatMul", infer=_matmul_infer, forward=_matmul_forward,
+                forward_out=_matmul_forward_out, grad=_matmul_grad)
 BatchMatMulV2 = op_def("BatchMatMulV2", infer=_batch_matmul_infer, forward=_batch_matmul_forward,
                        grad=_matmul_grad)
 

@@ -469,8 +469,14 @@ def _bias_add_grad_forward(xp, dy, data_format=None):
 # The bias gradient sums dy over every dimension but the channel; as one op (TF's BiasAddGrad) it
 # works even when the rank is only known at run time. Its own gradient spreads the bias gradient
 # back along the channel, which is a BiasAdd onto zeros.
+def _bias_add_grad_forward_out(xp, dy, data_format=None, out=None):
+    channel = _channel_axis(data_format, dy.ndim) % dy.ndim
+    return xp.sum(dy, axis=tuple(a for a in range(dy.ndim) if a != channel), out=out)
+
+
 BiasAddGrad = op_def(
     "BiasAddGrad", infer=_bias_add_grad_infer, forward=_bias_add_grad_forward,
+    forward_out=_bias_add_grad_forward_out,
     grad=lambda op, ddb: bias_add(array_ops.zeros_like(op.inputs[0]), ddb,
                                   data_format=op.attrs["data_format"]))
 

@@ -17,6 +17,9 @@ state such as a variable's storage. Ops that update a variable name the input th
 A fused optimizer update changes several variables at once (ApplyAdam: var, m, v): its
 `ref_input` is then a tuple of leading input indices, `forward` returns one new value per ref
 input, and `inplace` updates all of them.
+An op may also give `forward_out(xp, *arrays, out, **attrs)`: the same kernel writing its single
+output into a preallocated array `out` (of the output's shape and dtype) and returning it. A plan
+uses it to compute a gradient straight into the fused all-reduce buffer (client/plan.py).
 """
 
 
@@ -36,12 +39,20 @@ class _NoGradient:
 NO_GRADIENT = _NoGradient()
 
 
+def skips_input(op, i):
+    """True when the eager tape's walker said that nobody needs the gradient of input `i` of
+    `op` (TF's `skip_input_indices`: the input leads to no source, or is an integer), so the
+    gradient function may return None for it instead of computing it. Graph ops carry no such
+    mark: their unused gradient nodes are pruned when a Session runs the graph."""
+    return i in getattr(op, "skip_input_indices", ())
+
+
 class OpDef:
     __slots__ = ("name", "infer", "forward", "grad", "kernel", "ref_input", "ref_inputs",
-                 "inplace", "aliases", "doc")
+                 "inplace", "aliases", "forward_out", "doc")
 
     def __init__(self, name, infer, forward=None, grad=None, kernel=None, ref_input=None,
-                 inplace=None, aliases=False, doc=""):
+                 inplace=None, aliases=False, forward_out=None, doc=""):
         self.name = name
         self.infer = infer
         self.forward = forward
@@ -57,6 +68,7 @@ class OpDef:
         self.ref_input = self.ref_inputs[0] if self.ref_inputs else None
         self.inplace = inplace
         self.aliases = aliases  # output may be a view of an input or of persistent state
+        self.forward_out = forward_out  # optional: the kernel writing into a given `out` array
         self.doc = doc
 
     def __repr__(self):

@@ -30,7 +30,7 @@ def test_w3_distflow_against_raw_mpi4py_in_the_same_processes():
     records = bench_mpi(["allreduce_distflow.py", "--quick", "--sizes", "5121"])
     assert [(r["impl"], r["variant"]) for r in records] == [
         ("mpi4py", "in-process, size 5121"), ("distflow", "communicator, size 5121"),
-        ("distflow", "fused op, size 5121")]
+        ("distflow", "fused op, size 5121"), ("distflow", "fused op in place, size 5121")]
     assert records[2]["tensors"] == 6  # W1's six gradients, fused into one collective
     assert len({r["thread_level"] for r in records}) == 1
     assert all(r["wall_us"] > 0 for r in records)
@@ -43,6 +43,12 @@ def test_w4_distflow_matches_numpy_plus_allreduce():
     for r in records:
         # the same steps on the same data from the same weights: the same parameters
         assert r["param_sum"] == pytest.approx(base["param_sum"], rel=1e-4)
+
+
+def test_w2_weak_scaling_gives_each_rank_256_rows():
+    (record,) = bench_mpi(["dp_step_distflow.py", "--workload", "W2", "--quick"])
+    assert (record["workload"], record["variant"]) == ("scaling", "W2 weak, 2 rank(s)")
+    assert record["ranks"] == 2 and record["per_rank_batch"] == 256 and record["wall_us"] > 0
 
 
 def run_cli_bench(n, args):

@@ -124,6 +124,97 @@ def test_distributed_optimizer_inserts_one_fused_op_and_trains_in_one_plan():
     assert sum(kind == "allreduce" for kind, _, _ in twin.calls) == 1
 
 
+# -- zero copy: gradients computed straight into the fused buffer ------------------------------
+def _two_layer_step(fetch_local_gradients):
+    """A TwinCommunicator data-parallel step of a 3-4-1 MLP (MatMul, Add and BiasAdd layers);
+    fetching the local gradients too forces the plain, copying path."""
+    twin = TwinCommunicator()
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, 3])
+        y = tf.placeholder(tf.float32, [None, 1])
+        params = [tf.Variable(v) for v in _initial_params()]
+        h = tf.nn.relu(tf.matmul(x, params[0]) + params[1])       # Add: its gradient is a SumTo
+        out = tf.nn.bias_add(tf.matmul(h, params[2]), params[3])  # BiasAdd: a BiasAddGrad
+        loss = dd.compute_average_loss(tf.square(out - y), 16)
+        opt = dd.DistributedOptimizer(tf.train.GradientDescentOptimizer(0.1), communicator=twin)
+        train = opt.minimize(loss)
+        local = list(next(op for op in graph.get_operations() if op.type == "FusedAllReduce").inputs)
+        init = tf.global_variables_initializer()
+    sess = tf.Session(graph=graph)
+    sess.run(init)
+    step = sess.make_callable([train] + (local if fetch_local_gradients else []), [x, y])
+    return sess, params, step
+
+
+def _initial_params():
+    rng = np.random.RandomState(7)
+    return [rng.randn(3, 4).astype(np.float32), np.full(4, 0.1, np.float32),
+            rng.randn(4, 1).astype(np.float32), np.full(1, -0.2, np.float32)]
+
+
+def _numpy_step(params, xv, yv):
+    """The same step in float64 NumPy: the local gradient, doubled by the twin rank, then SGD."""
+    w1, b1, w2, b2 = params
+    z = xv @ w1 + b1
+    h = np.maximum(z, 0)
+    d = 2 * (h @ w2 + b2 - yv) / 16
+    dz = (d @ w2.T) * (z > 0)
+    grads = [xv.T @ dz, dz.sum(axis=0), h.T @ d, d.sum(axis=0)]
+    return [p - 0.1 * 2 * g for p, g in zip(params, grads)]
+
+
+def _fused_kernels(sess):
+    """{fed shapes: (the specialized plan's source, its FusedAllReduce kernel)}."""
+    from distflow.distribute.allreduce_op import FusedKernel
+    plan = next(p for p in sess._plans.values() if hasattr(p, "op_index")
+                and any(op.type == "FusedAllReduce" for op in p.ops))
+    return {key: (plan.run.sources[key],
+                  next(k for k in fast.__globals__.values() if isinstance(k, FusedKernel)))
+            for key, fast in plan.run.by_shapes.items()}
+
+
+def test_gradients_are_computed_into_the_buffer_with_the_copying_paths_results():
+    rng = np.random.RandomState(3)
+    batches = [(rng.randn(n, 3).astype(np.float32), rng.randn(n, 1).astype(np.float32))
+               for n in (8, 8, 5, 8)]  # a short batch gets a plan (and a buffer) of its own
+    fast_sess, fast_params, fast_step = _two_layer_step(fetch_local_gradients=False)
+    plain_sess, plain_params, plain_step = _two_layer_step(fetch_local_gradients=True)
+    want = [p.astype(np.float64) for p in _initial_params()]
+    for xv, yv in batches:
+        fast_step(xv, yv)
+        plain_step(xv, yv)
+        want = _numpy_step(want, xv.astype(np.float64), yv.astype(np.float64))
+        fast, plain = fast_sess.run(fast_params), plain_sess.run(plain_params)
+        for f, p, w in zip(fast, plain, want):
+            np.testing.assert_array_equal(f, p)  # the same kernels, only the destination moved
+            np.testing.assert_allclose(f, w, rtol=1e-5, atol=1e-6)
+    fast_plans, plain_plans = _fused_kernels(fast_sess), _fused_kernels(plain_sess)
+    assert len(fast_plans) == len(plain_plans) == 2
+    for source, kernel in fast_plans.values():
+        # the 2 MatMuls, the SumTo and the BiasAddGrad write into the buffer: nothing is copied
+        assert source.count("# into the buffer of") == 4
+        assert kernel.buffers is kernel.preallocated and kernel.buffers.copies == 0
+    for source, kernel in plain_plans.values():
+        assert "# into the buffer of" not in source  # fetched gradients: the plain path
+        assert kernel.buffers.copies > 0
+
+
+def test_a_gradient_read_elsewhere_too_is_copied_not_overwritten():
+    twin = TwinCommunicator()
+    x = tf.placeholder(tf.float32, [2, 2])
+    g = tf.matmul(x, x, transpose_a=True)
+    reduced = dd.allreduce([g, tf.matmul(x, x)], communicator=twin)
+    doubled = g * 2.0  # read after the all-reduce ran: must still be x^T x, not the sum
+    sess = tf.Session()
+    xv = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    for _ in range(2):
+        r0, r1, d = sess.run(reduced + [doubled], {x: xv})
+        np.testing.assert_allclose(d, 2 * xv.T @ xv)
+        np.testing.assert_allclose(r0, 2 * xv.T @ xv)
+        np.testing.assert_allclose(r1, 2 * xv @ xv)
+
+
 def test_distributed_optimizer_keeps_the_wrapped_optimizers_slots():
     w = tf.Variable(np.ones(3, np.float32), name="w")
     inner = tf.train.AdamOptimizer(0.1)
