@@ -10,29 +10,41 @@ from distflow.ops.registry import NO_GRADIENT, NOT_DIFFERENTIABLE
 
 
 def _differentiable(t):
-    d = t.dtype
-    return d.is_floating
+    value = getattr(t, "_value", None)
+    if value is not None:  # eager: the array's dtype says it, without building a DType
+        return value.dtype.kind == "f"
+    return t.dtype.is_floating
 
 
-def backprop(targets, target_grads, sources, producer, stop=(), scope=None, math=None):
+def backprop(targets, target_grads, sources, producer, stop=(), scope=None, math=None,
+             ops=None, mark_skipped=False):
     """Gradients of sum(targets) with respect to each source: a list, None where unconnected.
 
     `math` supplies add_n and zeros_like (distflow ops); `scope(op)` returns a context manager
-    used around each gradient function (the name scope in graph mode).
+    used around each gradient function (the name scope in graph mode). `ops`, when the caller
+    knows them in the order they ran (the eager tape's records), spares the walker its search.
+    With `mark_skipped` (eager records only: graph ops are shared and must not keep a mark),
+    each op gets `skip_input_indices`, the inputs whose gradient nobody needs (TF's name), so
+    that an expensive gradient function can leave them out.
     """
     ids = {id(s): s for s in sources}
     stop_ids = {id(s) for s in stop}
-    order = _topological_ops(targets, producer, stop_ids)
+    order = _topological_ops(targets, producer, stop_ids) if ops is None else ops
 
     # Forward pass over the reachable ops: which tensors depend on a source? `live` keeps the
-    # ops with such an input, in order: only they can pass a gradient back.
+    # ops with such an input, in order: only they can pass a gradient back. `wants` holds the
+    # tensors a gradient is collected for: those that reach, are not stopped, and are floats.
     reaches = set(ids)
+    wants = {i for i, s in ids.items() if i not in stop_ids and _differentiable(s)}
     live = []
     for op in order:
         for x in op.inputs:
             if id(x) in reaches and id(x) not in stop_ids:
                 live.append(op)
-                reaches.update([id(o) for o in op.outputs])
+                for o in op.outputs:
+                    reaches.add(id(o))
+                    if id(o) not in stop_ids and _differentiable(o):
+                        wants.add(id(o))
                 break
 
     grads = {}  # id(tensor) -> list of gradient contributions
@@ -41,28 +53,29 @@ def backprop(targets, target_grads, sources, producer, stop=(), scope=None, math
             grads.setdefault(id(t), []).append(g)
 
     for op in reversed(live):
-        if not any(id(o) in grads for o in op.outputs):
-            continue
         fn = op.opdef.grad
         if fn is NOT_DIFFERENTIABLE:
+            continue
+        # A source's own gradient stays in `grads` for the result (it may also lie upstream
+        # of another source); any other tensor's is dropped once it has been passed back.
+        received = [grads.get(id(o)) if id(o) in ids else grads.pop(id(o), None)
+                    for o in op.outputs]
+        if received.count(None) == len(received):
             continue
         if fn is NO_GRADIENT:
             raise LookupError("No gradient defined for operation '%s' (op type: %s), which lies "
                               "between the target and a source." % (op.name, op.type))
-        with scope(op) if scope else _nullctx:
-            out_grads = [_sum(grads.pop(id(o), None), o, math) for o in op.outputs]
-            if len(out_grads) > 1 and any(g is None for g in out_grads):
-                out_grads = [math.zeros_like(o) if g is None else g
-                             for g, o in zip(out_grads, op.outputs)]
-            in_grads = fn(op, *out_grads)
-            if not isinstance(in_grads, (tuple, list)):
-                in_grads = (in_grads,)
-            if len(in_grads) != len(op.inputs):
-                raise ValueError("The gradient of %s returned %d values for %d inputs"
-                                 % (op.type, len(in_grads), len(op.inputs)))
-            for x, g in zip(op.inputs, in_grads):
-                if g is None or id(x) not in reaches or id(x) in stop_ids or not _differentiable(x):
-                    continue
+        wanted = [id(x) in wants for x in op.inputs]
+        if mark_skipped:
+            op.skip_input_indices = () if all(wanted) else \
+                tuple(i for i, w in enumerate(wanted) if not w)
+        if scope is None:
+            in_grads = _call_grad(fn, op, received, math)
+        else:
+            with scope(op):
+                in_grads = _call_grad(fn, op, received, math)
+        for x, g, w in zip(op.inputs, in_grads, wanted):
+            if w and g is not None:
                 grads.setdefault(id(x), []).append(g)
 
     result = []
@@ -70,6 +83,21 @@ def backprop(targets, target_grads, sources, producer, stop=(), scope=None, math
         contributions = grads.get(id(s))
         result.append(None if not contributions else _sum(contributions, s, math))
     return result
+
+
+def _call_grad(fn, op, received, math):
+    """The op's gradient function called with one summed gradient per output (zeros for an
+    output that got none while another did); one gradient (or None) per input comes back."""
+    out_grads = [_sum(c, o, math) for c, o in zip(received, op.outputs)]
+    if len(out_grads) > 1 and any(g is None for g in out_grads):
+        out_grads = [math.zeros_like(o) if g is None else g for g, o in zip(out_grads, op.outputs)]
+    in_grads = fn(op, *out_grads)
+    if not isinstance(in_grads, (tuple, list)):
+        in_grads = (in_grads,)
+    if len(in_grads) != len(op.inputs):
+        raise ValueError("The gradient of %s returned %d values for %d inputs"
+                         % (op.type, len(in_grads), len(op.inputs)))
+    return in_grads
 
 
 def _sum(contributions, like, math):
@@ -103,14 +131,3 @@ def _topological_ops(targets, producer, stop_ids):
                 stack.pop()
                 order.append(node)
     return order
-
-
-class _Null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-_nullctx = _Null()

@@ -13,6 +13,7 @@ inputs is watched or made by a counted op) and walks the graph backwards over th
 import contextlib
 import enum
 
+from distflow import backend
 from distflow.autodiff.backprop import backprop
 from distflow.autodiff.gradients import MATH, _fill_unconnected, gradients
 from distflow.framework import context, nest
@@ -180,7 +181,9 @@ class GradientTape:
 
     def _eager_gradient(self, targets, sources, grad_ys, unconnected):
         targets = [dispatch.to_eager(t) for t in targets]
-        grad_ys = [array_ops.ones_like(t) if g is None else dispatch.to_eager(g, t.dtype)
+        # The seed of ones is made directly: OnesLike is not differentiable, so no tape records
+        # it, and the op's dispatch would cost as much as a small gradient op.
+        grad_ys = [_ones_like(t) if g is None else dispatch.to_eager(g, t.dtype)
                    for t, g in zip(targets, grad_ys)]
         # A variable stands for all of its reads while recording; each read is its own source.
         expanded, spans = [], []
@@ -189,14 +192,17 @@ class GradientTape:
             spans.append((len(expanded), len(reads)))
             expanded.extend(reads)
         producers = self._producers
+        # The records are in the order the ops ran, so the walker needs no search of its own.
         raw = backprop(targets, grad_ys, expanded, producer=lambda t: producers.get(id(t)),
-                       math=MATH)
+                       math=MATH, ops=self._records, mark_skipped=True)
         result = []
         for start, n in spans:
             parts = [g for g in raw[start:start + n] if g is not None]
             result.append(None if not parts else parts[0] if len(parts) == 1
                           else MATH.add_n(parts))
-        return _fill_unconnected(result, sources, unconnected)
+        if any(g is None for g in result):  # else there is nothing to fill
+            result = _fill_unconnected(result, sources, unconnected)
+        return result
 
     def _graph_gradient(self, targets, sources, grad_ys, unconnected):
         graph = self._graph
@@ -256,6 +262,10 @@ class GradientTape:
                     if var is not None and var.trainable:
                         found[id(x)] = var
         return found
+
+
+def _ones_like(t):
+    return EagerTensor(backend.get_array_module(t._value).ones_like(t._value))
 
 
 def _check_unconnected(value):

@@ -7,6 +7,8 @@ def is_nested(x):
 
 def flatten(structure):
     """Leaves in a fixed order: sequences in order, dicts by sorted key (as TF's nest does)."""
+    if _is_flat_list(structure):  # the common case (a tape's sources): no recursion
+        return list(structure)
     out = []
     _flatten_into(structure, out)
     return out
@@ -23,6 +25,10 @@ def _flatten_into(x, out):
         out.append(x)
 
 
+def _is_flat_list(x):
+    return type(x) is list and not any(isinstance(v, (list, tuple, dict)) for v in x)
+
+
 def _sorted_keys(d):
     try:
         return sorted(d)
@@ -32,6 +38,8 @@ def _sorted_keys(d):
 
 def pack_sequence_as(structure, flat):
     """Rebuilds `structure` with the leaves taken in order from `flat`."""
+    if _is_flat_list(structure) and len(flat) == len(structure):
+        return list(flat)
     it = iter(flat)
     result = _pack(structure, it)
     return result

@@ -134,15 +134,17 @@ def _may_update_in_place(targets, currents, others):
 
 
 class EagerRecord:
-    """What a gradient function sees of an eager op: TF's `_MockOp` idea."""
+    """What a gradient function sees of an eager op: TF's `_MockOp` idea. The walker fills in
+    `skip_input_indices` (inputs whose gradient nobody wants) before calling the gradient."""
 
-    __slots__ = ("opdef", "inputs", "outputs", "attrs")
+    __slots__ = ("opdef", "inputs", "outputs", "attrs", "skip_input_indices")
 
     def __init__(self, opdef, inputs, outputs, attrs):
         self.opdef = opdef
         self.inputs = inputs
         self.outputs = outputs
         self.attrs = attrs
+        self.skip_input_indices = ()
 
     @property
     def type(self):
@@ -173,6 +175,8 @@ def to_array(value, dtype=None):
     """A NumPy array for a Python or NumPy value, with TF's default dtypes (float32, int32)."""
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
+        if type(value) is float and dtype.is_floating:  # the common case: no checks needed
+            return np.array(value, dtype.as_numpy_dtype)
     if isinstance(value, (np.ndarray, np.generic)):
         arr = np.asarray(value)
         if dtype is None:
@@ -210,6 +214,8 @@ def to_array(value, dtype=None):
 
 def dtype_of(x):
     """The DType of a tensor or Variable; None for Python and NumPy values, which adapt."""
+    if type(x) is EagerTensor:  # the eager hot path: straight from the array
+        return dtypes.of_array(x._value)
     d = getattr(x, "dtype", None)
     return d if isinstance(d, dtypes.DType) else None
 
@@ -218,6 +224,11 @@ def convert_to_tensor(value, dtype=None, name=None):
     """A Tensor (graph mode) or EagerTensor for `value`, checked against `dtype` when given."""
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
+    if _ctx.modes[-1] == "eager":  # the eager hot paths, each a few times per gradient
+        if type(value) is EagerTensor and (dtype is None or dtypes.of_array(value._value) is dtype):
+            return value
+        if type(value) is float or type(value) is int:  # e.g. the 2.0 in Square's gradient
+            return EagerTensor(backend.place_eager(to_array(value, dtype)))
     d = dtype_of(value)
     # Variables of both kinds count as tensors (graph ones have _graph_tensor, eager _eager_read)
     is_tensor = isinstance(value, (Tensor, EagerTensor)) or hasattr(value, "_eager_read") \
@@ -239,6 +250,8 @@ def convert_to_tensor(value, dtype=None, name=None):
 
 def binary_operands(x, y):
     """Converts two operands so that a plain Python value takes the other operand's dtype."""
+    if type(x) is EagerTensor and type(y) is EagerTensor:  # the eager hot path: nothing to do
+        return x, y
     dx, dy = dtype_of(x), dtype_of(y)
     if dx is None and dy is not None:
         x = convert_to_tensor(x, dy)

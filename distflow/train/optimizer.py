@@ -32,6 +32,7 @@ class Optimizer:
         self._slots = {}        # slot name -> {id(var): (var, slot variable)}
         self._non_slots = {}    # name -> variable (e.g. Adam's beta1_power)
         self._iterations = None
+        self._eager_numbers = {}  # (name, dtype) -> (number, its EagerTensor): see _get_hyper
         self._set_hyper("weight_decay", weight_decay)
 
     def get_name(self):
@@ -112,6 +113,9 @@ class Optimizer:
                 self._prepare()
                 updates = []
                 for g, v in pairs:
+                    if eager:  # name scopes do nothing eagerly: no need to make their names
+                        updates.append(self._apply_with_decay(g, v))
+                        continue
                     with name_scope("update_" + v.name.split(":")[0].replace("/", "_")):
                         updates.append(self._apply_with_decay(g, v))
             finish = self._finish(updates, scope)
@@ -161,7 +165,16 @@ class Optimizer:
         t = self._hyper_tensors.get(key)
         if t is None:
             value = self._hyper_now[name]
-            if dispatch.dtype_of(value) is None:
+            if type(value) in (int, float) and context.executing_eagerly():
+                # A plain number is converted once per dtype and kept from one apply to the
+                # next while it stays the same (TF2 caches its hyperparameters alike): the
+                # conversion costs about as much as a small variable's update.
+                hit = self._eager_numbers.get(key)
+                if hit is None or hit[0] != value:
+                    hit = self._eager_numbers[key] = (value, dispatch.convert_to_tensor(
+                        value, var.dtype))
+                t = hit[1]
+            elif dispatch.dtype_of(value) is None:
                 t = dispatch.convert_to_tensor(value, var.dtype, name=name)
             elif dispatch.dtype_of(value) != var.dtype:
                 t = math_ops.cast(value, var.dtype)
@@ -247,7 +260,7 @@ class _init_scope:
 
     def __enter__(self):
         if self._eager:
-            self._cms = [context.eager_mode()]
+            self._cms = [] if context.executing_eagerly() else [context.eager_mode()]
         else:
             graph = get_default_graph()
             self._cms = [graph.control_dependencies(None), graph.name_scope(None)]

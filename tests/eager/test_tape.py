@@ -44,6 +44,21 @@ def test_watched_tensors_are_differentiated_and_unwatched_give_none(mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_a_source_that_another_source_feeds_keeps_its_own_gradient(mode):
+    w = df.Variable(np.ones((2, 2), np.float32))
+
+    def f(x):
+        with df.GradientTape() as tape:
+            h = df.matmul(x, w)
+            loss = df.reduce_sum(h * h)
+        return tape.gradient(loss, [w, h])
+    gw, gh = run(mode, f, df.constant(np.array([[1.0, 2.0]], np.float32)))
+    # h = [[3, 3]], dloss/dh = 2h; dloss/dw = x^T (2h)
+    np.testing.assert_allclose(value(gh), [[6.0, 6.0]])
+    np.testing.assert_allclose(value(gw), [[6.0, 6.0], [12.0, 12.0]])
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_trainable_variables_are_watched_when_read(mode):
     w = df.Variable([1.0, 2.0])
     frozen = df.Variable(3.0, trainable=False)
