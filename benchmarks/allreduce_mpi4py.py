@@ -8,6 +8,10 @@ funneled, serialized or multiple, mpi4py's default) to compare them. With MPICH 
 chooses the algorithm: a single-threaded process gets the shared-memory "release_gather"
 all-reduce (fast for small buffers, slow for large ones), a multi-threaded one MPICH's generic
 algorithms; MPIR_CVAR_ALLREDUCE_POSIX_INTRA_ALGORITHM=mpir forces the latter, which shows it.
+MPIR_CVAR_CH4_POSIX_COLL_SELECTION_TUNING_JSON_FILE set to distflow's selection file (what
+distflow sets with DISTFLOW_MPICH_TUNING=1, see distflow/distribute/runtime.py) keeps
+release_gather for buffers up to 64 KiB at every thread level and uses the generic algorithms
+above.
 """
 import argparse
 import os
@@ -53,6 +57,8 @@ def main(argv=None):
             algbw, busbw = bandwidths(buf.nbytes, stats["wall_us"] / 1e6, comm.size)
             algorithm = os.environ.get("MPIR_CVAR_ALLREDUCE_POSIX_INTRA_ALGORITHM")
             variant = "size %d" % n + (", MPICH algorithm %s" % algorithm if algorithm else "")
+            if os.environ.get("MPIR_CVAR_CH4_POSIX_COLL_SELECTION_TUNING_JSON_FILE"):
+                variant += ", distflow's MPICH selection"
             common.emit("W3", "mpi4py", variant, size=n, ranks=comm.size,
                         thread_level=thread_level_name(MPI), algbw_gbs=algbw, busbw_gbs=busbw,
                         **stats)

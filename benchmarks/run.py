@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# the MPICH selection file distflow applies with DISTFLOW_MPICH_TUNING=1 (distribute/runtime.py)
+MPICH_SELECTION_VAR = "MPIR_CVAR_CH4_POSIX_COLL_SELECTION_TUNING_JSON_FILE"
+MPICH_SELECTION_FILE = str(HERE.parent / "distflow" / "distribute" / "mpich_posix_collectives.json")
 PY = sys.executable
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "scaling", "import", "memory")
 THREAD_LEVELS = ("single", "funneled", "serialized", "multiple")
@@ -65,6 +68,9 @@ def jobs_for(workloads, quick):
                             env={"MPI4PY_RC_THREAD_LEVEL": level}))
         jobs.append(Job("W3", ["allreduce_mpi4py.py"] + q, ranks=2, env={
             "MPI4PY_RC_THREAD_LEVEL": "single", "MPIR_CVAR_ALLREDUCE_POSIX_INTRA_ALGORITHM": "mpir"}))
+        # distflow's default under MPICH 5 (runtime.tune_mpich): release_gather up to 64 KiB only
+        jobs.append(Job("W3", ["allreduce_mpi4py.py"] + q, ranks=2, env={
+            "MPI4PY_RC_THREAD_LEVEL": "multiple", MPICH_SELECTION_VAR: MPICH_SELECTION_FILE}))
         jobs += [Job("W3", ["allreduce_distflow.py"] + q, ranks=2),
                  Job("W3", ["allreduce_gloo.py"] + q, ranks=2)]
     if "W4" in workloads:
@@ -239,6 +245,10 @@ def rows_for(recs):
         r = find(recs, "W3", "mpi4py", "size %d, MPICH algorithm mpir" % size)
         if r is not None:
             add("W3", "mpi4py Allreduce, %d floats, single + MPICH algorithm mpir" % size, r)
+        r = find(recs, "W3", "mpi4py", "size %d, distflow's MPICH selection" % size)
+        if r is not None:
+            add("W3", "mpi4py Allreduce, %d floats, multiple + distflow's MPICH selection "
+                "(release_gather <= 64 KiB)" % size, r)
         # distflow against a raw Allreduce timed in alternation in the same processes
         base = find(recs, "W3", "mpi4py", "in-process, size %d" % size)
         if base is not None:
