@@ -213,3 +213,66 @@ def check_second_derivative(case):
 
 def ops_built(case):
     return run_graph(case)[2]
+
+
+def check_graph_gradient_with_unknown_dims(case):
+    """Graph gradients when placeholders know only their ranks: the gradient functions must build
+    their shapes at run time (shape ops) instead of from static shapes."""
+    weights = _weights(case)
+    g = tf1.Graph()
+    with g.as_default():
+        xs = [tf1.placeholder(df.as_dtype(np.asarray(a).dtype), shape=[None] * np.ndim(a))
+              for a in case.inputs]
+        grads = tf1.gradients(_objective(case, xs, weights), [xs[i] for i in float_inputs(case)])
+        with tf1.Session(graph=g) as s:
+            values = [None if gr is None else s.run(gr, dict(zip(xs, case.inputs)))
+                      for gr in grads]
+    for index, got in zip(float_inputs(case), values):
+        want = numeric_grad(case, weights, index)
+        got = np.zeros_like(want) if got is None else got  # no gradient: zero, as check_gradient
+        np.testing.assert_allclose(got, want, rtol=case.grad_tol, atol=case.grad_tol,
+                                   err_msg="%s: input %d" % (case.name, index))
+
+
+def op_types_built(case):
+    """The op types a case builds: its forward graph, and its first (and second) derivatives."""
+    types = set(ops_built(case))
+    if not case.grad:
+        return types
+    g = tf1.Graph()
+    with g.as_default():
+        xs = [tf1.placeholder(df.as_dtype(np.asarray(a).dtype), shape=np.shape(a))
+              for a in case.inputs]
+        sources = [xs[i] for i in float_inputs(case)]
+        grads = tf1.gradients(_objective(case, xs, _weights(case)), sources)
+        if case.second:
+            tf1.gradients([df.reduce_sum(gr) for gr in grads if gr is not None], sources)
+    return types | {op.type for op in g.get_operations()}
+
+
+def table_tests(cases):
+    """The op-table tests of one table module, parametrized over its cases:
+
+        (test_forward_and_shapes, test_gradient, test_graph_gradient_with_unknown_dims,
+         test_second_derivative) = table_tests(CASES)
+    """
+    import pytest
+
+    @pytest.mark.parametrize("case", cases, ids=repr)
+    def test_forward_and_shapes(case):
+        check_forward(case)
+
+    @pytest.mark.parametrize("case", [c for c in cases if c.grad], ids=repr)
+    def test_gradient(case):
+        check_gradient(case)
+
+    @pytest.mark.parametrize("case", [c for c in cases if c.grad], ids=repr)
+    def test_graph_gradient_with_unknown_dims(case):
+        check_graph_gradient_with_unknown_dims(case)
+
+    @pytest.mark.parametrize("case", [c for c in cases if c.second], ids=repr)
+    def test_second_derivative(case):
+        check_second_derivative(case)
+
+    return (test_forward_and_shapes, test_gradient, test_graph_gradient_with_unknown_dims,
+            test_second_derivative)

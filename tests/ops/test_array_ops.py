@@ -5,8 +5,7 @@ import pytest
 import distflow as df
 import distflow.compat.v1 as tf1
 from distflow.framework.errors import InvalidArgumentError
-from op_check import (Case, _objective, _weights, check_forward, check_gradient,
-                      check_second_derivative, float_inputs, numeric_grad, ops_built)
+from op_check import Case, op_types_built, table_tests
 
 R = np.random.RandomState(7)
 
@@ -141,57 +140,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_forward_and_shapes(case):
-    check_forward(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.grad], ids=repr)
-def test_gradient(case):
-    check_gradient(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.grad], ids=repr)
-def test_graph_gradient_with_unknown_dims(case):
-    check_graph_gradient_with_unknown_dims(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.second], ids=repr)
-def test_second_derivative(case):
-    check_second_derivative(case)
-
-
-# -- helpers shared with test_set_ops.py ----------------------------------------------------------
-def check_graph_gradient_with_unknown_dims(case):
-    """Graph gradients when placeholders know only their ranks: the gradient functions must build
-    their shapes at run time (shape ops) instead of from static shapes."""
-    weights = _weights(case)
-    g = tf1.Graph()
-    with g.as_default():
-        xs = [tf1.placeholder(df.as_dtype(np.asarray(a).dtype), shape=[None] * np.ndim(a))
-              for a in case.inputs]
-        grads = tf1.gradients(_objective(case, xs, weights), [xs[i] for i in float_inputs(case)])
-        with tf1.Session(graph=g) as s:
-            values = s.run(grads, dict(zip(xs, case.inputs)))
-    for index, got in zip(float_inputs(case), values):
-        np.testing.assert_allclose(got, numeric_grad(case, weights, index), rtol=case.grad_tol,
-                                   atol=case.grad_tol, err_msg="%s: input %d" % (case.name, index))
-
-
-def op_types_built(case):
-    """The op types a case builds: its forward graph, and its first (and second) derivatives."""
-    types = set(ops_built(case))
-    if not case.grad:
-        return types
-    g = tf1.Graph()
-    with g.as_default():
-        xs = [tf1.placeholder(df.as_dtype(np.asarray(a).dtype), shape=np.shape(a))
-              for a in case.inputs]
-        sources = [xs[i] for i in float_inputs(case)]
-        grads = tf1.gradients(_objective(case, xs, _weights(case)), sources)
-        if case.second:
-            tf1.gradients([df.reduce_sum(gr) for gr in grads if gr is not None], sources)
-    return types | {op.type for op in g.get_operations()}
+(test_forward_and_shapes, test_gradient, test_graph_gradient_with_unknown_dims,
+ test_second_derivative) = table_tests(CASES)
 
 
 def test_every_array_and_slicing_op_is_built_by_some_case():

@@ -5,7 +5,7 @@ import pytest
 import distflow as df
 import distflow.compat.v1 as tf1
 from distflow.ops.comparison_ops import where_v1
-from op_check import Case, check_forward, check_gradient, check_second_derivative
+from op_check import Case, table_tests
 
 R = np.random.RandomState(42)
 
@@ -165,19 +165,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_forward_and_shapes(case):
-    check_forward(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.grad], ids=repr)
-def test_gradient(case):
-    check_gradient(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.second], ids=repr)
-def test_second_derivative(case):
-    check_second_derivative(case)
+(test_forward_and_shapes, test_gradient, test_graph_gradient_with_unknown_dims,
+ test_second_derivative) = table_tests(CASES)
 
 
 # -- coverage -------------------------------------------------------------------------------

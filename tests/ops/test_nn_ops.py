@@ -10,7 +10,7 @@ import distflow.compat.v1 as tf1
 from distflow.framework import errors
 from distflow.ops import nn_ops
 from distflow.ops.registry import OpDef
-from op_check import Case, check_forward, check_gradient, check_second_derivative, ops_built
+from op_check import Case, ops_built, table_tests
 
 R = np.random.RandomState(3)
 
@@ -99,19 +99,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_forward_and_shapes(case):
-    check_forward(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.grad], ids=repr)
-def test_gradient(case):
-    check_gradient(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.second], ids=repr)
-def test_second_derivative(case):
-    check_second_derivative(case)
+(test_forward_and_shapes, test_gradient, test_graph_gradient_with_unknown_dims,
+ test_second_derivative) = table_tests(CASES)
 
 
 def test_every_forward_op_is_in_the_table():

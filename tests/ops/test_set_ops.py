@@ -5,8 +5,7 @@ import pytest
 import distflow as df
 import distflow.compat.v1 as tf1
 from distflow.framework.errors import InvalidArgumentError
-from op_check import Case, check_forward, check_gradient, check_second_derivative
-from test_array_ops import check_graph_gradient_with_unknown_dims, op_types_built
+from op_check import Case, op_types_built, table_tests
 
 R = np.random.RandomState(11)
 
@@ -72,24 +71,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_forward_and_shapes(case):
-    check_forward(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.grad], ids=repr)
-def test_gradient(case):
-    check_gradient(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.grad], ids=repr)
-def test_graph_gradient_with_unknown_dims(case):
-    check_graph_gradient_with_unknown_dims(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.second], ids=repr)
-def test_second_derivative(case):
-    check_second_derivative(case)
+(test_forward_and_shapes, test_gradient, test_graph_gradient_with_unknown_dims,
+ test_second_derivative) = table_tests(CASES)
 
 
 def test_every_set_op_is_built_by_some_case():
