@@ -52,6 +52,8 @@ class SGD(_TF2Style, MomentumOptimizer):
         super().__init__(learning_rate, momentum, name=name, use_nesterov=nesterov,
                          weight_decay=weight_decay)
         self._plain = isinstance(momentum, (int, float)) and momentum == 0
+        if self._plain:  # the same update as GradientDescentOptimizer's, so its fast path too
+            self._eager_fused_update = (ApplyGradientDescent, ("learning_rate",))
 
     def _create_slots(self, var_list):
         if not self._plain:

@@ -73,20 +73,25 @@ def _apply_eager(opdef, inputs, attrs):
     if opdef.kernel is not None:
         out = opdef.kernel(EagerRecord(opdef, tensors, (), attrs), None)(*arrays)
     else:
-        xp = backend.get_array_module(*arrays)
+        xp = np
+        for a in arrays:  # backend.get_array_module, inlined: it costs as much as a small op
+            if type(a) is not np.ndarray:
+                xp = backend.get_array_module(*arrays)
+                break
         if xp is not np:  # an input lives on a GPU: the op runs there (backend/gpu.py's rule)
             arrays = gpu.device_args(xp, arrays, opdef.name)
         out = opdef.forward(xp, *arrays, **attrs)
     if isinstance(out, tuple):
-        outs = tuple(EagerTensor(o) for o in out)
+        result = outs = tuple(EagerTensor(o) for o in out)
     elif out is None:
         return None
     else:
-        outs = (EagerTensor(out),)
+        result = EagerTensor(out)
+        outs = (result,)
     if _ctx.tapes and not _ctx.recording_paused:
         for tape in _ctx.tapes:
             tape._record(opdef, tensors, outs, attrs)
-    return outs[0] if len(outs) == 1 and not isinstance(out, tuple) else outs
+    return result
 
 
 def _apply_eager_ref(opdef, inputs, attrs):

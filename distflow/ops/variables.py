@@ -174,7 +174,10 @@ class EagerVariable(Variable):
             raise ValueError("Cannot assign to variable %s due to variable shape %s and value shape "
                              "%s are incompatible" % (self._name, TensorShape(self._value.shape),
                                                       TensorShape(value.shape)))
-        self._value = value.astype(self._value.dtype, copy=False)
+        # NumPy gives a scalar, not an array, for 0-d arithmetic (cur + d): kept as one, a
+        # later in-place update (out=) of this variable would fail
+        self._value = np.asarray(value.astype(self._value.dtype, copy=False)) \
+            if isinstance(value, np.generic) else value.astype(self._value.dtype, copy=False)
 
     def _eager_read(self):
         t = EagerTensor(self._value)

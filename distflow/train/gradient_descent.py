@@ -11,6 +11,8 @@ class GradientDescentOptimizer(Optimizer):
     learning_rate * weight_decay * var, apart from the gradient (decoupled weight decay).
     """
 
+    _eager_fused_update = (ApplyGradientDescent, ("learning_rate",))
+
     def __init__(self, learning_rate, use_locking=False, name="GradientDescent", weight_decay=0.0):
         super().__init__(use_locking, name, weight_decay=weight_decay)
         self._set_hyper("learning_rate", learning_rate)

@@ -405,3 +405,28 @@ def test_a_gradient_of_the_wrong_shape_is_refused_not_broadcast():
     g = tf.Variable(np.float64([1.0, 2.0]))
     with pytest.raises(ValueError, match="do not have the same shape"):
         tf.train.AdamOptimizer().apply_gradients([(tf.constant([1.0], tf.float64), g)])
+
+
+@pytest.mark.parametrize("make", [lambda: df.optimizers.SGD(learning_rate=0.5),
+                                  lambda: df.train.GradientDescentOptimizer(0.5)])
+def test_eager_sgd_in_place_keeps_values_read_before_the_step(make):
+    # Eager plain SGD updates the variables' own arrays (no op per variable); a tensor read
+    # before the step must still hold the old value, and each dtype gets its own learning rate.
+    w = df.Variable(np.float32([1.0, 2.0]))
+    u = df.Variable(np.float64([[3.0], [-1.0]]))
+    opt = make()
+    w_before = w.read_value()
+    g_w, g_u = np.float32([0.25, -0.5]), np.float64([[1.0], [2.0]])
+    opt.apply_gradients([(df.constant(g_w), w), (df.constant(g_u), u)])
+    np.testing.assert_array_equal(w_before.numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(w.numpy(), np.float32([1.0, 2.0]) - np.float32(0.5) * g_w)
+    np.testing.assert_array_equal(u.numpy(), np.float64([[3.0], [-1.0]]) - 0.5 * g_u)
+    assert w.dtype == df.float32 and u.dtype == df.float64
+    if isinstance(opt, df.optimizers.SGD):
+        count_before = opt.iterations.read_value()
+        opt.apply_gradients([(df.constant(g_w), w)])
+        assert int(count_before) == 1 and int(opt.iterations) == 2
+    # with no earlier read alive, the next step lands in the same array
+    array = w._value
+    opt.apply_gradients([(df.constant(g_w), w)])
+    assert w._value is array
