@@ -110,28 +110,33 @@ class Function:
         if not kwargs and self._fast_specs is not None:
             fast = self._signature_fast_path(args)
             if fast is not None:
-                return fast[0]._call_with(fast[1])
+                return fast[0]._call_arrays(fast[1], args)
         call = self._canonicalize(args, kwargs, specs_allowed=False)
         return self._concrete_for(call)._call_with(call.tensors)
 
     def _signature_fast_path(self, args):
-        """(the trace, its tensors) for a call whose input_signature is a flat list of
+        """(the trace, its arrays) for a call whose input_signature is a flat list of
         TensorSpecs and whose arguments are NumPy arrays or eager tensors that fit them as they
         are: what the general path finds, without its conversions (a step's largest cost after
         the plan's). None sends the call down the general path."""
-        concrete = self._by_key.get(("signature",))
+        concrete = self._by_key.get(_SIGNATURE_KEY)
         if concrete is None or len(args) != len(self._fast_specs):
             return None
-        tensors = []
-        for a, (np_dtype, dims) in zip(args, self._fast_specs):
+        arrays = []
+        for a, (np_dtype, rank, known) in zip(args, self._fast_specs):
             kind = type(a)
             arr = a if kind is np.ndarray else a._value if kind is EagerTensor else None
-            if arr is None or arr.dtype != np_dtype or (dims is not None and (
-                    len(dims) != arr.ndim
-                    or any(d is not None and d != s for d, s in zip(dims, arr.shape)))):
+            if arr is None or arr.dtype != np_dtype:
                 return None
-            tensors.append(a if kind is EagerTensor else EagerTensor(a))
-        return concrete, tensors
+            if rank is not None:  # plain loops: a generator per argument costs more than this
+                shape = arr.shape
+                if len(shape) != rank:
+                    return None
+                for i, size in known:
+                    if shape[i] != size:
+                        return None
+            arrays.append(arr)
+        return concrete, arrays
 
     def get_concrete_function(self, *args, **kwargs):
         """The trace for these arguments (tensors, TensorSpecs or Python values), made if new."""
@@ -192,12 +197,20 @@ class Function:
 
 
 def _flat_specs(signature, arity):
-    """[(NumPy dtype, dims)] for an input_signature of one TensorSpec per positional parameter
-    (the case the fast path serves); None otherwise."""
+    """[(NumPy dtype, rank or None, ((axis, size) for each known size))] for an input_signature
+    of one TensorSpec per positional parameter (the case the fast path serves); None otherwise."""
     if signature is None or arity != len(signature) or \
             not all(isinstance(s, TensorSpec) for s in signature):
         return None
-    return [(np.dtype(s.dtype.as_numpy_dtype), s.shape.as_tuple()) for s in signature]
+    specs = []
+    for s in signature:
+        dims = s.shape.as_tuple()
+        known = () if dims is None else tuple((i, d) for i, d in enumerate(dims) if d is not None)
+        specs.append((np.dtype(s.dtype.as_numpy_dtype), None if dims is None else len(dims), known))
+    return specs
+
+
+_SIGNATURE_KEY = ("signature",)  # the one trace of a function with an input_signature
 
 
 class _Call:
@@ -282,8 +295,8 @@ class _Call:
                 raise TypeError("%s(): argument '%s' is not covered by input_signature"
                                 % (fname, pname))
             params.append((pname, value, nest.flatten(value)))
-        key = ("signature",)
-        return cls(pysig, arguments, params, names, specs, tensors, key, key)
+        return cls(pysig, arguments, params, names, specs, tensors, _SIGNATURE_KEY,
+                   _SIGNATURE_KEY)
 
     def rebuild(self, tensors):
         """(args, kwargs) with `tensors` in the tensor slots: the call the trace makes."""
@@ -541,6 +554,8 @@ class ConcreteFunction:
         self.structured_outputs = structured_outputs
         self.outputs = [t for t in outputs if t is not None]
         self._output_slots = outputs     # one per flattened output leaf, None where no tensor
+        # the function returns one tensor, not a structure: calls skip nest's rebuilding
+        self._single_output = not nest.is_nested(structured_outputs) and len(self.outputs) == 1
         self._updates = updates
         self._name = name
         self._runtime = Session(graph=graph)
@@ -583,13 +598,23 @@ class ConcreteFunction:
         return self._call_with(tensors)
 
     def _call_with(self, tensors):
-        arrays = tuple(t._value for t in tensors)
+        return self._call_arrays([t._value for t in tensors], tensors)
+
+    def _call_arrays(self, arrays, args):
+        """Runs the plan on the placeholders' arrays. `args`, the EagerTensors (or NumPy arrays)
+        the caller passed, matter only to a tape recording the call: it differentiates with
+        respect to those very tensors."""
         tapes = context.ctx.tapes if not context.ctx.recording_paused else ()
-        reads = [v._eager_read() for v in self.captured_variables] if tapes else ()
+        if tapes:
+            tensors = [a if type(a) is EagerTensor else EagerTensor(arr)
+                       for a, arr in zip(args, arrays)]
+            reads = [v._eager_read() for v in self.captured_variables]
         plan = self._plans.get(backend.get_array_module(*arrays))
         if plan is None:
             plan = self._plan_for(arrays)
         values = plan.run(arrays)
+        if self._single_output and not tapes:  # one tensor returned: no list, no nest
+            return EagerTensor(values[0])
         results = [EagerTensor(v) for v in values[:len(self.outputs)]]
         if tapes:
             record_inputs = list(tensors) + list(reads)

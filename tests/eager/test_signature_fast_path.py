@@ -42,3 +42,27 @@ def test_a_shape_that_does_not_fit_is_rejected_on_either_path():
             f(bad, Y)
     with pytest.raises(ValueError, match="input_signature"):
         f(np.ones(2, np.float32), Y)  # wrong rank
+
+
+def test_a_tape_around_a_fast_path_call_differentiates_the_tensors_passed():
+    f = make()
+    f(X, Y)
+    x = df.constant(X)
+    with df.GradientTape() as tape:
+        tape.watch(x)
+        loss = f(x, Y)  # an eager tensor and an array that fit: the fast path
+    dx = tape.gradient(loss, x)
+    w = np.array([[1.0], [2.0]], np.float32)
+    assert dx is not None
+    np.testing.assert_allclose(dx.numpy(), 2 * (X @ w - Y) @ w.T, rtol=1e-6)
+
+
+def test_a_structure_returned_comes_back_whole_from_the_fast_path():
+    @df.function(input_signature=[df.TensorSpec([None], df.float32)])
+    def f(x):
+        return {"double": 2 * x, "pair": (x + 1, None)}
+    f(np.zeros(2, np.float32))
+    out = f(np.array([1.0, 3.0], np.float32))
+    assert sorted(out) == ["double", "pair"] and out["pair"][1] is None
+    np.testing.assert_allclose(out["double"].numpy(), [2.0, 6.0])
+    np.testing.assert_allclose(out["pair"][0].numpy(), [2.0, 4.0])
