@@ -165,3 +165,18 @@ def current_rss_mib():
     with open("/proc/self/statm") as f:
         pages = int(f.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def torch_mlp(params):
+    """The benchmark MLP in PyTorch, with the same initial weights (torch imported here only)."""
+    import torch
+    layers = []
+    for i, (w, b) in enumerate(params):
+        lin = torch.nn.Linear(*w.shape)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w.T))
+            lin.bias.copy_(torch.from_numpy(b))
+        layers.append(lin)
+        if i < len(params) - 1:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)

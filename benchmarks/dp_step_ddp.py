@@ -22,16 +22,7 @@ def main(argv=None):
     from torch.nn.parallel import DistributedDataParallel
     spec = common.W1
     params = common.init_params(spec["sizes"])
-    layers = []
-    for i, (w, b) in enumerate(params):
-        lin = torch.nn.Linear(*w.shape)
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(w.T))
-            lin.bias.copy_(torch.from_numpy(b))
-        layers.append(lin)
-        if i < len(params) - 1:
-            layers.append(torch.nn.ReLU())
-    model = DistributedDataParallel(torch.nn.Sequential(*layers))
+    model = DistributedDataParallel(common.torch_mlp(params))
     opt = torch.optim.SGD(model.parameters(), lr=spec["lr"])
     loss_fn = torch.nn.MSELoss()
     rank, size = dist.get_rank(), dist.get_world_size()

@@ -21,16 +21,7 @@ def main(argv=None):
     torch.set_num_threads(1)
     spec = getattr(common, args.workload)
     params = common.init_params(spec["sizes"])
-    layers = []
-    for i, (w, b) in enumerate(params):
-        lin = torch.nn.Linear(*w.shape)
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(w.T))
-            lin.bias.copy_(torch.from_numpy(b))
-        layers.append(lin)
-        if i < len(params) - 1:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
+    model = common.torch_mlp(params)
     loss_fn = torch.nn.MSELoss()
     opt = torch.optim.SGD(model.parameters(), lr=spec["lr"])
     x, y = common.workload_data(args.workload)

@@ -242,21 +242,21 @@ def uniform_01(shape, dtype, seed=None):
 # -- public wrappers --------------------------------------------------------------------------
 def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     """Samples of a normal distribution: standard normals * stddev + mean."""
-    dtype = _float_dtype(dtype, "random_normal")
-    with name_scope(name, "random_normal") as scope:
-        mean = convert_to_tensor(mean, dtype, name="mean")
-        stddev = convert_to_tensor(stddev, dtype, name="stddev")
-        rnd = _random(RandomStandardNormal, shape, dtype, seed)
-        return math_ops.add(rnd * stddev, mean, name=scope or None)
+    return _scaled(RandomStandardNormal, "random_normal", shape, mean, stddev, dtype, seed, name)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     """Normal samples, redrawn where they fall 2 or more standard deviations from the mean."""
-    dtype = _float_dtype(dtype, "truncated_normal")
-    with name_scope(name, "truncated_normal") as scope:
+    return _scaled(TruncatedNormal, "truncated_normal", shape, mean, stddev, dtype, seed, name)
+
+
+def _scaled(opdef, default_name, shape, mean, stddev, dtype, seed, name):
+    """Standard samples of `opdef` * stddev + mean, named as TF names them."""
+    dtype = _float_dtype(dtype, default_name)
+    with name_scope(name, default_name) as scope:
         mean = convert_to_tensor(mean, dtype, name="mean")
         stddev = convert_to_tensor(stddev, dtype, name="stddev")
-        rnd = _random(TruncatedNormal, shape, dtype, seed)
+        rnd = _random(opdef, shape, dtype, seed)
         return math_ops.add(rnd * stddev, mean, name=scope or None)
 
 

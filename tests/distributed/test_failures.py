@@ -11,30 +11,31 @@ from mpi_launch import WORKERS, launches_mpi, run_mpi
 WORKER = os.path.join(WORKERS, "failures.py")
 
 
-@launches_mpi
-def test_an_exception_on_one_rank_ends_the_job_within_10_seconds():
-    proc = run_mpi(3, [WORKER, "exception"], timeout=60, collective_timeout=300)
+def run_failing(ranks, scenario):
+    """Runs the scenario; asserts the job failed, within 10 s of the raise, and never finished."""
+    proc = run_mpi(ranks, [WORKER, scenario], timeout=60, collective_timeout=300)
     ended = time.time()
     assert proc.returncode != 0
     raised = float(proc.stderr.split("raising at ")[1].split()[0])
     assert ended - raised < 10, proc.stderr
+    assert "did not stop" not in proc.stdout
+    return proc
+
+
+@launches_mpi
+def test_an_exception_on_one_rank_ends_the_job_within_10_seconds():
+    proc = run_failing(3, "exception")
     # the traceback, once, every line marked with the rank that failed
     assert proc.stderr.count("Traceback (most recent call last)") == 1, proc.stderr
     assert "[rank 1] Traceback (most recent call last):" in proc.stderr
     assert "[rank 1] ValueError: boom on purpose" in proc.stderr
     assert "[rank 1] distflow: uncaught exception on rank 1: stopping all 3 ranks" in proc.stderr
-    assert "did not stop" not in proc.stdout
 
 
 @launches_mpi
 def test_an_exception_in_a_worker_thread_ends_the_job_too():
-    proc = run_mpi(2, [WORKER, "thread"], timeout=60, collective_timeout=300)
-    ended = time.time()
-    assert proc.returncode != 0
-    raised = float(proc.stderr.split("raising at ")[1].split()[0])
-    assert ended - raised < 10, proc.stderr
+    proc = run_failing(2, "thread")
     assert "[rank 1] OSError: data file vanished" in proc.stderr
-    assert "did not stop" not in proc.stdout
 
 
 @launches_mpi
