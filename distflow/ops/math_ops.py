@@ -248,7 +248,8 @@ def _shape_from_tensor(shape_t, dtype):
 def _sum_to_forward_out(xp, g, shape, out):
     lead = g.ndim - out.ndim
     if lead and g.shape[lead:] == out.shape:  # the common case (a bias): sum the leading axes
-        return g.sum(axis=tuple(range(lead)), dtype=g.dtype, out=out)
+        g.sum(axis=tuple(range(lead)), dtype=g.dtype, out=out)
+        return out
     out[...] = _sum_to_forward(xp, g, shape)
     return out
 
@@ -318,7 +319,8 @@ def _sum_forward(xp, x, axis=None, keepdims=False):
 
 
 def _sum_forward_out(xp, x, axis=None, keepdims=False, out=None):
-    return xp.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype, out=out)
+    xp.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype, out=out)
+    return out  # not sum's result: for a NumPy scalar input that is a new scalar
 
 
 Sum = op_def("Sum", infer=_reduce_infer, forward=_sum_forward, forward_out=_sum_forward_out,
@@ -628,7 +630,8 @@ def _matmul_2d(x, y, transpose_a=False, transpose_b=False):
 
 
 def _matmul_forward_out(xp, a, b, transpose_a=False, transpose_b=False, out=None):
-    return xp.matmul(a.T if transpose_a else a, b.T if transpose_b else b, out=out)
+    xp.matmul(a.T if transpose_a else a, b.T if transpose_b else b, out=out)
+    return out
 
 
 MatMul = op_def("MatMul", infer=_matmul_infer, forward=_matmul_forward,

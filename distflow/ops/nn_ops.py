@@ -471,7 +471,8 @@ def _bias_add_grad_forward(xp, dy, data_format=None):
 # back along the channel, which is a BiasAdd onto zeros.
 def _bias_add_grad_forward_out(xp, dy, data_format=None, out=None):
     channel = _channel_axis(data_format, dy.ndim) % dy.ndim
-    return xp.sum(dy, axis=tuple(a for a in range(dy.ndim) if a != channel), out=out)
+    xp.sum(dy, axis=tuple(a for a in range(dy.ndim) if a != channel), out=out)
+    return out
 
 
 BiasAddGrad = op_def(
