@@ -9,9 +9,8 @@ chooses the algorithm: a single-threaded process gets the shared-memory "release
 all-reduce (fast for small buffers, slow for large ones), a multi-threaded one MPICH's generic
 algorithms; MPIR_CVAR_ALLREDUCE_POSIX_INTRA_ALGORITHM=mpir forces the latter, which shows it.
 MPIR_CVAR_CH4_POSIX_COLL_SELECTION_TUNING_JSON_FILE set to distflow's selection file (what
-distflow sets with DISTFLOW_MPICH_TUNING=1, see distflow/distribute/runtime.py) keeps
-release_gather for buffers up to 64 KiB at every thread level and uses the generic algorithms
-above.
+distflow sets under MPICH 5, see distflow/distribute/runtime.py) keeps release_gather for buffers
+up to 64 KiB in a process that is not multi-threaded, and uses the generic algorithms above.
 """
 import argparse
 import os

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# the MPICH selection file distflow applies with DISTFLOW_MPICH_TUNING=1 (distribute/runtime.py)
+# the MPICH selection file distflow applies under MPICH 5 (distribute/runtime.py)
 MPICH_SELECTION_VAR = "MPIR_CVAR_CH4_POSIX_COLL_SELECTION_TUNING_JSON_FILE"
 MPICH_SELECTION_FILE = str(HERE.parent / "distflow" / "distribute" / "mpich_posix_collectives.json")
 PY = sys.executable
@@ -68,9 +68,10 @@ def jobs_for(workloads, quick):
                             env={"MPI4PY_RC_THREAD_LEVEL": level}))
         jobs.append(Job("W3", ["allreduce_mpi4py.py"] + q, ranks=2, env={
             "MPI4PY_RC_THREAD_LEVEL": "single", "MPIR_CVAR_ALLREDUCE_POSIX_INTRA_ALGORITHM": "mpir"}))
-        # distflow's default under MPICH 5 (runtime.tune_mpich): release_gather up to 64 KiB only
+        # distflow's default under MPICH 5 (mpi.load_mpi, runtime.tune_mpich): funneled, and
+        # release_gather up to 64 KiB only
         jobs.append(Job("W3", ["allreduce_mpi4py.py"] + q, ranks=2, env={
-            "MPI4PY_RC_THREAD_LEVEL": "multiple", MPICH_SELECTION_VAR: MPICH_SELECTION_FILE}))
+            "MPI4PY_RC_THREAD_LEVEL": "funneled", MPICH_SELECTION_VAR: MPICH_SELECTION_FILE}))
         jobs += [Job("W3", ["allreduce_distflow.py"] + q, ranks=2),
                  Job("W3", ["allreduce_gloo.py"] + q, ranks=2)]
     if "W4" in workloads:
@@ -247,8 +248,8 @@ def rows_for(recs):
             add("W3", "mpi4py Allreduce, %d floats, single + MPICH algorithm mpir" % size, r)
         r = find(recs, "W3", "mpi4py", "size %d, distflow's MPICH selection" % size)
         if r is not None:
-            add("W3", "mpi4py Allreduce, %d floats, multiple + distflow's MPICH selection "
-                "(release_gather <= 64 KiB)" % size, r)
+            add("W3", "mpi4py Allreduce, %d floats, funneled + distflow's MPICH selection "
+                "(release_gather <= 64 KiB): distflow's setting" % size, r)
         # distflow against a raw Allreduce timed in alternation in the same processes
         base = find(recs, "W3", "mpi4py", "in-process, size %d" % size)
         if base is not None:

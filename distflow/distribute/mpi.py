@@ -4,23 +4,37 @@ arrays, in place, with no pickling on the hot path.
 mpi4py is imported here and only here, when a communicator is made: `import distflow` and
 single-process runs never need it.
 
-Around each collective the communicator notes which one it is in (`current`) and which one it
-finished last (`finished`): two attribute writes, which is all the hot path pays for the
-watchdog (watchdog.py) that turns a collective some rank never reaches into a clear stop.
+Around each collective the communicator notes which one it is in (`current`, also kept as
+`last`) and clears `current` when it returns: a tuple and three attribute writes, which is all
+the hot path pays for the watchdog (watchdog.py) that turns a collective some rank never reaches
+into a clear stop. No clock is read here: the watchdog's thread times what it sees.
 """
+import os
 import sys
 import time
-import warnings
 
 from distflow import backend
-from distflow.distribute.communicator import Communicator
+from distflow.distribute.communicator import Communicator, check_allreduce
 
 ABORT_PAUSE_S = 0.5
 
 
+THREAD_LEVEL = "funneled"
+
+
 def load_mpi():
-    """mpi4py's MPI module (initializing MPI), or ImportError with install advice."""
+    """mpi4py's MPI module (initializing MPI), or ImportError with install advice.
+
+    MPI starts at MPI_THREAD_FUNNELED, not mpi4py's default MULTIPLE: distflow calls MPI from
+    the main thread only (the watchdog talks over side_channel.py), and under MULTIPLE MPICH
+    drops its shared-memory all-reduce (runtime.py has the figures). A user's own choice wins:
+    MPI4PY_RC_THREAD_LEVEL, mpi4py.rc.thread_level set to another level, or MPI already started.
+    """
     try:
+        import mpi4py
+        if ("mpi4py.MPI" not in sys.modules and "MPI4PY_RC_THREAD_LEVEL" not in os.environ
+                and mpi4py.rc.thread_level == "multiple"):
+            mpi4py.rc.thread_level = THREAD_LEVEL
         from mpi4py import MPI
     except ImportError as e:
         raise ImportError("Running distflow on several ranks needs mpi4py and an MPI library: "
@@ -42,50 +56,58 @@ class MPICommunicator(Communicator):
         self._mpi_ops = {"sum": MPI.SUM, "mean": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}
         self._Allreduce, self._in_place = self._comm.Allreduce, MPI.IN_PLACE  # hot path
         self.seq = 0            # collectives started on this communicator
-        self.current = None     # (seq, kind, name, nbytes, start time) while inside one
-        self.finished = None    # (seq, kind, name, end time) of the last one that returned
+        self.current = None     # (seq, kind, name, buffer or None) while inside one
+        self.last = None        # the same for the last one started
         self.watchdog = None
         if self.size > 1 and collective_timeout:
-            if MPI.Query_thread() == MPI.THREAD_MULTIPLE:
-                from distflow.distribute.watchdog import Watchdog
-                self.watchdog = Watchdog(self, collective_timeout)
-            elif self.rank == 0:
-                warnings.warn("MPI was initialized without MPI_THREAD_MULTIPLE (mpi4py.rc."
-                              "thread_level), which the collective watchdog needs: collectives "
-                              "will wait without a timeout.", RuntimeWarning, stacklevel=3)
+            from distflow.distribute.watchdog import Watchdog
+            self.watchdog = Watchdog(self, collective_timeout)
 
     @property
     def mpi_comm(self):
         return self._comm
 
     # -- bookkeeping for the watchdog ------------------------------------------------------------
-    def _enter(self, kind, name, nbytes):
+    def _enter(self, kind, name, buf):
         self.seq += 1
-        self.current = (self.seq, kind, name, nbytes, time.monotonic())
+        self.last = self.current = (self.seq, kind, name, buf)
 
     def _leave(self):
-        seq, kind, name, _, _ = self.current
-        self.finished = (seq, kind, name, time.monotonic())
         self.current = None
 
     # -- primitives ----------------------------------------------------------------------------
     def _allreduce(self, buf, op, name):
         # The fused all-reduce calls this every step, so _enter and _leave are written out here:
-        # for a small buffer their two calls were a tenth of the collective's own time.
+        # with two ranks in lockstep on a small buffer, every 0.1 us of Python shows in the step.
         seq = self.seq = self.seq + 1
-        self.current = (seq, "allreduce", name, buf.nbytes, time.monotonic())
+        self.last = self.current = (seq, "allreduce", name, buf)
         try:
             self._Allreduce(self._in_place, buf, self._mpi_ops[op])
         finally:
-            self.finished = (seq, "allreduce", name, time.monotonic())
             self.current = None
         if op == "mean":
             buf /= self.size
 
     unchecked_allreduce = _allreduce  # the base class's adds a call and nothing else here
 
+    def bound_allreduce(self, buf, op, name=None):
+        """_allreduce of one buffer, with the MPI call, the buffer and the MPI op bound now."""
+        if op == "mean":
+            return super().bound_allreduce(buf, op, name)
+        check_allreduce(buf, op)
+        Allreduce, in_place, mpi_op = self._Allreduce, self._in_place, self._mpi_ops[op]
+
+        def allreduce():
+            seq = self.seq = self.seq + 1
+            self.last = self.current = (seq, "allreduce", name, buf)
+            try:
+                Allreduce(in_place, buf, mpi_op)
+            finally:
+                self.current = None
+        return allreduce
+
     def _broadcast(self, buf, root, name):
-        self._enter("broadcast", name, buf.nbytes)
+        self._enter("broadcast", name, buf)
         try:
             self._comm.Bcast(buf, root=root)
         finally:
@@ -94,7 +116,7 @@ class MPICommunicator(Communicator):
     def _allgather(self, buf, name):
         xp = backend.get_array_module(buf)
         out = xp.empty((self.size,) + buf.shape, dtype=buf.dtype)
-        self._enter("allgather", name, buf.nbytes)
+        self._enter("allgather", name, buf)
         try:
             self._comm.Allgather(buf, out)
         finally:
@@ -102,21 +124,21 @@ class MPICommunicator(Communicator):
         return out
 
     def _barrier(self, name):
-        self._enter("barrier", name, 0)
+        self._enter("barrier", name, None)
         try:
             self._comm.Barrier()
         finally:
             self._leave()
 
     def _allgather_object(self, obj):
-        self._enter("allgather_object", None, 0)
+        self._enter("allgather_object", None, None)
         try:
             return self._comm.allgather(obj)
         finally:
             self._leave()
 
     def _broadcast_object(self, obj, root):
-        self._enter("broadcast_object", None, 0)
+        self._enter("broadcast_object", None, None)
         try:
             return self._comm.bcast(obj, root=root)
         finally:

@@ -225,28 +225,21 @@ def _nccl_version():
 
 
 # -- MPICH's shared-memory all-reduce ---------------------------------------------------------
-# mpi4py starts MPI with MPI_THREAD_MULTIPLE, which the collective watchdog needs (its thread
-# talks while the main thread waits inside MPI_Allreduce). MPICH then never picks its fast
-# shared-memory "release_gather" all-reduce, only pairwise messages. Medians with 2 ranks on a
-# shared 2-core machine, MPICH 5.0.2 (`python benchmarks/run.py --only W3 --rounds 3`):
-#                                  5,121 floats (20 KiB)   1,313,793 floats (5 MiB)
-#   multiple (mpi4py's default)            32 us                  1.8 ms
-#   single (release_gather for all)         6 us                  3.9 ms
-#   single, generic algorithms only        37 us                  1.7 ms
-#   multiple + the file below              14 us                  1.9 ms
-# (the rest of the gap to `single` on small buffers is MPICH's locking under MULTIPLE).
-# release_gather wins small buffers and loses large ones (it moves them in 8 KiB cells). The
-# file below is MPICH's own selection table for shared-memory collectives with one change: the
-# all-reduce uses release_gather up to 64 KiB, at every thread level, and MPICH's generic
-# algorithms above. Opt-in (DISTFLOW_MPICH_TUNING=1), because of the caveat below; then set
-# only when the user has not chosen, only for MPICH 5 (the version it was checked with; another
-# version could reject the file and stop at MPI_Init), and only before MPI starts. Caveat: MPICH refuses release_gather under MPI_THREAD_MULTIPLE when it is forced with
-# MPIR_CVAR_ALLREDUCE_POSIX_INTRA_ALGORITHM (its source gives no reason). distflow makes its
-# collectives from one thread, and the watchdog sends only point-to-point messages on its own
-# communicator; a rank stalled after 20 small all-reduces (release_gather by then) was still
-# reported and the job stopped. That is evidence, not a proof that MPICH's guard is needless for
-# every program (a user's own threads may make collectives too), so it is not the default.
-OPT_IN_VAR = "DISTFLOW_MPICH_TUNING"
+# MPICH's fast shared-memory all-reduce, "release_gather", wins small buffers and loses large
+# ones (it moves them in 8 KiB cells), and MPICH never uses it under MPI_THREAD_MULTIPLE
+# (mpi4py's default level). Medians with 2 ranks on a shared 2-core machine, MPICH 5.0.2
+# (`python benchmarks/run.py --only W3`):
+#                                           5,121 floats (20 KiB)   1,313,793 floats (5 MiB)
+#   multiple (mpi4py's default)                     20 us                  0.70 ms
+#   funneled (release_gather for every size)         5 us                  3.3 ms
+#   funneled + the file below                        6 us                  0.66 ms
+# So distflow starts MPI at MPI_THREAD_FUNNELED (mpi.load_mpi) and gives MPICH the file below:
+# MPICH's own selection table for its shared-memory collectives with one change, the all-reduce
+# uses release_gather up to 64 KiB only, and MPICH's generic algorithms above. Like MPICH's own
+# table, it never picks release_gather in a multi-threaded process. It is set only when the user
+# has not chosen, only for MPICH 5 (the version it was checked with: another could reject the
+# file and stop at MPI_Init), only before MPI starts, and not with DISTFLOW_MPICH_TUNING=0.
+OPT_OUT_VAR = "DISTFLOW_MPICH_TUNING"
 MPICH_SELECTION_VAR = "MPIR_CVAR_CH4_POSIX_COLL_SELECTION_TUNING_JSON_FILE"
 MPICH_SELECTION_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                     "mpich_posix_collectives.json")
@@ -254,10 +247,10 @@ _MPICH_USER_CHOICES = (MPICH_SELECTION_VAR, "MPIR_CVAR_ALLREDUCE_POSIX_INTRA_ALG
 
 
 def mpich_tuning(env, library_version):
-    """{variable: value} to add to `env` before MPI_Init: the selection file for MPICH 5 when
-    DISTFLOW_MPICH_TUNING=1, else nothing. `library_version`: MPI_Get_library_version's text, or
+    """{variable: value} to add to `env` before MPI_Init: the selection file for MPICH 5 unless
+    DISTFLOW_MPICH_TUNING=0, else nothing. `library_version`: MPI_Get_library_version's text, or
     None when unknown."""
-    if env.get(OPT_IN_VAR) != "1":
+    if env.get(OPT_OUT_VAR) == "0":
         return {}
     if library_version is None or any(v in env for v in _MPICH_USER_CHOICES):
         return {}
@@ -272,7 +265,7 @@ def mpich_tuning(env, library_version):
 
 def tune_mpich():
     """Applies mpich_tuning to os.environ, unless MPI is already running (too late then)."""
-    if "mpi4py.MPI" in sys.modules or os.environ.get(OPT_IN_VAR) != "1":
+    if "mpi4py.MPI" in sys.modules or os.environ.get(OPT_OUT_VAR) == "0":
         return
     os.environ.update(mpich_tuning(os.environ, _mpi_library_version()))
 

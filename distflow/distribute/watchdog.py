@@ -5,18 +5,19 @@ Why a thread, and not non-blocking collectives polled with Test: on an oversubsc
 Python polling loop costs 10 to 100 times the latency of MPI's own blocking call. So the main
 thread makes plain blocking calls, and notes (seq, kind, name, start) on the communicator before
 each; a daemon thread wakes every `interval` seconds, reads that note, and acts only when
-something is wrong. mpi4py starts MPI with MPI_THREAD_MULTIPLE and releases the GIL inside
-blocking calls, so this thread can talk while the main thread waits inside MPI_Allreduce.
+something is wrong. mpi4py releases the GIL inside blocking calls, so the thread runs while the
+main thread waits inside MPI_Allreduce.
 
-It talks on a side channel: a duplicate of the communicator, whose messages can never match the
-program's collectives. Nothing travels on it while the job is healthy. Three kinds of message:
+The thread never calls MPI (but MPI_Abort, to end the job): MPI runs at MPI_THREAD_FUNNELED, and
+the ranks' watchdogs talk over their own TCP side channel (side_channel.py). Nothing travels on it
+while the job is healthy. Three kinds of message:
 
-  QUERY   "I have waited in collective #seq past the timeout; where are you?" sent by a rank
+  query   "I have waited in collective #seq past the timeout; where are you?" sent by a rank
           whose wait timed out to every other rank;
-  ANSWER  the reply of each rank's watchdog: waiting in collective #k, or running outside any
+  answer  the reply of each rank's watchdog: waiting in collective #k, or running outside any
           collective (its last one was #k). A rank that cannot answer (stuck in C code holding
           the GIL, or dead) stays silent, and the report says so;
-  EXIT    sent when a rank's program ends (atexit) with the number of collectives it started:
+  exit    sent when a rank's program ends (atexit) with the number of collectives it started:
           a rank still waiting for a later collective knows at once that it never comes (one
           rank took fewer steps than the others, or called sys.exit).
 
@@ -29,7 +30,9 @@ import threading
 import time
 import traceback
 
-TAG_QUERY, TAG_ANSWER, TAG_EXIT = 0x5D1, 0x5D2, 0x5D3
+from distflow.distribute.side_channel import SideChannel
+
+TAG_QUERY, TAG_ANSWER, TAG_EXIT = "query", "answer", "exit"
 REPLY_GRACE_S = 1.0  # how long a reporter collects answers; a healthy watchdog replies in ms
 
 
@@ -38,12 +41,12 @@ class Watchdog:
         self.comm = comm
         self.timeout = float(timeout)
         self.interval = interval or min(1.0, max(0.05, self.timeout / 10))
-        self._MPI = comm._MPI
-        self._side = comm.mpi_comm.Dup()
+        self._side = SideChannel(comm.mpi_comm)
         self._exited = {}    # rank -> collectives it had started when its program ended
         self._queries = {}   # rank -> the collective it timed out in
         self._answers = {}   # rank -> its state, while collecting after a timeout
-        self._pending = []   # our isend requests not yet completed
+        self._seen = None    # (communicator's current entry, when this thread first saw it)
+        self._done = None    # (communicator's last entry, when first seen finished)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="distflow-watchdog", daemon=True)
         self._thread.start()
@@ -59,13 +62,9 @@ class Watchdog:
             _say(self.comm.rank, "the collective watchdog failed and stops watching:\n"
                  + traceback.format_exc())
 
-    def _serve(self):
-        """Answers queries, records exits and answers; never blocks."""
-        MPI, side = self._MPI, self._side
-        status = MPI.Status()
-        while side.Iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG, status=status):
-            src, tag = status.Get_source(), status.Get_tag()
-            msg = side.recv(source=src, tag=tag)
+    def _serve(self, wait=0.0):
+        """Answers queries, records exits and answers; waits at most `wait` seconds."""
+        for src, tag, msg in self._side.poll(wait):
             if tag == TAG_QUERY:
                 self._queries[src] = msg
                 self._send(self.state(), src, TAG_ANSWER)
@@ -73,32 +72,44 @@ class Watchdog:
                 self._answers[src] = msg
             elif tag == TAG_EXIT:
                 self._exited[src] = msg
-        self._pending = [r for r in self._pending if not r.Test()]
 
     def _send(self, msg, dest, tag):
-        self._pending.append(self._side.isend(msg, dest=dest, tag=tag))
+        self._side.send(dest, tag, msg)
 
-    def state(self):
-        """("waiting", seq, kind, name, seconds) or ("running", last seq, kind, name, seconds)."""
+    def _observe(self):
+        """(the collective this rank is in or None, seconds it has been seen waiting in it).
+
+        The communicator reads no clock (mpi.py), so this thread times what it sees: a wait
+        counts from the wake that first saw it (at most `interval` late), and a collective's end
+        from the first wake that saw it finished."""
         now = time.monotonic()
         cur = self.comm.current
         if cur is not None:
-            seq, kind, name, _, start = cur
-            return ("waiting", seq, kind, name, now - start)
-        done = self.comm.finished
-        if done is None:
-            return ("running", 0, None, None, None)
-        seq, kind, name, end = done
-        return ("running", seq, kind, name, now - end)
+            if self._seen is None or self._seen[0] is not cur:
+                self._seen = (cur, now)
+            return cur, now - self._seen[1]
+        last = self.comm.last
+        if last is not None and (self._done is None or self._done[0] is not last):
+            self._done = (last, now)
+        return None, None
+
+    def state(self):
+        """["waiting", seq, kind, name, seconds] or ["running", last seq, kind, name, seconds]."""
+        cur, waited = self._observe()
+        if cur is not None:
+            return ["waiting", cur[0], cur[1], cur[2], waited]
+        if self._done is None:
+            return ["running", 0, None, None, None]
+        (seq, kind, name, _), at = self._done
+        return ["running", seq, kind, name, time.monotonic() - at]
 
     def _check(self):
-        cur = self.comm.current
+        cur, waited = self._observe()
         if cur is None:
             return
-        seq, start = cur[0], cur[4]
-        if any(started < seq for started in self._exited.values()):
+        if any(started < cur[0] for started in self._exited.values()):
             self._investigate(cur, "ended")
-        elif time.monotonic() - start >= self.timeout:
+        elif waited >= self.timeout:
             self._investigate(cur, "timeout")
 
     def _investigate(self, cur, why):
@@ -110,9 +121,9 @@ class Watchdog:
                 self._send(seq, r, TAG_QUERY)
         deadline = time.monotonic() + REPLY_GRACE_S
         while time.monotonic() < deadline:
-            time.sleep(0.02)
-            self._serve()
-            silent = set(range(size)) - set(self._answers) - set(self._exited) - {me}
+            self._serve(wait=0.02)
+            silent = (set(range(size)) - set(self._answers) - set(self._exited)
+                      - self._side.unreachable - {me})
             if not silent:
                 break
         if self.comm.current is not cur:
@@ -123,10 +134,10 @@ class Watchdog:
         self._stop_job(self._report(cur, dict(self._answers), why))
 
     def _report(self, cur, answers, why):
-        seq, kind, name, nbytes, start = cur
+        seq, kind, name, buf = cur
         me, size = self.comm.rank, self.comm.size
-        waited = time.monotonic() - start
-        what = describe(seq, kind, name, nbytes)
+        waited = time.monotonic() - self._seen[1]
+        what = describe(seq, kind, name, getattr(buf, "nbytes", None))
         waiting, missing = [me], []
         for r in range(size):
             if r == me:
@@ -135,6 +146,8 @@ class Watchdog:
             if r in self._exited and self._exited[r] < seq:
                 missing.append("rank %d (its program ended after collective #%d)"
                                % (r, self._exited[r]))
+            elif a is None and r in self._side.unreachable:
+                missing.append("rank %d (cannot be reached: its process has ended)" % r)
             elif a is None:
                 missing.append("rank %d (no answer: stuck outside Python, or dead)" % r)
             elif a[0] == "waiting" and a[1] == seq:
@@ -167,24 +180,28 @@ class Watchdog:
     # -- life cycle ------------------------------------------------------------------------------
     def close(self):
         """Stops the thread (the main thread must not be inside a collective)."""
-        if not self._stop.is_set():
-            self._stop.set()
-            if self._thread is not threading.current_thread():
-                self._thread.join(timeout=5)
+        if self._stop_thread():
+            self._side.close()
+
+    def _stop_thread(self):
+        """False when it was stopped already."""
+        if self._stop.is_set():
+            return False
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        return True
 
     def _at_exit(self):
         """Tells the other ranks this program ended, before mpi4py finalizes MPI."""
-        if self._stop.is_set():
+        if not self._stop_thread():
             return
-        self.close()
-        try:
-            reqs = [self._side.isend(self.comm.seq, dest=r, tag=TAG_EXIT)
-                    for r in range(self.comm.size) if r != self.comm.rank]
-            deadline = time.monotonic() + 1.0
-            while reqs and time.monotonic() < deadline:
-                reqs = [r for r in reqs if not r.Test()]
-        except Exception:  # MPI may already be finalized by the program itself
-            pass
+        deadline = time.monotonic() + 1.0
+        for r in range(self.comm.size):
+            left = deadline - time.monotonic()
+            if r != self.comm.rank and left > 0:
+                self._side.send(r, TAG_EXIT, self.comm.seq, timeout=min(left, 0.5))
+        self._side.close()
 
 
 def describe(seq, kind, name, nbytes):
