@@ -265,7 +265,7 @@ class Plan:
                        and not x.op.opdef.ref_inputs]
             if not writers or any(d is None for d in dims):
                 continue
-            views = offer(dims, [x.dtype.as_numpy_dtype for x in op.inputs], xp)
+            views = offer(dims, [x.dtype.as_numpy_dtype for x in op.inputs], xp, writers)
             for i in writers:
                 in_place[id(op.inputs[i].op)] = (views[i], op.name)
         return prebound, in_place

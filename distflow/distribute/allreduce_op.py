@@ -12,7 +12,7 @@ bucket.
 
 Zero copy. When the shapes are known while the plan compiles (a variable's gradient always has
 the variable's shape), the plan asks the bound kernel for its buffers up front
-(`kernel.input_buffers(shapes, dtypes, xp)`) and binds each gradient's producing op (MatMul,
+(`kernel.input_buffers(shapes, dtypes, xp, written)`) and binds each gradient's producing op (MatMul,
 SumTo, BiasAddGrad, ...) with `out=` the gradient's view: backprop then writes straight into the fused
 buffer, and the kernel, finding an input that IS its view, skips the copy. Any other input (one
 fetched, consumed elsewhere, or produced by an op without an `out` kernel) is copied in as before.
@@ -143,17 +143,34 @@ class FusedKernel:
         self.per_plan = runtime is not None  # eagerly, every call gets fresh buffers
         self.buffers = None       # the buffers in use, their layout checked across ranks
         self.preallocated = None  # buffers allocated at plan compile time, not yet checked
+        self._in_place = None     # (views or None, the bound all-reduce, outputs) once checked
+        self._written = 0         # inputs the plan binds to be computed into their views
         # The buffers are ours, contiguous and of a checked dtype, so the hot path calls the
         # communicator's collective itself, past the argument checks of comm.allreduce.
         self._allreduce = self.comm.unchecked_allreduce
 
-    def input_buffers(self, shapes, dtypes, xp):
+    def input_buffers(self, shapes, dtypes, xp, written):
         """Allocates the buffers for inputs of these static shapes and dtypes now (at plan
-        compile time) and returns one view per input, for the producing ops to write into."""
+        compile time) and returns one view per input, for the producing ops to write into.
+        `written`: the indices of the inputs whose producers the plan binds to do so."""
         self.preallocated = FusedBuffers(shapes, dtypes, xp, self.bucket_bytes)
+        self._written = len(set(written))
         return list(self.preallocated.views)
 
-    def __call__(self, *arrays):  # the hot path: pack what is not in place, one call per bucket
+    def __call__(self, *arrays):
+        # The hot path of a zero-copy plan: every input already IS its view of the one bucket.
+        # Written out (no pack() call, no loop): with two ranks in lockstep on a small buffer,
+        # every 0.1 us of Python here shows in the step. When the plan bound every producer to
+        # write into its view (forward_out's contract: it returns `out`), not even the identity
+        # tests are needed (views None); they were made once, on the first call.
+        fast = self._in_place
+        if fast is not None and (fast[0] is None or all(map(operator.is_, arrays, fast[0]))):
+            fast[1]()
+            return fast[2]
+        return self._plain(arrays)
+
+    def _plain(self, arrays):
+        """Packs what is not in place, then one collective per bucket."""
         buffers = self.buffers
         if buffers is None or not buffers.pack(arrays):
             buffers = self._buffers_for(arrays)
@@ -174,6 +191,11 @@ class FusedKernel:
                              buffers.describe(self.names, self.reduction))
         if self.per_plan:
             self.buffers = buffers
+            views = tuple(buffers.views)
+            if len(buffers.flats) == 1 and all(map(operator.is_, arrays, views)):
+                trusted = buffers is self.preallocated and self._written == len(views)
+                reduce = self.comm.bound_allreduce(buffers.flats[0], self.reduction, self.label)
+                self._in_place = (None if trusted else views, reduce, buffers.outputs)
         return buffers
 
 

@@ -16,6 +16,7 @@ one small collective, and names the tensors and ranks that differ.
 
 `allgather_object` and `broadcast_object` pickle Python objects: setup and error paths only.
 """
+import functools
 import hashlib
 import os
 import sys
@@ -48,11 +49,7 @@ class Communicator:
     # -- the collectives ---------------------------------------------------------------------
     def allreduce(self, buf, op="sum", name=None):
         """Reduces `buf` across ranks in place and returns it. `name` appears in error messages."""
-        _check_buffer(buf, "allreduce")
-        if op not in REDUCE_OPS:
-            raise ValueError("Unknown reduction %r; use one of %s" % (op, ", ".join(REDUCE_OPS)))
-        if op == "mean" and buf.dtype.kind not in "fc":
-            raise TypeError("A mean all-reduce needs a floating buffer, got %s" % buf.dtype)
+        check_allreduce(buf, op)
         self._allreduce(buf, op, name)
         return buf
 
@@ -60,6 +57,12 @@ class Communicator:
         """allreduce without its argument checks, for a caller that made them once (the fused
         all-reduce, reducing buffers it allocated itself, every step)."""
         self._allreduce(buf, op, name)
+
+    def bound_allreduce(self, buf, op, name=None):
+        """A function of no arguments that reduces `buf` in place, for a buffer reduced every
+        step (the fused all-reduce's): the checks and lookups are made once, here."""
+        check_allreduce(buf, op)
+        return functools.partial(self.unchecked_allreduce, buf, op, name)
 
     def broadcast(self, buf, root=0, name=None):
         """Overwrites `buf` on every rank with root's `buf`; returns it."""
@@ -120,6 +123,14 @@ class Communicator:
 
     def __repr__(self):
         return "<%s communicator: rank %d of %d>" % (self.name, self.rank, self.size)
+
+
+def check_allreduce(buf, op):
+    _check_buffer(buf, "allreduce")
+    if op not in REDUCE_OPS:
+        raise ValueError("Unknown reduction %r; use one of %s" % (op, ", ".join(REDUCE_OPS)))
+    if op == "mean" and buf.dtype.kind not in "fc":
+        raise TypeError("A mean all-reduce needs a floating buffer, got %s" % buf.dtype)
 
 
 def _check_buffer(buf, what):

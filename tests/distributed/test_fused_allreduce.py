@@ -195,9 +195,28 @@ def test_gradients_are_computed_into_the_buffer_with_the_copying_paths_results()
         # the 2 MatMuls, the SumTo and the BiasAddGrad write into the buffer: nothing is copied
         assert source.count("# into the buffer of") == 4
         assert kernel.buffers is kernel.preallocated and kernel.buffers.copies == 0
+        # every producer is bound to write into its view: the kernel stopped testing that
+        views, _, _ = kernel._in_place
+        assert views is None
     for source, kernel in plain_plans.values():
         assert "# into the buffer of" not in source  # fetched gradients: the plain path
         assert kernel.buffers.copies > 0
+
+
+def test_a_kernel_promised_its_inputs_in_place_checks_the_promise_on_the_first_call():
+    twin = TwinCommunicator()
+    x = tf.placeholder(tf.float32, [2])
+    op = dd.allreduce([x, x * 2.0], communicator=twin)[0].op
+    kernel = op.opdef.kernel(op, tf.Session())
+    views = kernel.input_buffers([(2,), (2,)], [np.float32] * 2, np, written=[0, 1])
+    a, b = np.ones(2, np.float32), np.full(2, 3.0, np.float32)
+    out = kernel(a, b)  # not the views: a broken promise, copied in and never trusted
+    np.testing.assert_array_equal(out[0], 2 * a)
+    np.testing.assert_array_equal(out[1], 2 * b)
+    assert kernel._in_place is None and kernel.buffers.copies == 2
+    views[0][...], views[1][...] = 5.0, 7.0
+    out = kernel(*views)
+    np.testing.assert_array_equal(out[1], [14.0, 14.0])
 
 
 def test_a_gradient_read_elsewhere_too_is_copied_not_overwritten():
