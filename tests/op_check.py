@@ -5,7 +5,8 @@ For each `Case` it checks
   * shapes: the static shape and dtype inferred while building (with known input shapes, and
     again with unknown ones) are compatible with what the kernel actually returns;
   * gradient: graph `gradients()` and the eager tape both match central finite differences in
-    float64, for the gradient of sum(w * output) with random weights w;
+    float64, for the gradient of sum(w * output) with random weights w; the tape's compiled
+    backward pass (asked the second time) equals its walker's (the first time) bit for bit;
   * second derivative (smooth ops): the gradient of the gradient matches finite differences of
     the first gradient.
 It also records which registered op types each case built, so a test can demand that every
@@ -17,6 +18,7 @@ import numpy as np
 
 import distflow as df
 import distflow.compat.v1 as tf1
+from distflow.autodiff import compiled_backward
 
 
 @dataclasses.dataclass
@@ -135,13 +137,31 @@ def graph_grads(case, weights):
             return [None if gr is None else s.run(gr, feed) for gr in grads]
 
 
-def eager_grads(case, weights):
+def _tape_grads(case, weights):
     xs = [df.constant(a) for a in case.inputs]
     sources = [xs[i] for i in float_inputs(case)]
     with df.GradientTape() as tape:
         tape.watch(sources)
         y = _objective(case, xs, weights)
     return [None if g is None else g.numpy() for g in tape.gradient(y, sources)]
+
+
+def eager_grads(case, weights):
+    """The tape's gradients through the walker (the first time a backward pass of this form is
+    asked for), then through its compiled plan (the second time: autodiff/compiled_backward.py),
+    which must agree with the walker to the last bit."""
+    first = _tape_grads(case, weights)
+    before = compiled_backward.served["compiled"]
+    second = _tape_grads(case, weights)
+    if any(g is not None for g in first):  # else the tape recorded nothing to compile
+        assert compiled_backward.served["compiled"] == before + 1, \
+            "%s: the second tape.gradient did not run compiled" % case.name
+    for i, (a, b) in enumerate(zip(first, second)):
+        assert (a is None) == (b is None), "%s: input %d connected in one path only" % (case.name, i)
+        if a is not None:
+            np.testing.assert_array_equal(b, a, err_msg="%s: compiled backward, input %d"
+                                          % (case.name, i))
+    return first
 
 
 def check_gradient(case):

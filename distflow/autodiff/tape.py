@@ -14,6 +14,7 @@ import contextlib
 import enum
 
 from distflow import backend
+from distflow.autodiff import compiled_backward
 from distflow.autodiff.backprop import backprop
 from distflow.autodiff.gradients import MATH, _fill_unconnected, gradients
 from distflow.framework import context, nest
@@ -181,20 +182,24 @@ class GradientTape:
 
     def _eager_gradient(self, targets, sources, grad_ys, unconnected):
         targets = [dispatch.to_eager(t) for t in targets]
-        # The seed of ones is made directly: OnesLike is not differentiable, so no tape records
-        # it, and the op's dispatch would cost as much as a small gradient op.
-        grad_ys = [_ones_like(t) if g is None else dispatch.to_eager(g, t.dtype)
-                   for t, g in zip(targets, grad_ys)]
+        seeds = [None if g is None else dispatch.to_eager(g, t.dtype)
+                 for t, g in zip(targets, grad_ys)]
         # A variable stands for all of its reads while recording; each read is its own source.
         expanded, spans = [], []
         for s in sources:
             reads = self._var_reads.get(id(s), (s, []))[1] if isinstance(s, Variable) else [s]
             spans.append((len(expanded), len(reads)))
             expanded.extend(reads)
-        producers = self._producers
-        # The records are in the order the ops ran, so the walker needs no search of its own.
-        raw = backprop(targets, grad_ys, expanded, producer=lambda t: producers.get(id(t)),
-                       math=MATH, ops=self._records, mark_skipped=True)
+        # The fast path: this form of backward pass compiled once into a plan.
+        raw = compiled_backward.gradients(self._records, targets, seeds, expanded, MATH)
+        if raw is compiled_backward.NOT_COMPILED:
+            # The seed of ones is made directly: OnesLike is not differentiable, so no tape
+            # records it, and the op's dispatch would cost as much as a small gradient op.
+            seeds = [_ones_like(t) if g is None else g for t, g in zip(targets, seeds)]
+            producers = self._producers
+            # The records are in the order the ops ran, so the walker needs no search of its own.
+            raw = backprop(targets, seeds, expanded, producer=lambda t: producers.get(id(t)),
+                           math=MATH, ops=self._records, mark_skipped=True)
         result = []
         for start, n in spans:
             parts = [g for g in raw[start:start + n] if g is not None]
