@@ -74,9 +74,17 @@ def _mpi_info(info):
             info["notes"].append(advice)
         return None
     info["mpi4py"] = mpi4py.__version__
-    from mpi4py import MPI
+    # MPI started as a training run starts it (thread level, MPICH's selection), so that what
+    # is shown is what training gets
+    from distflow.distribute import mpi, runtime
+    runtime.tune_mpich()
+    MPI = mpi.load_mpi()
     info["mpi_library"] = " ".join(MPI.Get_library_version().strip().splitlines()[0].split())
     info["mpi_standard"] = "%d.%d" % MPI.Get_version()
+    info["mpi_thread_level"] = {MPI.THREAD_SINGLE: "single", MPI.THREAD_FUNNELED: "funneled",
+                                MPI.THREAD_SERIALIZED: "serialized",
+                                MPI.THREAD_MULTIPLE: "multiple"}.get(MPI.Query_thread())
+    info["mpich_selection"] = os.environ.get(runtime.MPICH_SELECTION_VAR)
     return MPI
 
 
@@ -135,6 +143,9 @@ def format_info(info):
             ("mpi4py", info["mpi4py"] or "not installed (one process only)")]
     if info.get("mpi_library"):
         rows.append(("MPI library", "%s (MPI %s)" % (info["mpi_library"], info["mpi_standard"])))
+        rows.append(("MPI threads", info["mpi_thread_level"]))
+        rows.append(("MPI tuning", "collective selection " + info["mpich_selection"]
+                     if info["mpich_selection"] else "the library's own"))
     rows.append(("mpirun", info["mpirun"] or "not found"))
     if info["cupy"]:
         rows.append(("CUDA devices", "; ".join(info["cuda_devices"]) or "none"))

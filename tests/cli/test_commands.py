@@ -121,6 +121,10 @@ def test_info_under_mpirun_maps_ranks_to_devices():
     assert len({r["pid"] for r in info["ranks"]}) == 2
     assert all(r["device"] in ("cpu", "gpu:0", "gpu:1") for r in info["ranks"])
     assert info["mpi_library"] and info["problems"] == []
+    # MPI as training starts it: only the main thread calls MPI (the watchdog uses TCP)
+    assert info["mpi_thread_level"] == "funneled"
+    if info["mpi_library"].startswith("MPICH Version: 5."):
+        assert info["mpich_selection"].endswith("mpich_posix_collectives.json")
 
 
 def test_info_says_what_is_wrong_without_mpi4py(tmp_path):
