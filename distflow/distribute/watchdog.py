@@ -73,8 +73,8 @@ class Watchdog:
             elif tag == TAG_EXIT:
                 self._exited[src] = msg
 
-    def _send(self, msg, dest, tag):
-        self._side.send(dest, tag, msg)
+    def _send(self, msg, dest, tag, timeout=1.0):
+        self._side.send(dest, tag, msg, timeout=timeout)
 
     def _observe(self):
         """(the collective this rank is in or None, seconds it has been seen waiting in it).
@@ -116,9 +116,12 @@ class Watchdog:
         """Asks every rank where it is, then reports and stops the job."""
         seq, size, me = cur[0], self.comm.size, self.comm.rank
         self._answers = {}
+        # a host that drops our connection attempts costs its timeout: bound the whole round
+        ask_by = time.monotonic() + REPLY_GRACE_S
         for r in range(size):
-            if r != me:
-                self._send(seq, r, TAG_QUERY)
+            left = ask_by - time.monotonic()
+            if r != me and left > 0:
+                self._send(seq, r, TAG_QUERY, timeout=min(left, 0.5))
         deadline = time.monotonic() + REPLY_GRACE_S
         while time.monotonic() < deadline:
             self._serve(wait=0.02)
@@ -147,7 +150,8 @@ class Watchdog:
                 missing.append("rank %d (its program ended after collective #%d)"
                                % (r, self._exited[r]))
             elif a is None and r in self._side.unreachable:
-                missing.append("rank %d (cannot be reached: its process has ended)" % r)
+                missing.append("rank %d (cannot be reached: its process has ended, or a "
+                               "firewall blocks the watchdog's TCP port)" % r)
             elif a is None:
                 missing.append("rank %d (no answer: stuck outside Python, or dead)" % r)
             elif a[0] == "waiting" and a[1] == seq:
