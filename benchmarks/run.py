@@ -35,7 +35,8 @@ MPICH_SELECTION_FILE = str(HERE.parent / "distflow" / "distribute" / "mpich_posi
 DISTFLOW_MPI_SETTINGS = {"MPI4PY_RC_THREAD_LEVEL": "funneled",
                          MPICH_SELECTION_VAR: MPICH_SELECTION_FILE}
 PY = sys.executable
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "scaling", "import", "memory")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "scaling", "import", "memory", "gpu")
+DEFAULT_WORKLOADS = WORKLOADS[:-1]  # the GPU targets need a GPU: --only gpu
 THREAD_LEVELS = ("single", "funneled", "serialized", "multiple")
 PINNED = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                            "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -80,6 +81,8 @@ def jobs_for(workloads, quick):
         jobs += [Job("W4", ["dp_step_numpy_mpi.py"] + q, ranks=2, env=DISTFLOW_MPI_SETTINGS),
                  Job("W4", ["dp_step_distflow.py"] + q, ranks=2),
                  Job("W4", ["dp_step_ddp.py"] + q, ranks=2)]
+    if "gpu" in workloads:  # issue 8's GPU targets: W1 and W2 at batch 4096 against PyTorch
+        jobs.append(Job("gpu", ["gpu_steps.py"] + q))
     if "scaling" in workloads:  # W2 weak scaling: 256 rows per rank, 1 rank then 2
         jobs += [Job("scaling", ["dp_step_distflow.py", "--workload", "W2"] + q),
                  Job("scaling", ["dp_step_distflow.py", "--workload", "W2"] + q, ranks=2)]
@@ -281,6 +284,24 @@ def rows_for(recs):
         ddp = find(recs, "W4", "ddp-gloo")
         if ddp is not None:
             add("W4", "DDP on gloo / NumPy+Allreduce", ddp, base)
+    torch_w1, torch_w2 = find(recs, "W1 GPU", "torch"), find(recs, "W2 GPU", "torch")
+    gpu_run = find(recs, "W1 GPU", "distflow")
+    if gpu_run is not None and "skipped" in gpu_run:
+        rows.append(dict(workload="GPU", what="W1 and W2 on a GPU: " + gpu_run["skipped"],
+                         median="", cpu="", ratio=None, ratio_cpu=None, target=None, ok=None,
+                         record=gpu_run))
+    elif torch_w1 or torch_w2 or gpu_run:
+        add("W1 GPU", "PyTorch eager on the GPU, W1 step", torch_w1)
+        for variant, target in (("plan", None), ("cuda graph", 0.3)):
+            r = find(recs, "W1 GPU", "distflow", variant)
+            if r is not None:
+                add("W1 GPU", "distflow Session plan%s / PyTorch" % (
+                    ", CUDA graph" if variant == "cuda graph" else ""), r, torch_w1, target)
+        add("W2 GPU", "PyTorch eager on the GPU, W2 step, batch 4096", torch_w2)
+        r = find(recs, "W2 GPU", "distflow", "plan")
+        if r is not None:  # throughput >= 0.9 x PyTorch's: time <= 1 / 0.9 of its
+            add("W2 GPU", "distflow Session plan / PyTorch (time; throughput target >= 0.9x)",
+                r, torch_w2, round(1 / 0.9, 2))
     one, two = (find(recs, "scaling", "distflow", "W2 weak, %d rank(s)" % n) for n in (1, 2))
     if one and two and "wall_us" in one and "wall_us" in two:
         eff = one["wall_us"] / two["wall_us"]
@@ -348,7 +369,7 @@ def machine():
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS),
+    p.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(DEFAULT_WORKLOADS),
                    help="the workloads to run (default: all)")
     p.add_argument("--rounds", type=int, default=1, help="run everything N times, interleaved")
     p.add_argument("--quick", action="store_true", help="a few steps each: checks, not timings")

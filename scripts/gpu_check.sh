@@ -9,7 +9,9 @@
 #      df.function on the GPU, CUDA graphs, Boston training and N ranks = one process);
 #   5. `distflow train configs/boston.yaml --device gpu --set train.epochs=20`, and the same on
 #      the CPU, side by side;
-#   6. the Boston step benchmark: CPU, GPU, GPU with CUDA graphs, PyTorch.
+#   6. the Boston step benchmark: CPU, GPU, GPU with CUDA graphs, PyTorch; then issue 8's GPU
+#      targets (benchmarks/gpu_steps.py: the W1 step with CUDA graphs against PyTorch eager, W2
+#      at batch 4096 against PyTorch eager).
 # Logs go to $OUT if set (else /tmp/distflow-gpu-check), at most 8 files. Exit status: 0 when
 # every step passed.
 #     bash scripts/gpu_check.sh
@@ -62,6 +64,7 @@ done
 step "6. Boston step benchmark"
 timeout 60 $PY scripts/gpu_bench_step.py --json "$LOG/bench.json" 2>&1 | tee "$LOG/bench.log" \
     || fail "benchmark"
+timeout 120 $PY benchmarks/gpu_steps.py 2>&1 | tee "$LOG/gpu_steps.log" || fail "gpu_steps"
 
 echo
 if [ -n "$FAILED" ]; then

@@ -129,3 +129,35 @@ def test_train_torch_script_matches_the_config(tmp_path):
     assert [h["epoch"] for h in history] == [1, 2]
     assert all(np.isfinite(h["test_mse"]) and h["test_rmse"] == pytest.approx(
         np.sqrt(h["test_mse"])) for h in history)
+
+
+def test_gpu_targets_program_runs_on_the_cpu_and_its_rows_have_the_issues_targets():
+    # the GPU program's own code, on the CPU (a GPU session runs it for real: gpu_check.sh)
+    records = run_program(["gpu_steps.py", "--device", "cpu", "--quick"])
+    got = {(r["workload"], r["impl"]): r for r in records}
+    assert ("W1 GPU", "distflow") in got and ("W2 GPU", "distflow") in got
+    assert got["W2 GPU", "distflow"]["batch"] == 4096
+    for r in records:
+        if "skipped" not in r:
+            check_timing(r)
+    sys.path.insert(0, BENCH)
+    try:
+        import run
+    finally:
+        sys.path.remove(BENCH)
+    recs = run.combine([records])
+    rows = {row["what"]: row for row in run.rows_for(recs)}
+    plan = rows["distflow Session plan / PyTorch (time; throughput target >= 0.9x)"]
+    assert plan["target"] == 1.11
+    if ("W2 GPU", "torch") in got and "skipped" not in got["W2 GPU", "torch"]:
+        assert plan["ratio"] == pytest.approx(got["W2 GPU", "distflow"]["wall_us"]
+                                              / got["W2 GPU", "torch"]["wall_us"])
+
+
+def test_gpu_targets_program_says_when_there_is_no_gpu():
+    from distflow import backend
+    if backend.gpu_available():
+        pytest.skip("this machine has a GPU")
+    records = run_program(["gpu_steps.py", "--quick"])
+    assert {r["workload"] for r in records} == {"W1 GPU", "W2 GPU"}
+    assert all(r["skipped"].startswith("no GPU here") for r in records)
