@@ -18,7 +18,6 @@ launches. Prints one JSON line per measurement (workloads "W1 GPU" and "W2 GPU";
 import argparse
 import time
 
-
 import common
 
 W2_GPU_BATCH = 4096
