@@ -10,8 +10,11 @@ walk. The values are those the walker computes eagerly (the same kernels, in the
 
 The form (`_signature`) is everything the backward graph depends on: each record's op, attrs
 and inputs (as positions: which earlier record made them, or which outside tensor), every
-array's shape and dtype, the values of small integer inputs (axes, shapes, which become graph
-constants), the targets, the seeds and the sources.
+array's shape and dtype, the targets, the seeds and the sources. Integer inputs are fed like
+the others (labels and indices change every step), unless the graph cannot be built without
+their values (an axis given as a Python number becomes a tensor eagerly, and some gradients
+need it constant): then the values of the small ones are part of the form too, and they become
+graph constants.
 
 A form is compiled the second time it is seen, so that a program whose forms never repeat
 (shapes changing every step) pays nothing for building graphs. The walker runs on the first
@@ -31,9 +34,10 @@ from distflow.framework.eager import EagerTensor
 
 NOT_COMPILED = object()   # the answer when the walker must run
 _UNCOMPILABLE = object()  # a cached form whose graph could not be built
+_NEEDS_VALUES = object()  # a form whose graph needs its small integer inputs' values
 CACHE_SIZE = 64           # forms kept, the oldest dropped first; a training loop has one or
                           # two (a short last batch)
-SMALL_INT = 16            # integer inputs up to this many elements become graph constants
+SMALL_INT = 16            # integer inputs up to this many elements may become graph constants
 enabled = os.environ.get("DISTFLOW_COMPILED_BACKWARD", "1") != "0"
 _cache = collections.OrderedDict()  # form -> compiled entry, or _UNCOMPILABLE
 _seen = collections.OrderedDict()   # forms seen once, not compiled yet
@@ -63,15 +67,23 @@ def _entry(records, targets, seeds, sources, math):
     if context.ctx.tapes and not context.ctx.recording_paused:
         return None
     try:
-        key, tensors = _signature(records, targets, seeds, sources)
+        key, values, tensors = _signature(records, targets, seeds, sources)
     except _Unsupported:
         return None
     entry = _cache.get(key)
+    valued = entry is _NEEDS_VALUES
+    if valued:
+        key = (key, values)
+        entry = _cache.get(key)
     if entry is None:
         if _seen.pop(key, None) is None:  # the first sighting
             _remember(_seen, key, True)
             return None
-        entry = _build(records, targets, seeds, sources, tensors, math)
+        entry = _build(records, targets, seeds, sources, tensors, math, valued)
+        if entry is _UNCOMPILABLE and not valued and values:
+            _remember(_cache, key, _NEEDS_VALUES)
+            key = (key, values)
+            entry = _build(records, targets, seeds, sources, tensors, math, True)
         _remember(_cache, key, entry)
     if entry is _UNCOMPILABLE:
         return None
@@ -89,9 +101,9 @@ class _Unsupported(Exception):
 
 
 def _signature(records, targets, seeds, sources):
-    """(hashable form, [tensor or array per slot]). A slot is a tensor the backward graph may
-    read: each outside input, each record output, each seed."""
-    slots, tensors, form = {}, [], []
+    """(hashable form, the small integer inputs' values, [tensor per slot]). A slot is a tensor
+    the backward graph may read: each outside input, each record output, each seed."""
+    slots, tensors, form, values = {}, [], [], []
     for r in records:
         ins = []
         for x in r.inputs:
@@ -102,10 +114,9 @@ def _signature(records, targets, seeds, sources):
                     raise _Unsupported  # a GPU array: the walker's path
                 s = slots[id(x)] = len(tensors)
                 tensors.append(x)
+                ins.append((s, v.shape, v.dtype.char))
                 if v.dtype.kind in "iub" and v.size <= SMALL_INT:
-                    ins.append((s, v.shape, v.dtype.char, v.tobytes()))
-                else:
-                    ins.append((s, v.shape, v.dtype.char))
+                    values.append(v.tobytes())
             else:
                 ins.append(s)
         outs = []
@@ -140,7 +151,7 @@ def _signature(records, targets, seeds, sources):
             hash(key)
         except TypeError:  # an array, a dict...: no form to key a cache with
             raise _Unsupported from None
-    return key, tensors
+    return key, tuple(values), tensors
 
 
 def _freeze(value):
@@ -149,9 +160,9 @@ def _freeze(value):
     return value
 
 
-def _build(records, targets, seeds, sources, tensors, math):
+def _build(records, targets, seeds, sources, tensors, math, constants):
     """(feed slots, plan run, [(source index, fetch index, slot if a fed tensor)], sources), or
-    _UNCOMPILABLE."""
+    _UNCOMPILABLE. `constants`: small integer inputs become graph constants."""
     from distflow.client.plan import Plan, prune
     from distflow.client.session import Session
     from distflow.framework.graph import Graph
@@ -168,8 +179,9 @@ def _build(records, targets, seeds, sources, tensors, math):
                     made.add(id(o))
             for i, t in enumerate(tensors):
                 v = t._value
-                if id(t) not in made and v.dtype.kind in "iub" and v.size <= SMALL_INT:
-                    stand_in[i] = constant_op.constant(v)  # in the form: a constant
+                if constants and id(t) not in made and v.dtype.kind in "iub" \
+                        and v.size <= SMALL_INT:
+                    stand_in[i] = constant_op.constant(v)  # its value is in the form
                 else:
                     stand_in[i] = constant_op.placeholder(v.dtype, v.shape, name="s%d" % i)
             producers, pseudo = {}, []

@@ -17,9 +17,7 @@ from distflow import backend
 from distflow.distribute.communicator import Communicator, check_allreduce
 
 ABORT_PAUSE_S = 0.5
-
-
-THREAD_LEVEL = "funneled"
+THREAD_LEVEL = "funneled"  # what load_mpi asks for, unless the user chose
 
 
 def load_mpi():

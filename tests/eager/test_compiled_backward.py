@@ -72,7 +72,42 @@ def test_a_new_shape_is_a_new_form_seen_once_before_it_is_compiled():
     assert delta(before) == {"compiled": 3, "walker": 2}
 
 
-def test_integer_inputs_are_part_of_the_form():
+def test_labels_that_change_every_step_are_fed_not_compiled_into_the_graph():
+    logits_w = df.Variable(R.randn(3, 5))
+    x = R.randn(8, 3)
+    rng = np.random.RandomState(1)
+    before = served()
+    for _ in range(5):
+        labels = rng.randint(0, 5, size=8)
+        with df.GradientTape() as tape:
+            loss = df.reduce_sum(df.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=labels, logits=df.matmul(x, logits_w)))
+        g = tape.gradient(loss, logits_w).numpy()
+        z = x @ logits_w.numpy()
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        p[np.arange(8), labels] -= 1
+        np.testing.assert_allclose(g, x.T @ p, rtol=1e-10, atol=1e-12)
+    assert delta(before) == {"compiled": 4, "walker": 1}
+
+
+def test_an_integer_the_graph_needs_as_a_constant_puts_its_value_in_the_form():
+    params = df.Variable(np.arange(12.0).reshape(3, 4))
+    before = served()
+    for axis in (1, 1, 0, 0, 1):  # gather's axis, a Python number, is a tensor eagerly
+        with df.GradientTape() as tape:
+            loss = df.reduce_sum(df.gather(params, [0, 2], axis=axis))
+        want = np.zeros((3, 4))
+        if axis == 1:
+            want[:, [0, 2]] = 1
+        else:
+            want[[0, 2], :] = 1
+        np.testing.assert_array_equal(tape.gradient(loss, params).numpy(), want)
+    # axis 1: walker, then compiled with its value; axis 0: a new valued form, seen once first
+    assert delta(before) == {"compiled": 3, "walker": 2}
+
+
+def test_gather_indices_that_change_give_their_own_gradients():
     params = df.Variable(np.arange(12.0).reshape(4, 3))
 
     def grad(indices):
