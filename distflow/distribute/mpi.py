@@ -12,6 +12,7 @@ into a clear stop. No clock is read here: the watchdog's thread times what it se
 import os
 import sys
 import time
+import warnings
 
 from distflow import backend
 from distflow.distribute.communicator import Communicator, check_allreduce
@@ -58,8 +59,14 @@ class MPICommunicator(Communicator):
         self.last = None        # the same for the last one started
         self.watchdog = None
         if self.size > 1 and collective_timeout:
-            from distflow.distribute.watchdog import Watchdog
-            self.watchdog = Watchdog(self, collective_timeout)
+            from distflow.distribute.watchdog import Watchdog, WatchdogUnavailable
+            try:
+                self.watchdog = Watchdog(self, collective_timeout)
+            except WatchdogUnavailable as e:  # the same answer on every rank
+                if self.rank == 0:
+                    warnings.warn("distflow: no collective watchdog (%s): a rank that never "
+                                  "reaches a collective will hang the job" % e, RuntimeWarning,
+                                  stacklevel=3)
 
     @property
     def mpi_comm(self):

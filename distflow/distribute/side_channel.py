@@ -27,17 +27,22 @@ class SideChannel:
     def __init__(self, mpi_comm):
         """Collective over `mpi_comm` (an mpi4py communicator); call from the main thread."""
         self.rank = mpi_comm.Get_rank()
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("", 0))
-        self._listener.listen(64)
-        self._listener.setblocking(False)
         host = socket.gethostname()
+        try:
+            self._listener = _listen()
+            port = self._listener.getsockname()[1]
+        except OSError as e:  # no TCP here: every rank must still reach the allgather below
+            self._listener, port = None, "%s" % e
         token = secrets.token_hex(16) if self.rank == 0 else None
-        mine = (host, _own_addresses(host), self._listener.getsockname()[1], token)
+        mine = (host, _own_addresses(host), port, token)
         # the raw mpi4py call, not the communicator's: it is no collective of the program's
         everyone = mpi_comm.allgather(mine)
         self._token = everyone[0][3]
         self._peers = [(_candidates(host, h, addrs), port) for h, addrs, port, _ in everyone]
+        # why the channel cannot work (a rank could not listen), the same on every rank
+        self.broken = next(("rank %d cannot listen on TCP: %s" % (r, p)
+                            for r, (_, _, p, _) in enumerate(everyone) if isinstance(p, str)),
+                           None)
         self._out = {}      # rank -> connected socket
         self._in = {}       # accepted socket -> bytes received so far
         self.unreachable = set()  # ranks whose port refused us: their process has likely ended
@@ -126,8 +131,21 @@ class SideChannel:
 
     def close(self):
         for sock in list(self._out.values()) + list(self._in) + [self._listener]:
-            sock.close()
+            if sock is not None:
+                sock.close()
         self._out, self._in = {}, {}
+
+
+def _listen():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("", 0))
+        sock.listen(64)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _own_addresses(host):

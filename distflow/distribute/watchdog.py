@@ -36,12 +36,20 @@ TAG_QUERY, TAG_ANSWER, TAG_EXIT = "query", "answer", "exit"
 REPLY_GRACE_S = 1.0  # how long a reporter collects answers; a healthy watchdog replies in ms
 
 
+class WatchdogUnavailable(RuntimeError):
+    """The side channel cannot work here (a rank cannot listen on TCP); every rank raises it."""
+
+
 class Watchdog:
     def __init__(self, comm, timeout, interval=None):
+        """Collective over comm (the side channel's setup): every rank must make one."""
         self.comm = comm
         self.timeout = float(timeout)
         self.interval = interval or min(1.0, max(0.05, self.timeout / 10))
         self._side = SideChannel(comm.mpi_comm)
+        if self._side.broken:
+            self._side.close()
+            raise WatchdogUnavailable(self._side.broken)
         self._exited = {}    # rank -> collectives it had started when its program ended
         self._queries = {}   # rank -> the collective it timed out in
         self._answers = {}   # rank -> its state, while collecting after a timeout

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
+from distflow.distribute import side_channel
 from distflow.distribute.side_channel import SideChannel
+from mpi_launch import launches_mpi, run_mpi
 
 
 class OneRank:
@@ -70,3 +72,38 @@ def test_a_rank_whose_port_is_closed_is_unreachable(channel):
     channel._peers[0] = (["127.0.0.1"], dead_port)
     assert not channel.send(0, "query", 1, timeout=0.5)
     assert channel.unreachable == {0}
+
+
+def _cannot_listen():
+    raise OSError("Operation not permitted (test)")
+
+
+def test_a_rank_that_cannot_listen_makes_the_channel_broken_not_an_error(monkeypatch):
+    monkeypatch.setattr(side_channel, "_listen", _cannot_listen)
+    ch = SideChannel(OneRank())
+    assert ch.broken == "rank 0 cannot listen on TCP: Operation not permitted (test)"
+    ch.close()
+
+
+BROKEN_ON_RANK_1 = (
+    "import os, numpy as np\n"
+    "from distflow.distribute import side_channel\n"
+    "def boom():\n"
+    "    raise OSError('Operation not permitted (test)')\n"
+    "if os.environ.get('PMI_RANK') == '1':\n"
+    "    side_channel._listen = boom\n"
+    "import distflow.distribute as dd\n"
+    "comm = dd.init().communicator\n"
+    "buf = np.ones(3, np.float32)\n"
+    "comm.allreduce(buf)\n"
+    "seen = comm.allgather_object((float(buf[0]), comm.watchdog is not None))\n"
+    "if comm.rank == 0:\n"
+    "    print(seen)\n")
+
+
+@launches_mpi
+def test_when_one_rank_cannot_listen_every_rank_runs_without_a_watchdog_and_rank_0_says_so():
+    proc = run_mpi(2, ["-c", BROKEN_ON_RANK_1])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[(2.0, False), (2.0, False)]"
+    assert proc.stderr.count("no collective watchdog (rank 1 cannot listen on TCP") == 1
