@@ -18,22 +18,23 @@ from distflow import backend
 from distflow.distribute.communicator import Communicator, check_allreduce
 
 ABORT_PAUSE_S = 0.5
-THREAD_LEVEL = "funneled"  # what load_mpi asks for, unless the user chose
 
 
-def load_mpi():
+def load_mpi(thread_level=None):
     """mpi4py's MPI module (initializing MPI), or ImportError with install advice.
 
-    MPI starts at MPI_THREAD_FUNNELED, not mpi4py's default MULTIPLE: distflow calls MPI from
-    the main thread only (the watchdog talks over side_channel.py), and under MULTIPLE MPICH
-    drops its shared-memory all-reduce (runtime.py has the figures). A user's own choice wins:
+    `thread_level` ('funneled' when runtime.tune_mpich gave MPICH its selection file): the level
+    to start MPI at instead of mpi4py's default MULTIPLE. distflow calls MPI from the main thread
+    only (the watchdog talks over side_channel.py), and under MULTIPLE MPICH drops its
+    shared-memory all-reduce (runtime.py has the figures). A user's own choice wins:
     MPI4PY_RC_THREAD_LEVEL, mpi4py.rc.thread_level set to another level, or MPI already started.
     """
     try:
         import mpi4py
-        if ("mpi4py.MPI" not in sys.modules and "MPI4PY_RC_THREAD_LEVEL" not in os.environ
+        if (thread_level and "mpi4py.MPI" not in sys.modules
+                and "MPI4PY_RC_THREAD_LEVEL" not in os.environ
                 and mpi4py.rc.thread_level == "multiple"):
-            mpi4py.rc.thread_level = THREAD_LEVEL
+            mpi4py.rc.thread_level = thread_level
         from mpi4py import MPI
     except ImportError as e:
         raise ImportError("Running distflow on several ranks needs mpi4py and an MPI library: "
@@ -45,10 +46,11 @@ def load_mpi():
 class MPICommunicator(Communicator):
     name = "mpi"
 
-    def __init__(self, comm=None, collective_timeout=None):
+    def __init__(self, comm=None, collective_timeout=None, thread_level=None):
         """`comm`: an mpi4py communicator (COMM_WORLD by default). `collective_timeout`: seconds
-        a rank may wait in one collective before the job is stopped (None or 0: wait forever)."""
-        MPI = load_mpi()
+        a rank may wait in one collective before the job is stopped (None or 0: wait forever).
+        `thread_level`: see load_mpi, when this call starts MPI."""
+        MPI = load_mpi(thread_level)
         self._MPI = MPI
         self._comm = comm if comm is not None else MPI.COMM_WORLD
         super().__init__(self._comm.Get_rank(), self._comm.Get_size())

@@ -123,9 +123,10 @@ def _make_communicator(kind, timeout):
     if kind == "single":
         return SingleCommunicator()
     if kind == "mpi":
-        tune_mpich()
         from distflow.distribute.mpi import MPICommunicator
-        return MPICommunicator(collective_timeout=timeout)
+        tuned = tune_mpich()
+        return MPICommunicator(collective_timeout=timeout,
+                               thread_level="funneled" if tuned else None)
     raise ValueError("Unknown communicator %r: use 'auto', 'single', 'mpi', 'nccl' or "
                      "'host-staged'" % (kind,))
 
@@ -232,24 +233,32 @@ def _nccl_version():
 #                                           5,121 floats (20 KiB)   1,313,793 floats (5 MiB)
 #   multiple (mpi4py's default)                     20 us                  0.70 ms
 #   funneled (release_gather for every size)         5 us                  3.3 ms
-#   funneled + the file below                        6 us                  0.66 ms
-# So distflow starts MPI at MPI_THREAD_FUNNELED (mpi.load_mpi) and gives MPICH the file below:
-# MPICH's own selection table for its shared-memory collectives with one change, the all-reduce
-# uses release_gather up to 64 KiB only, and MPICH's generic algorithms above. Like MPICH's own
-# table, it never picks release_gather in a multi-threaded process. It is set only when the user
-# has not chosen, only for MPICH 5 (the version it was checked with: another could reject the
-# file and stop at MPI_Init), only before MPI starts, and not with DISTFLOW_MPICH_TUNING=0.
+#   funneled + mpich_posix_collectives.json          6 us                  0.66 ms
+# That file is MPICH's own selection table for its shared-memory collectives with one change:
+# the all-reduce uses release_gather up to 64 KiB only, and MPICH's generic algorithms above.
+# release_gather waits by spinning, though: with more ranks on a host than CPUs for them, a
+# waiting rank spins away the time slice of the rank it waits for (`mpirun -n 4` of the Boston
+# config on 2 cores: 84 s instead of 4 s). So a host with more ranks than CPUs (MPICH's launcher
+# says how many ranks, MPI_LOCALNRANKS) gets mpich_posix_oversubscribed.json, which never picks
+# release_gather. Like MPICH's own table, neither file picks it in a multi-threaded process.
+#
+# A file is set only when the user has not chosen one, only for MPICH 5 (the version they were
+# checked with: another could reject the file and stop at MPI_Init), only before MPI starts,
+# and not with DISTFLOW_MPICH_TUNING=0. Only then does distflow start MPI at
+# MPI_THREAD_FUNNELED (without a file, MPICH would use release_gather for every size): any other
+# MPI starts at mpi4py's default level.
 OPT_OUT_VAR = "DISTFLOW_MPICH_TUNING"
 MPICH_SELECTION_VAR = "MPIR_CVAR_CH4_POSIX_COLL_SELECTION_TUNING_JSON_FILE"
-MPICH_SELECTION_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                    "mpich_posix_collectives.json")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+MPICH_SELECTION_FILE = os.path.join(_HERE, "mpich_posix_collectives.json")
+MPICH_OVERSUBSCRIBED_FILE = os.path.join(_HERE, "mpich_posix_oversubscribed.json")
 _MPICH_USER_CHOICES = (MPICH_SELECTION_VAR, "MPIR_CVAR_ALLREDUCE_POSIX_INTRA_ALGORITHM")
 
 
-def mpich_tuning(env, library_version):
-    """{variable: value} to add to `env` before MPI_Init: the selection file for MPICH 5 unless
+def mpich_tuning(env, library_version, cpus=None):
+    """{variable: value} to add to `env` before MPI_Init: a selection file for MPICH 5 unless
     DISTFLOW_MPICH_TUNING=0, else nothing. `library_version`: MPI_Get_library_version's text, or
-    None when unknown."""
+    None when unknown; `cpus`: how many CPUs this process may run on, or None."""
     if env.get(OPT_OUT_VAR) == "0":
         return {}
     if library_version is None or any(v in env for v in _MPICH_USER_CHOICES):
@@ -260,14 +269,27 @@ def mpich_tuning(env, library_version):
     major = first[2].split(".")[0]
     if not major.isdigit() or int(major) != 5:
         return {}
+    local = env.get("MPI_LOCALNRANKS", "")
+    if cpus and local.isdigit() and int(local) > cpus:
+        return {MPICH_SELECTION_VAR: MPICH_OVERSUBSCRIBED_FILE}
     return {MPICH_SELECTION_VAR: MPICH_SELECTION_FILE}
 
 
 def tune_mpich():
-    """Applies mpich_tuning to os.environ, unless MPI is already running (too late then)."""
+    """Applies mpich_tuning to os.environ, unless MPI is already running (too late then). True
+    when it set a selection file: then MPI may start at MPI_THREAD_FUNNELED."""
     if "mpi4py.MPI" in sys.modules or os.environ.get(OPT_OUT_VAR) == "0":
-        return
-    os.environ.update(mpich_tuning(os.environ, _mpi_library_version()))
+        return False
+    extra = mpich_tuning(os.environ, _mpi_library_version(), _usable_cpus())
+    os.environ.update(extra)
+    return bool(extra)
+
+
+def _usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count()
 
 
 def _mpi_library_version():

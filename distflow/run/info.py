@@ -77,8 +77,8 @@ def _mpi_info(info):
     # MPI started as a training run starts it (thread level, MPICH's selection), so that what
     # is shown is what training gets
     from distflow.distribute import mpi, runtime
-    runtime.tune_mpich()
-    MPI = mpi.load_mpi()
+    tuned = runtime.tune_mpich()
+    MPI = mpi.load_mpi("funneled" if tuned else None)
     info["mpi_library"] = " ".join(MPI.Get_library_version().strip().splitlines()[0].split())
     info["mpi_standard"] = "%d.%d" % MPI.Get_version()
     info["mpi_thread_level"] = {MPI.THREAD_SINGLE: "single", MPI.THREAD_FUNNELED: "funneled",

@@ -121,10 +121,12 @@ def test_info_under_mpirun_maps_ranks_to_devices():
     assert len({r["pid"] for r in info["ranks"]}) == 2
     assert all(r["device"] in ("cpu", "gpu:0", "gpu:1") for r in info["ranks"])
     assert info["mpi_library"] and info["problems"] == []
-    # MPI as training starts it: only the main thread calls MPI (the watchdog uses TCP)
-    assert info["mpi_thread_level"] == "funneled"
-    if info["mpi_library"].startswith("MPICH Version: 5."):
-        assert info["mpich_selection"].endswith("mpich_posix_collectives.json")
+    # MPI as training starts it: with distflow's MPICH selection file (MPICH 5), at funneled
+    from distflow.distribute import runtime
+    want = runtime.mpich_tuning({"MPI_LOCALNRANKS": "2"}, runtime._mpi_library_version(),
+                                runtime._usable_cpus()).get(runtime.MPICH_SELECTION_VAR)
+    assert info["mpich_selection"] == want
+    assert info["mpi_thread_level"] == ("funneled" if want else "multiple")
 
 
 def test_info_says_what_is_wrong_without_mpi4py(tmp_path):
