@@ -150,6 +150,8 @@ def eager_grads(case, weights):
     """The tape's gradients through the walker (the first time a backward pass of this form is
     asked for), then through its compiled plan (the second time: autodiff/compiled_backward.py),
     which must agree with the walker to the last bit."""
+    compiled_backward._cache.clear()  # room for this case's form (the cache has a bound)
+    compiled_backward._seen.clear()
     first = _tape_grads(case, weights)
     before = compiled_backward.served["compiled"]
     second = _tape_grads(case, weights)

@@ -35,11 +35,13 @@ from distflow.framework.eager import EagerTensor
 NOT_COMPILED = object()   # the answer when the walker must run
 _UNCOMPILABLE = object()  # a cached form whose graph could not be built
 _NEEDS_VALUES = object()  # a form whose graph needs its small integer inputs' values
-CACHE_SIZE = 64           # forms kept, the oldest dropped first; a training loop has one or
-                          # two (a short last batch)
+CACHE_SIZE = 64           # forms compiled at most, kept for good: a training loop has one or
+                          # two (a short last batch); a program cycling through more (a length
+                          # per batch) runs the rest on the walker instead of rebuilding them
+SEEN_SIZE = 4096          # forms remembered as seen once (the oldest forgotten)
 SMALL_INT = 16            # integer inputs up to this many elements may become graph constants
 enabled = os.environ.get("DISTFLOW_COMPILED_BACKWARD", "1") != "0"
-_cache = collections.OrderedDict()  # form -> compiled entry, or _UNCOMPILABLE
+_cache = {}                         # form -> compiled entry, _UNCOMPILABLE or _NEEDS_VALUES
 _seen = collections.OrderedDict()   # forms seen once, not compiled yet
 served = collections.Counter()      # "compiled" / "walker": which path answered, for tests
 
@@ -76,24 +78,23 @@ def _entry(records, targets, seeds, sources, math):
         key = (key, values)
         entry = _cache.get(key)
     if entry is None:
-        if _seen.pop(key, None) is None:  # the first sighting
-            _remember(_seen, key, True)
+        if key not in _seen:  # the first sighting
+            _seen[key] = True
+            if len(_seen) > SEEN_SIZE:
+                _seen.popitem(last=False)
             return None
+        if len(_cache) >= CACHE_SIZE:  # full: the walker, rather than a build every step
+            return None
+        del _seen[key]
         entry = _build(records, targets, seeds, sources, tensors, math, valued)
         if entry is _UNCOMPILABLE and not valued and values:
-            _remember(_cache, key, _NEEDS_VALUES)
+            _cache[key] = _NEEDS_VALUES
             key = (key, values)
             entry = _build(records, targets, seeds, sources, tensors, math, True)
-        _remember(_cache, key, entry)
+        _cache[key] = entry
     if entry is _UNCOMPILABLE:
         return None
     return entry + (tensors,)
-
-
-def _remember(cache, key, value):
-    cache[key] = value
-    if len(cache) > CACHE_SIZE:
-        cache.popitem(last=False)
 
 
 class _Unsupported(Exception):

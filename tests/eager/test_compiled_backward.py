@@ -196,15 +196,21 @@ def test_the_switch_turns_it_off(monkeypatch):
     assert delta(before) == {"compiled": 0, "walker": 3}
 
 
-@pytest.mark.parametrize("n", [70])
-def test_the_cache_keeps_a_bounded_number_of_forms(n):
+def test_past_the_cache_size_new_forms_run_the_walker_and_nothing_is_rebuilt(monkeypatch):
+    monkeypatch.setattr(compiled_backward, "CACHE_SIZE", 3)
     x = df.Variable(1.0)
-    for k in range(n):
-        for _ in range(2):
-            with df.GradientTape() as tape:
-                y = x * float(k)
-                for _ in range(k % 5):
-                    y = y + x
-            tape.gradient(y, x)
-    assert len(compiled_backward._cache) <= compiled_backward.CACHE_SIZE
-    assert len(compiled_backward._seen) <= compiled_backward.CACHE_SIZE
+    built = []
+    real_build = compiled_backward._build
+    monkeypatch.setattr(compiled_backward, "_build", lambda *a: built.append(1) or real_build(*a))
+
+    def grad(k):  # a form of its own for each k: k additions
+        with df.GradientTape() as tape:
+            y = x * 2.0
+            for _ in range(k):
+                y = y + x
+        return float(tape.gradient(y, x))
+
+    for _ in range(3):  # a cycle of 5 forms, three times
+        for k in range(5):
+            assert grad(k) == 2.0 + k
+    assert len(built) == 3 and len(compiled_backward._cache) == 3
