@@ -285,11 +285,38 @@ def tune_mpich():
     return bool(extra)
 
 
-def _usable_cpus():
+def _usable_cpus(cgroup_root="/sys/fs/cgroup"):
+    """The CPUs this process may run on: its affinity mask, capped by a container's CPU quota
+    (`docker --cpus 2` on a 16-core host leaves 16 CPUs in the mask and 2 CPUs of time)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
-        return os.cpu_count()
+        cpus = os.cpu_count()
+    quota = _cgroup_cpu_quota(cgroup_root)
+    return min(cpus, quota) if cpus and quota else cpus
+
+
+def _cgroup_cpu_quota(root):
+    """CPUs' worth of time a cgroup allows (cgroup v2 cpu.max, else v1 cfs files), or None."""
+    def read(*parts):
+        try:
+            with open(os.path.join(root, *parts)) as f:
+                return f.read().split()
+        except OSError:
+            return None
+    v2 = read("cpu.max")
+    if v2 and len(v2) == 2 and v2[0] != "max":
+        quota, period = v2
+    else:
+        quota, period = (read("cpu", "cpu.cfs_quota_us") or [None])[0], \
+            (read("cpu", "cpu.cfs_period_us") or [None])[0]
+    try:
+        quota, period = int(quota), int(period)
+    except (TypeError, ValueError):
+        return None
+    if quota <= 0 or period <= 0:  # -1: no limit
+        return None
+    return max(1, -(-quota // period))  # a partial CPU counts as one
 
 
 def _mpi_library_version():

@@ -130,3 +130,25 @@ def test_a_users_thread_level_is_kept():
     level, _, multiple, _, watchdog = _job(env={"MPI4PY_RC_THREAD_LEVEL": "multiple"})
     assert level == multiple
     assert watchdog
+
+
+def _cgroup(tmp_path, files):
+    for rel, text in files.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return str(tmp_path)
+
+
+def test_a_containers_cpu_quota_caps_the_cpus_counted(tmp_path):
+    affinity = runtime._usable_cpus(str(tmp_path / "none"))  # no cgroup files: the mask
+    assert affinity >= 1
+    v2 = _cgroup(tmp_path / "v2", {"cpu.max": "150000 100000\n"})  # 1.5 CPUs: counts as 2
+    assert runtime._usable_cpus(v2) == min(affinity, 2)
+    v1 = _cgroup(tmp_path / "v1", {"cpu/cpu.cfs_quota_us": "100000\n",
+                                   "cpu/cpu.cfs_period_us": "100000\n"})
+    assert runtime._usable_cpus(v1) == 1
+    unlimited = _cgroup(tmp_path / "max", {"cpu.max": "max 100000\n",
+                                           "cpu/cpu.cfs_quota_us": "-1\n",
+                                           "cpu/cpu.cfs_period_us": "100000\n"})
+    assert runtime._usable_cpus(unlimited) == affinity
