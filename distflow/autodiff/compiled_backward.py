@@ -25,6 +25,7 @@ DISTFLOW_COMPILED_BACKWARD=0 turns the fast path off.
 """
 import collections
 import os
+import threading
 
 import numpy as np
 
@@ -44,6 +45,7 @@ enabled = os.environ.get("DISTFLOW_COMPILED_BACKWARD", "1") != "0"
 _cache = {}                         # form -> compiled entry, _UNCOMPILABLE or _NEEDS_VALUES
 _seen = collections.OrderedDict()   # forms seen once, not compiled yet
 served = collections.Counter()      # "compiled" / "walker": which path answered, for tests
+_lock = threading.Lock()
 
 
 def gradients(records, targets, seeds, sources, math):
@@ -78,20 +80,21 @@ def _entry(records, targets, seeds, sources, math):
         key = (key, values)
         entry = _cache.get(key)
     if entry is None:
-        if key not in _seen:  # the first sighting
-            _seen[key] = True
-            if len(_seen) > SEEN_SIZE:
-                _seen.popitem(last=False)
-            return None
-        if len(_cache) >= CACHE_SIZE:  # full: the walker, rather than a build every step
-            return None
-        del _seen[key]
-        entry = _build(records, targets, seeds, sources, tensors, math, valued)
-        if entry is _UNCOMPILABLE and not valued and values:
-            _cache[key] = _NEEDS_VALUES
-            key = (key, values)
-            entry = _build(records, targets, seeds, sources, tensors, math, True)
-        _cache[key] = entry
+        with _lock:  # tapes in several threads: one bookkeeper at a time (hits need no lock)
+            if key not in _seen:  # the first sighting
+                _seen[key] = True
+                if len(_seen) > SEEN_SIZE:
+                    _seen.popitem(last=False)
+                return None
+            if len(_cache) >= CACHE_SIZE:  # full: the walker, rather than a build every step
+                return None
+            del _seen[key]
+            entry = _build(records, targets, seeds, sources, tensors, math, valued)
+            if entry is _UNCOMPILABLE and not valued and values:
+                _cache[key] = _NEEDS_VALUES
+                key = (key, values)
+                entry = _build(records, targets, seeds, sources, tensors, math, True)
+            _cache[key] = entry
     if entry is _UNCOMPILABLE:
         return None
     return entry + (tensors,)

@@ -214,3 +214,36 @@ def test_past_the_cache_size_new_forms_run_the_walker_and_nothing_is_rebuilt(mon
         for k in range(5):
             assert grad(k) == 2.0 + k
     assert len(built) == 3 and len(compiled_backward._cache) == 3
+
+
+def test_tapes_in_several_threads_share_the_cache_safely():
+    import threading
+    x, y = R.randn(8, 4).astype(np.float32), R.randn(8, 1).astype(np.float32)
+    start = make_variables()
+    compiled_backward.enabled = False
+    try:
+        want = [g.numpy() for g in mlp_step(start, x, y)[1]]
+    finally:
+        compiled_backward.enabled = True
+    results, errors = [], []
+
+    def worker():
+        try:
+            variables = make_variables()
+            for v, w in zip(variables, start):
+                v.assign(w)
+            for _ in range(20):
+                results.append([g.numpy() for g in mlp_step(variables, x, y)[1]])
+        except Exception as e:  # reported below: a thread's exception would otherwise vanish
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(results) == 80
+    for grads in results:
+        for g, w in zip(grads, want):
+            np.testing.assert_array_equal(g, w)
