@@ -115,20 +115,24 @@ def _session_trajectory(make):
     return out
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-@pytest.mark.parametrize("mode", ["eager", "function"])
-def test_optimizers_apply_gradients_eagerly(name, mode):
-    reference = _session_trajectory(OPTIMIZERS[name])
-    w = df.Variable(W0)
-    opt = OPTIMIZERS[name]()
-
+def _training_step(w, opt):
+    """One training step of w with opt: the tape's gradient of _loss, then apply_gradients."""
     def step():
         with df.GradientTape() as tape:
             loss = _loss(w)
         grads = tape.gradient(loss, [w])
         opt.apply_gradients(zip(grads, [w]))
         return loss
+    return step
 
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("mode", ["eager", "function"])
+def test_optimizers_apply_gradients_eagerly(name, mode):
+    reference = _session_trajectory(OPTIMIZERS[name])
+    w = df.Variable(W0)
+    opt = OPTIMIZERS[name]()
+    step = _training_step(w, opt)
     run = step if mode == "eager" else df.function(step)
     for k in range(STEPS):
         run()
@@ -143,13 +147,7 @@ def test_keras_style_optimizers_give_the_same_steps_with_and_without_df_function
     for use_function in (False, True):
         w = df.Variable(W0)
         opt = make(0.1)
-
-        def step():
-            with df.GradientTape() as tape:
-                loss = _loss(w)
-            grads = tape.gradient(loss, [w])
-            opt.apply_gradients(zip(grads, [w]))
-            return loss
+        step = _training_step(w, opt)
         run = df.function(step) if use_function else step
         trajectories.append([np.array(run()) for _ in range(STEPS)] + [w.numpy()])
     eager, graph = trajectories
