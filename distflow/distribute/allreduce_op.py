@@ -63,7 +63,9 @@ def bucket_layout(nbytes, dtypes, bucket_bytes):
 class FusedBuffers:
     """The flat buffers of one layout and the views that unpack them."""
 
-    def __init__(self, shapes, dtypes, xp, bucket_bytes):
+    def __init__(self, shapes, dtypes, xp, bucket_bytes, allocate=None):
+        """`allocate(nelems, dtype, xp)`: where a plan's buffers come from (the communicator's,
+        which may put a big one in shared memory); an ordinary xp.empty without it."""
         self.shapes = tuple(tuple(s) for s in shapes)
         self.dtypes = tuple(xp.dtype(d) for d in dtypes)
         sizes = [math.prod(s) for s in self.shapes]
@@ -72,7 +74,8 @@ class FusedBuffers:
         layout = bucket_layout([n * d.itemsize for n, d in zip(sizes, self.dtypes)], self.dtypes,
                                bucket_bytes)
         for indices in layout:
-            flat = xp.empty(sum(sizes[i] for i in indices), dtype=self.dtypes[indices[0]])
+            nelems, dtype = sum(sizes[i] for i in indices), self.dtypes[indices[0]]
+            flat = allocate(nelems, dtype, xp) if allocate else xp.empty(nelems, dtype=dtype)
             offset = 0
             for i in indices:
                 self.views[i] = flat[offset:offset + sizes[i]].reshape(self.shapes[i])
@@ -83,9 +86,9 @@ class FusedBuffers:
         self.copies = 0  # inputs copied in so far (the zero-copy path makes none)
 
     @classmethod
-    def for_arrays(cls, arrays, bucket_bytes):
+    def for_arrays(cls, arrays, bucket_bytes, allocate=None):
         return cls([a.shape for a in arrays], [a.dtype for a in arrays],
-                   backend.get_array_module(*arrays), bucket_bytes)
+                   backend.get_array_module(*arrays), bucket_bytes, allocate)
 
     def matches(self, arrays):
         """True when `arrays` fit this layout."""
@@ -145,6 +148,7 @@ class FusedKernel:
         self.preallocated = None  # buffers allocated at plan compile time, not yet checked
         self._in_place = None     # (views or None, the bound all-reduce, outputs) once checked
         self._written = 0         # inputs the plan binds to be computed into their views
+        self._reducers = None     # per bucket of self.buffers: its bound all-reduce
         # The buffers are ours, contiguous and of a checked dtype, so the hot path calls the
         # communicator's collective itself, past the argument checks of comm.allreduce.
         self._allreduce = self.comm.unchecked_allreduce
@@ -153,7 +157,7 @@ class FusedKernel:
         """Allocates the buffers for inputs of these static shapes and dtypes now (at plan
         compile time) and returns one view per input, for the producing ops to write into.
         `written`: the indices of the inputs whose producers the plan binds to do so."""
-        self.preallocated = FusedBuffers(shapes, dtypes, xp, self.bucket_bytes)
+        self.preallocated = FusedBuffers(shapes, dtypes, xp, self.bucket_bytes, self.comm.allocate)
         self._written = len(set(written))
         return list(self.preallocated.views)
 
@@ -175,9 +179,13 @@ class FusedKernel:
         if buffers is None or not buffers.pack(arrays):
             buffers = self._buffers_for(arrays)
             buffers.pack(arrays)
-        allreduce, reduction, label = self._allreduce, self.reduction, self.label
-        for flat in buffers.flats:
-            allreduce(flat, reduction, label)
+        if buffers is self.buffers and self._reducers is not None:
+            for reduce in self._reducers:
+                reduce()
+        else:
+            allreduce, reduction, label = self._allreduce, self.reduction, self.label
+            for flat in buffers.flats:
+                allreduce(flat, reduction, label)
         return buffers.outputs
 
     def _buffers_for(self, arrays):
@@ -186,17 +194,26 @@ class FusedKernel:
         not while one rank compiles a plan."""
         buffers = self.preallocated
         if buffers is None or not buffers.matches(arrays):
-            buffers = FusedBuffers.for_arrays(arrays, self.bucket_bytes)
+            allocate = self.comm.allocate if self.per_plan else None  # eager buffers live once
+            buffers = FusedBuffers.for_arrays(arrays, self.bucket_bytes, allocate)
         self.comm.check_same("the fused all-reduce '%s'" % self.label,
                              buffers.describe(self.names, self.reduction))
         if self.per_plan:
+            # Bound here, where every rank's layout is known to be the same: binding a buffer in
+            # shared memory is itself a collective (shared_memory.py).
             self.buffers = buffers
+            self._reducers = [self.comm.bound_allreduce(flat, self.reduction, self.label)
+                              for flat in buffers.flats]
             views = tuple(buffers.views)
-            if len(buffers.flats) == 1 and all(map(operator.is_, arrays, views)):
+            if all(map(operator.is_, arrays, views)):
                 trusted = buffers is self.preallocated and self._written == len(views)
-                reduce = self.comm.bound_allreduce(buffers.flats[0], self.reduction, self.label)
+                reduce = self._reducers[0] if len(self._reducers) == 1 else self._reduce_all
                 self._in_place = (None if trusted else views, reduce, buffers.outputs)
         return buffers
+
+    def _reduce_all(self):
+        for reduce in self._reducers:
+            reduce()
 
 
 def _kernel(op, runtime):

@@ -58,9 +58,16 @@ class Communicator:
         all-reduce, reducing buffers it allocated itself, every step)."""
         self._allreduce(buf, op, name)
 
+    def allocate(self, nelems, dtype, xp):
+        """A new flat array for a buffer this communicator will reduce every step (a plan's
+        fused gradient buffer). Here an ordinary one; the MPI communicator may put it where the
+        other ranks can read it."""
+        return xp.empty(nelems, dtype=dtype)
+
     def bound_allreduce(self, buf, op, name=None):
         """A function of no arguments that reduces `buf` in place, for a buffer reduced every
-        step (the fused all-reduce's): the checks and lookups are made once, here."""
+        step (the fused all-reduce's): the checks and lookups are made once, here. Every rank
+        binds its buffers in the same order (it may be a collective)."""
         check_allreduce(buf, op)
         return functools.partial(self.unchecked_allreduce, buf, op, name)
 

@@ -15,6 +15,7 @@ import time
 import warnings
 
 from distflow import backend
+from distflow.distribute import shared_memory
 from distflow.distribute.communicator import Communicator, check_allreduce
 
 ABORT_PAUSE_S = 0.5
@@ -60,6 +61,8 @@ class MPICommunicator(Communicator):
         self.current = None     # (seq, kind, name, buffer or None) while inside one
         self.last = None        # the same for the last one started
         self.watchdog = None
+        # Big fused buffers of ranks on one host are reduced through shared memory
+        self._segments = shared_memory.Segments() if self.size > 1 else None
         if self.size > 1 and collective_timeout:
             from distflow.distribute.watchdog import Watchdog, WatchdogUnavailable
             try:
@@ -97,11 +100,29 @@ class MPICommunicator(Communicator):
 
     unchecked_allreduce = _allreduce  # the base class's adds a call and nothing else here
 
+    def allocate(self, nelems, dtype, xp):
+        """A buffer big enough to gain from the shared-memory all-reduce lives in a /dev/shm
+        file (shared_memory.py); any other, or one whose file cannot be made, is ordinary."""
+        segments = self._segments
+        if (segments is not None and shared_memory.enabled()
+                and segments.wanted(nelems * xp.dtype(dtype).itemsize, xp)):
+            buf = segments.allocate(nelems, dtype)
+            if buf is not None:
+                return buf
+        return xp.empty(nelems, dtype=dtype)
+
     def bound_allreduce(self, buf, op, name=None):
-        """_allreduce of one buffer, with the MPI call, the buffer and the MPI op bound now."""
+        """_allreduce of one buffer, with the MPI call, the buffer and the MPI op bound now; or,
+        for a big buffer that every rank put in shared memory on one host, the shared-memory
+        all-reduce (a collective to set up: every rank binds the same layout)."""
+        check_allreduce(buf, op)
+        segments = self._segments
+        if segments is not None and segments.wanted(buf.nbytes, backend.get_array_module(buf)):
+            reduce = segments.connect(self, buf, op, name)
+            if reduce is not None:
+                return reduce
         if op == "mean":
             return super().bound_allreduce(buf, op, name)
-        check_allreduce(buf, op)
         Allreduce, in_place, mpi_op = self._Allreduce, self._in_place, self._mpi_ops[op]
 
         def allreduce():
@@ -152,9 +173,12 @@ class MPICommunicator(Communicator):
             self._leave()
 
     # -- hosts ---------------------------------------------------------------------------------
+    def host_name(self):
+        return self._MPI.Get_processor_name()
+
     def host_names(self):
         """Every rank's host name (MPI's processor name), indexed by rank."""
-        return self.allgather_object(self._MPI.Get_processor_name())
+        return self.allgather_object(self.host_name())
 
     def local_rank_and_size(self):
         """This rank's index among the ranks sharing its host, and how many share it."""
@@ -170,6 +194,7 @@ class MPICommunicator(Communicator):
 
     def abort(self, code=1):
         """Ends every rank of the job (MPI_Abort on COMM_WORLD)."""
+        shared_memory.unlink_mapped()
         sys.stdout.flush()
         sys.stderr.flush()
         # mpirun forwards our output through a pipe and kills the job on MPI_Abort: without a

@@ -11,10 +11,17 @@ from mpi_launch import WORKERS, launches_mpi, run_mpi
 WORKER = os.path.join(WORKERS, "failures.py")
 
 
+def shm_files():
+    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+
+
 def run_failing(ranks, scenario):
-    """Runs the scenario; asserts the job failed, within 10 s of the raise, and never finished."""
+    """Runs the scenario; asserts the job failed, within 10 s of the raise, and never finished,
+    and that the aborted job left nothing in /dev/shm (MPICH's own segments included)."""
+    before = shm_files()
     proc = run_mpi(ranks, [WORKER, scenario], timeout=60, collective_timeout=300)
     ended = time.time()
+    assert shm_files() - before == set()
     assert proc.returncode != 0
     raised = float(proc.stderr.split("raising at ")[1].split()[0])
     assert ended - raised < 10, proc.stderr
@@ -63,4 +70,18 @@ def test_a_rank_that_never_reaches_a_collective_times_out_naming_the_missing_ran
     assert ("missing: rank 2 (running outside collectives; its last one was allreduce #1 "
             "'warm-up'") in err
     assert err.count("collective timeout:") == 1  # one rank reports, not every waiting one
+    assert "did not stop" not in proc.stdout
+
+
+@launches_mpi
+def test_a_rank_missing_from_a_shared_memory_all_reduce_is_named_too():
+    """The shared-memory all-reduce waits in MPI barriers, inside the watchdog's bookkeeping."""
+    before = shm_files()
+    proc = run_mpi(3, [WORKER, "stall-shared"], timeout=60, collective_timeout=2)
+    assert proc.returncode != 0
+    assert shm_files() - before == set()
+    err = proc.stderr
+    assert "collective timeout: allreduce" in err and "'grads' (390.6 KiB) has waited" in err, err
+    assert "waiting in it: ranks 0, 1" in err
+    assert "missing: rank 2 (running outside collectives; its last one was allreduce" in err
     assert "did not stop" not in proc.stdout
