@@ -124,6 +124,48 @@ def time_interleaved(fns, warmup=200, blocks=30, per_block=100, sync=None):
     return [summary(w) for w in walls]
 
 
+def time_weak_scaling(dist_step, solo_step, feeds, solo_feeds, comm, warmup, blocks, per_block,
+                      rewarm=2):
+    """Weak scaling measured in ONE job, block by block: every rank runs `dist_step` (its share
+    and the all-reduce), then rank 0 alone runs `solo_step` (the one-process program on the
+    same per-rank batch) while the other ranks sleep, so a core is as idle as in a one-process
+    run. Separate 1-rank and N-rank runs minutes apart see the machine at different speeds (on
+    the 2-core VM the same run varies by 20 %); alternating blocks see it alike. A core that
+    slept runs its first steps slowly (a virtual CPU the host took away, cold caches), which
+    no rank of a real job does between steps, so each distributed block starts with `rewarm`
+    untimed steps (without them, 2 ranks measured 2 to 3 points lower). `comm`: an mpi4py
+    communicator. Returns (summary of dist_step, summary of solo_step or None)."""
+    sleep_tag = 77
+    n, m = len(feeds), len(solo_feeds)
+    for i in range(warmup):
+        dist_step(*feeds[i % n])
+        if comm.rank == 0:
+            solo_step(*solo_feeds[i % m])
+    dist, solo = [], []
+    i = 0
+    for _ in range(blocks):
+        comm.Barrier()
+        for k in range(rewarm):
+            dist_step(*feeds[(i + k) % n])
+        t0 = time.perf_counter()
+        for k in range(per_block):
+            dist_step(*feeds[(i + k) % n])
+        dist.append((time.perf_counter() - t0) / per_block * 1e6)
+        if comm.rank == 0:
+            t0 = time.perf_counter()
+            for k in range(per_block):
+                solo_step(*solo_feeds[(i + k) % m])
+            solo.append((time.perf_counter() - t0) / per_block * 1e6)
+            for r in range(1, comm.size):
+                comm.send(None, dest=r, tag=sleep_tag)
+        else:  # MPI's blocking receive would spin on a core; sleep until rank 0 is done
+            while not comm.Iprobe(source=0, tag=sleep_tag):
+                time.sleep(0.0005)
+            comm.recv(source=0, tag=sleep_tag)
+        i += per_block
+    return summary(dist), summary(solo) if solo else None
+
+
 def summary(wall, cpu=None):
     out = {"wall_us": statistics.median(wall), "wall_min_us": min(wall), "blocks": len(wall)}
     if cpu is not None:

@@ -10,7 +10,10 @@ update as one plan.
 
 With --workload W2 it measures weak scaling instead: the wide MLP with a batch of 256 rows PER
 RANK (the global batch grows with the ranks), so that 1 rank and N ranks do the same work per
-rank and efficiency = (step time on 1 rank) / (step time on N ranks); run.py runs it both ways.
+rank and efficiency = (step time on 1 rank) / (step time on N ranks). Under mpirun both times
+come from the one job, in alternating blocks (common.time_weak_scaling: rank 0 runs the
+one-process program while the others sleep); alone, it times the 1-rank job, which run.py
+shows beside it.
 
     python benchmarks/dp_step_distflow.py --workload W2 && \
         mpirun -n 2 python benchmarks/dp_step_distflow.py --workload W2
@@ -30,6 +33,36 @@ def wide_rank_batches(rank, size, per_rank):
             for xb, yb in common.batches(x, y, per_step)]
 
 
+def build_step(tf, dd, spec, global_batch, variant, communicator=None):
+    """(step(x, y), the model's weight variables, its Session): the distributed training step
+    of the MLP `spec`, over `communicator` (init()'s by default)."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, spec["sizes"][0]])
+        y = tf.placeholder(tf.float32, [None, 1])
+        h, ws = x, []
+        params = common.init_params(spec["sizes"])
+        for i, (w0, b0) in enumerate(params):
+            w, b = tf.Variable(w0), tf.Variable(b0)
+            ws.append(w)
+            h = tf.matmul(h, w) + b
+            if i < len(params) - 1:
+                h = tf.nn.relu(h)
+        loss = dd.compute_average_loss(tf.square(h - y), global_batch)
+        opt = dd.DistributedOptimizer(tf.train.GradientDescentOptimizer(spec["lr"]),
+                                      communicator=communicator)
+        train = opt.minimize(loss)
+        init = tf.global_variables_initializer()
+    sess = tf.Session(graph=graph)
+    sess.run(init)
+    if variant == "callable":
+        return sess.make_callable(train, [x, y]), ws, sess
+
+    def step(xb, yb):
+        sess.run(train, feed_dict={x: xb, y: yb})
+    return step, ws, sess
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--variant", nargs="+", choices=("graph", "callable"),
@@ -41,45 +74,34 @@ def main(argv=None):
     import distflow.compat.v1 as tf
     import distflow.distribute as dd
     ctx = dd.init()
-    weak = args.workload == "W2"
-    spec = common.W2 if weak else common.W1
-    if weak:
+    warmup, blocks, per_block = common.scale(args.workload, args.quick)
+    if args.workload == "W2":
+        spec = common.W2
         feeds = wide_rank_batches(ctx.rank, ctx.size, spec["batch"])
-        global_batch = spec["batch"] * ctx.size
-    else:
-        feeds = local_batches(ctx.rank, ctx.size, spec["batch"])
-        global_batch = spec["batch"]
-    barrier = ctx.communicator.mpi_comm.Barrier if ctx.size > 1 else None
-    for variant in (["callable"] if weak else args.variant):
-        graph = tf.Graph()
-        with graph.as_default():
-            x = tf.placeholder(tf.float32, [None, spec["sizes"][0]])
-            y = tf.placeholder(tf.float32, [None, 1])
-            h, ws = x, []
-            params = common.init_params(spec["sizes"])
-            for i, (w0, b0) in enumerate(params):
-                w, b = tf.Variable(w0), tf.Variable(b0)
-                ws.append(w)
-                h = tf.matmul(h, w) + b
-                if i < len(params) - 1:
-                    h = tf.nn.relu(h)
-            loss = dd.compute_average_loss(tf.square(h - y), global_batch)
-            opt = dd.DistributedOptimizer(tf.train.GradientDescentOptimizer(spec["lr"]))
-            train = opt.minimize(loss)
-            init = tf.global_variables_initializer()
-        sess = tf.Session(graph=graph)
-        sess.run(init)
-        if variant == "callable":
-            step = sess.make_callable(train, [x, y])
-        else:
-            def step(xb, yb):
-                sess.run(train, feed_dict={x: xb, y: yb})
-        warmup, blocks, per_block = common.scale(args.workload, args.quick)
-        stats = common.time_steps(step, feeds, warmup, blocks, per_block, sync=barrier)
-        if ctx.rank == 0 and weak:
-            common.emit("scaling", "distflow", "W2 weak, %d rank(s)" % ctx.size, ranks=ctx.size,
+        step, _, _ = build_step(tf, dd, spec, spec["batch"] * ctx.size, "callable")
+        if ctx.size == 1:
+            stats = common.time_steps(step, feeds, warmup, blocks, per_block)
+            common.emit("scaling", "distflow", "W2 weak, 1 rank(s)", ranks=1,
                         per_rank_batch=spec["batch"], **stats)
-        elif ctx.rank == 0:
+            return
+        # The one-process program, as a 1-rank job runs it: the global batch is this rank's.
+        solo, _, _ = build_step(tf, dd, spec, spec["batch"], "callable", dd.SingleCommunicator())
+        dist, alone = common.time_weak_scaling(step, solo, feeds,
+                                               wide_rank_batches(0, 1, spec["batch"]),
+                                               ctx.communicator.mpi_comm, warmup, blocks,
+                                               per_block)
+        if ctx.rank == 0:
+            common.emit("scaling", "distflow", "W2 weak, interleaved", ranks=ctx.size,
+                        per_rank_batch=spec["batch"], solo_us=alone["wall_us"],
+                        efficiency=alone["wall_us"] / dist["wall_us"], **dist)
+        return
+    spec = common.W1
+    feeds = local_batches(ctx.rank, ctx.size, spec["batch"])
+    barrier = ctx.communicator.mpi_comm.Barrier if ctx.size > 1 else None
+    for variant in args.variant:
+        step, ws, sess = build_step(tf, dd, spec, spec["batch"], variant)
+        stats = common.time_steps(step, feeds, warmup, blocks, per_block, sync=barrier)
+        if ctx.rank == 0:
             common.emit("W4", "distflow", variant, ranks=ctx.size,
                         param_sum=float(sum(sess.run(w).sum() for w in ws)), **stats)
 

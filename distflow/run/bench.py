@@ -13,7 +13,10 @@ step       the training step of the config's model, as `distflow train` runs it 
            the update) on this rank's part of each global batch; the median over blocks of
            steps after a warm-up, and the global samples per second.
 allreduce  the job's communicator all-reducing (sum, in place) float32 buffers from --min-bytes to
-           --max-bytes, doubling: the median time per call, and nccl-tests' two bandwidths:
+           --max-bytes, doubling, each allocated and bound as a training plan's fused gradient
+           buffer is (so ranks on one host reduce big ones through shared memory, as training
+           does; the `via` column says which): the median time per call, and nccl-tests' two
+           bandwidths:
              algbw = bytes / time
              busbw = algbw * 2 (n - 1) / n   (the traffic of a ring all-reduce on n ranks, so
                                              busbw can be compared across rank counts and with
@@ -146,16 +149,18 @@ def bench_allreduce(ctx, sizes, args):
     rows, nbytes = [], lo
     while nbytes <= hi:
         count = max(1, nbytes // 4)
-        buf = xp.ones(count, dtype=np.float32)
+        buf = comm.allocate(count, np.float32, xp)
+        buf[...] = 1
+        reduce = comm.bound_allreduce(buf, "sum", "bench")  # a collective to set up, maybe
         calls = max(2, min(args.iters, int(args.iters * 2**20 / max(nbytes, 1)) or 2))
         for _ in range(2):
-            comm.allreduce(buf)  # warm-up (and the first call's connection set-up)
-        med, best = median_per_call(lambda: comm.allreduce(buf), calls, args.blocks,
-                                    comm.barrier)
+            reduce()  # warm-up (and the first call's connection set-up)
+        med, best = median_per_call(reduce, calls, args.blocks, comm.barrier)
         algbw = count * 4 / med / 1e9
         busbw = algbw * 2 * (comm.size - 1) / comm.size
         rows.append({"what": "allreduce", "bytes": count * 4, "count": count, "type": "float",
                      "redop": "sum", "ranks": comm.size, "communicator": comm.name,
+                     "via": getattr(reduce, "via", comm.name),
                      "time_us": med * 1e6, "time_min_us": best * 1e6, "algbw_gbs": algbw,
                      "busbw_gbs": busbw})
         nbytes *= 2
@@ -174,14 +179,14 @@ def format_step(r):
 def format_allreduce(rows):
     head = ("all-reduce (in place, sum) on %d rank(s), %s communicator; busbw = algbw * 2(n-1)/n\n"
             % (rows[0]["ranks"], rows[0]["communicator"]))
-    lines = ["%12s %12s %6s %6s %10s %8s %8s" % ("size", "count", "type", "redop", "time",
-                                                 "algbw", "busbw"),
+    lines = ["%12s %12s %6s %6s %10s %8s %8s  %s" % ("size", "count", "type", "redop", "time",
+                                                     "algbw", "busbw", "via"),
              "%12s %12s %6s %6s %10s %8s %8s" % ("(B)", "(elements)", "", "", "(us)", "(GB/s)",
                                                  "(GB/s)")]
     for r in rows:
-        lines.append("%12d %12d %6s %6s %10.2f %8.3f %8.3f" % (
+        lines.append("%12d %12d %6s %6s %10.2f %8.3f %8.3f  %s" % (
             r["bytes"], r["count"], r["type"], r["redop"], r["time_us"], r["algbw_gbs"],
-            r["busbw_gbs"]))
+            r["busbw_gbs"], r["via"]))
     return head + "\n".join(lines)
 
 

@@ -41,9 +41,10 @@ def test_text_tables():
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert "busbw = algbw * 2(n-1)/n" in lines[0]
-    assert lines[1].split() == ["size", "count", "type", "redop", "time", "algbw", "busbw"]
-    assert [ln.split()[:4] for ln in lines[3:]] == [["8", "2", "float", "sum"],
-                                                   ["16", "4", "float", "sum"]]
+    assert lines[1].split() == ["size", "count", "type", "redop", "time", "algbw", "busbw",
+                                "via"]
+    assert [ln.split()[:4] + ln.split()[-1:] for ln in lines[3:]] == [
+        ["8", "2", "float", "sum", "single"], ["16", "4", "float", "sum", "single"]]
 
 
 @pytest.mark.parametrize("args, message", [

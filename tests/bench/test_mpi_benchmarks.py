@@ -45,10 +45,16 @@ def test_w4_distflow_matches_numpy_plus_allreduce():
         assert r["param_sum"] == pytest.approx(base["param_sum"], rel=1e-4)
 
 
-def test_w2_weak_scaling_gives_each_rank_256_rows():
-    (record,) = bench_mpi(["dp_step_distflow.py", "--workload", "W2", "--quick"])
-    assert (record["workload"], record["variant"]) == ("scaling", "W2 weak, 2 rank(s)")
-    assert record["ranks"] == 2 and record["per_rank_batch"] == 256 and record["wall_us"] > 0
+@pytest.mark.parametrize("program, impl", [("dp_step_distflow.py", "distflow"),
+                                           ("dp_step_numpy_mpi.py", "numpy+mpi4py")])
+def test_w2_weak_scaling_gives_each_rank_256_rows_and_times_one_rank_in_the_same_job(program,
+                                                                                      impl):
+    (record,) = bench_mpi([program, "--workload", "W2", "--quick"])
+    assert (record["workload"], record["impl"], record["variant"]) == (
+        "scaling", impl, "W2 weak, interleaved")
+    assert record["ranks"] == 2 and record["per_rank_batch"] == 256
+    assert record["wall_us"] > 0 and record["solo_us"] > 0
+    assert record["efficiency"] == pytest.approx(record["solo_us"] / record["wall_us"])
 
 
 def run_cli_bench(n, args):
@@ -65,5 +71,16 @@ def test_distflow_bench_under_mpirun():
     assert step["what"] == "step" and step["ranks"] == 2 and step["parameters"] == 5121
     assert [r["bytes"] for r in sizes] == [8, 16, 32, 64]  # printed once, by rank 0
     for r in sizes:
-        assert r["communicator"] == "mpi"
+        assert r["communicator"] == "mpi" and r["via"] == "mpi"
         assert r["busbw_gbs"] == pytest.approx(r["algbw_gbs"])
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_distflow_bench_measures_big_buffers_as_training_reduces_them(ranks):
+    proc = run_cli_bench(ranks, ["--what", "allreduce", "--min-bytes", "16K", "--max-bytes", "64K",
+                                 "--iters", "4", "--blocks", "2", "--json"])
+    assert_ok(proc)
+    rows = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    # under 32 KiB MPI_Allreduce; from there on one host, shared memory (shared_memory.py)
+    assert [(r["bytes"], r["via"]) for r in rows] == [
+        (16384, "mpi"), (32768, "shared memory"), (65536, "shared memory")]
