@@ -108,7 +108,11 @@ def time_steps(step, feeds, warmup=200, blocks=30, per_block=100, sync=None):
 
 def time_interleaved(fns, warmup=200, blocks=30, per_block=100, sync=None):
     """Like time_steps for several no-argument callables measured in alternation, block by
-    block, so that load that comes and goes hits each of them alike. A list of summaries."""
+    block, so that load that comes and goes hits each of them alike. A list of summaries;
+    each but the first also has `paired_ratio`: the median over rounds of blocks of its block
+    time over the first callable's in the same round, which load that changes from one second
+    to the next (small MPI messages here take 5 us for a while, then 12 us) moves far less
+    than the ratio of two medians."""
     for fn in fns:
         for _ in range(warmup):
             fn()
@@ -121,7 +125,10 @@ def time_interleaved(fns, warmup=200, blocks=30, per_block=100, sync=None):
             for _ in range(per_block):
                 fn()
             wall.append((time.perf_counter() - t0) / per_block * 1e6)
-    return [summary(w) for w in walls]
+    out = [summary(w) for w in walls]
+    for s, w in zip(out[1:], walls[1:]):
+        s["paired_ratio"] = statistics.median(a / b for a, b in zip(w, walls[0]))
+    return out
 
 
 def time_weak_scaling(dist_step, solo_step, feeds, solo_feeds, comm, warmup, blocks, per_block,

@@ -52,6 +52,19 @@ def enabled(env=None):
     return env.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def describe(env=None, directory=DIRECTORY):
+    """One line for `distflow info`: what reduces a plan's big fused buffers here."""
+    if not enabled(env):
+        return "MPI_Allreduce only (%s=0)" % ENV
+    try:
+        stat = os.statvfs(directory)
+    except OSError:
+        return "MPI_Allreduce only (no %s)" % directory
+    free = stat.f_bavail * stat.f_frsize
+    return ("shared memory for fused buffers of %d KiB or more when every rank is on one host "
+            "(%s: %.1f GiB free)" % (MIN_BYTES // 1024, directory, free / 2**30))
+
+
 class Segments:
     """The /dev/shm files of one rank's fused buffers, by the buffers' ids."""
 

@@ -85,6 +85,8 @@ def _mpi_info(info):
                                 MPI.THREAD_SERIALIZED: "serialized",
                                 MPI.THREAD_MULTIPLE: "multiple"}.get(MPI.Query_thread())
     info["mpich_selection"] = os.environ.get(runtime.MPICH_SELECTION_VAR)
+    from distflow.distribute import shared_memory
+    info["big_allreduce"] = shared_memory.describe()
     return MPI
 
 
@@ -146,6 +148,7 @@ def format_info(info):
         rows.append(("MPI threads", info["mpi_thread_level"]))
         rows.append(("MPI tuning", "collective selection " + info["mpich_selection"]
                      if info["mpich_selection"] else "the library's own"))
+        rows.append(("all-reduce", info["big_allreduce"]))
     rows.append(("mpirun", info["mpirun"] or "not found"))
     if info["cupy"]:
         rows.append(("CUDA devices", "; ".join(info["cuda_devices"]) or "none"))

@@ -111,6 +111,10 @@ def test_info(tmp_path):
     assert "NumPy:        %s" % numpy.__version__ in text
     assert "CuPy:" in text and "mpi4py:" in text
     assert "problems: none found" in text or "problems:" in text
+    if os.path.isdir("/dev/shm"):  # what reduces big fused buffers (shared_memory.py)
+        assert "all-reduce:   shared memory for fused buffers of 32 KiB or more" in text, text
+    off = distflow(["info"], timeout=120, env={"DISTFLOW_SHARED_MEMORY": "0"})
+    assert "all-reduce:   MPI_Allreduce only (DISTFLOW_SHARED_MEMORY=0)" in off.stdout
 
 
 def test_info_under_mpirun_maps_ranks_to_devices():
