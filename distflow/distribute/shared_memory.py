@@ -99,10 +99,16 @@ class Segments:
             return None
         os.close(fd)  # the mapping keeps the memory; the path is for the other ranks to open
         buf = np.frombuffer(mapping, dtype=dtype, count=nelems)
-        ref = weakref.ref(buf)
-        weakref.finalize(buf, _unlink, path)  # also runs at a normal exit
-        self._paths[id(buf)] = (ref, path)
+        self._paths[id(buf)] = (weakref.ref(buf), path)
+        weakref.finalize(buf, self._forget, id(buf), path)  # also runs at a normal exit
         return buf
+
+    def _forget(self, key, path):
+        """A buffer never connected is gone (its plan was dropped, or the process exits)."""
+        entry = self._paths.get(key)
+        if entry is not None and entry[1] == path:
+            del self._paths[key]
+        _unlink(path)
 
     def path_of(self, buf):
         entry = self._paths.get(id(buf))

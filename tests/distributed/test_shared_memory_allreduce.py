@@ -39,7 +39,7 @@ def test_a_buffer_is_a_file_until_the_buffer_is_freed(tmp_path):
     assert segments.path_of(buf) == os.path.join(tmp_path, name)
     del buf, on_disk
     gc.collect()
-    assert own_files(tmp_path) == []
+    assert own_files(tmp_path) == [] and segments._paths == {}
 
 
 def test_no_directory_means_an_ordinary_buffer(tmp_path):
