@@ -18,6 +18,7 @@ work (MPI, gloo) is only meaningful on the wall clock.
 """
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -117,14 +118,17 @@ def time_interleaved(fns, warmup=200, blocks=30, per_block=100, sync=None):
         for _ in range(warmup):
             fn()
     walls = [[] for _ in fns]
+    order = list(range(len(fns)))
+    shuffle = random.Random(SEED).shuffle  # the same orders on every rank: fns may be collectives
     for _ in range(blocks):
-        for fn, wall in zip(fns, walls):
+        shuffle(order)  # a position in the round (first after the barrier, say) favours none
+        for i in order:
             if sync is not None:
                 sync()
             t0 = time.perf_counter()
             for _ in range(per_block):
-                fn()
-            wall.append((time.perf_counter() - t0) / per_block * 1e6)
+                fns[i]()
+            walls[i].append((time.perf_counter() - t0) / per_block * 1e6)
     out = [summary(w) for w in walls]
     for s, w in zip(out[1:], walls[1:]):
         s["paired_ratio"] = statistics.median(a / b for a, b in zip(w, walls[0]))
