@@ -64,6 +64,10 @@ class Communicator:
         other ranks can read it."""
         return xp.empty(nelems, dtype=dtype)
 
+    def fused_path(self):
+        """How plans' fused buffers (the gradients) are reduced, for run summaries."""
+        return self.name
+
     def bound_allreduce(self, buf, op, name=None):
         """A function of no arguments that reduces `buf` in place, for a buffer reduced every
         step (the fused all-reduce's): the checks and lookups are made once, here. Every rank

@@ -111,6 +111,10 @@ class MPICommunicator(Communicator):
                 return buf
         return xp.empty(nelems, dtype=dtype)
 
+    def fused_path(self):
+        segments = self._segments
+        return "shared memory" if segments is not None and segments.connected else self.name
+
     def bound_allreduce(self, buf, op, name=None):
         """_allreduce of one buffer, with the MPI call, the buffer and the MPI op bound now; or,
         for a big buffer that every rank put in shared memory on one host, the shared-memory

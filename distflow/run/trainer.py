@@ -269,6 +269,7 @@ class _SplitRun:
                   "samples_per_s": trained_samples / elapsed if trained_samples else None,
                   "resumed_at_epoch": self.start_epoch if self.start_epoch else None,
                   "ranks": self.comm.size, "devices": self.devices, "split": self.split.name,
+                  "allreduce": self.comm.fused_path() if self.comm.size > 1 else None,
                   "run_dir": self.run_dir}
         if self.chief:
             _write_json(os.path.join(self.run_dir, SUMMARY_FILE), result)
@@ -285,12 +286,13 @@ def summary_text(r, label=""):
     speed = ("%s samples/s" % format(int(r["samples_per_s"]), ",")) if r["samples_per_s"] else \
         "no steps run"
     resumed = (", resumed at epoch %d" % r["resumed_at_epoch"]) if r.get("resumed_at_epoch") else ""
-    return ("distflow: %strained %d epoch%s (%d steps%s) in %.1f s, %s, on %d rank%s (%s)\n"
+    path = "; gradients through %s" % r["allreduce"] if r.get("allreduce") else ""
+    return ("distflow: %strained %d epoch%s (%d steps%s) in %.1f s, %s, on %d rank%s (%s%s)\n"
             "  test RMSE %.4f, MAE %.4f (%d samples); train RMSE %.4f, MAE %.4f\n"
             "  run directory: %s"
             % (label + ": " if label else "", r["epochs"], "" if r["epochs"] == 1 else "s",
                r["steps"], resumed, r["time_s"], speed,
-               r["ranks"], "" if r["ranks"] == 1 else "s", ", ".join(devices), r["test_rmse"],
+               r["ranks"], "" if r["ranks"] == 1 else "s", ", ".join(devices), path, r["test_rmse"],
                r["test_mae"], r["test_count"], r["train_rmse"], r["train_mae"], r["run_dir"]))
 
 

@@ -37,6 +37,9 @@ def test_boston_mlp_meets_the_bar(boston_runs, ranks):
     assert proc.stdout.count("distflow: trained 130 epochs") == 1
     assert "test RMSE %.4f, MAE %.4f" % (summary["test_rmse"], summary["test_mae"]) in proc.stdout
     assert "on %d rank" % ranks in proc.stdout
+    # Boston's 20 KiB of gradients are below the shared-memory all-reduce's 32 KiB
+    assert summary["allreduce"] == (None if ranks == 1 else "mpi")
+    assert ("on 2 ranks (cpu; gradients through mpi)" in proc.stdout) == (ranks == 2)
     # not a terminal: one plain progress line per epoch, no carriage-return bar
     assert proc.stdout.count("epoch 1/130 ") == 1 and "\r" not in proc.stdout
     # the metric is really the model's: recompute it in NumPy from the final checkpoint
@@ -44,6 +47,16 @@ def test_boston_mlp_meets_the_bar(boston_runs, ranks):
     (_, _), (x_test, y_test) = boston.load_data()
     mae = np.mean(np.abs(numpy_predict(arrays, meta, x_test) - y_test))
     assert mae == pytest.approx(summary["test_mae"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_the_summary_says_when_gradients_went_through_shared_memory(tmp_path):
+    out = tmp_path / "wide"
+    proc = distflow(["train", BOSTON_YAML, "--output", out, "--set", "train.epochs=2",
+                     "--set", "model.hidden=[128,128]"], ranks=2, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "on 2 ranks (cpu; gradients through shared memory)" in proc.stdout
+    assert json.loads((out / "summary.json").read_text())["allreduce"] == "shared memory"
 
 
 @pytest.mark.slow
