@@ -7,6 +7,7 @@ through shared memory with MPI's results, the same bits on every rank, nothing l
 and MPI_Allreduce on every rank when any rank cannot take part.
 """
 import gc
+import mmap
 import os
 import threading
 
@@ -40,6 +41,24 @@ def test_a_buffer_is_a_file_until_the_buffer_is_freed(tmp_path):
     del buf, on_disk
     gc.collect()
     assert own_files(tmp_path) == [] and segments._paths == {}
+
+
+def test_the_abort_path_unlinks_what_this_process_maps(tmp_path):
+    """MPI_Abort kills every rank, so the aborting one unlinks the segments it maps: its own and
+    MPICH's (named like MPICH's here); other files stay."""
+    segments = shared_memory.Segments(directory=str(tmp_path), min_bytes=0)
+    buf = segments.allocate(100, np.float32)
+    mpich = tmp_path / "mpich_shm_test_0"
+    mpich.write_bytes(b"\0" * 4096)
+    other = tmp_path / "someone-elses"
+    other.write_bytes(b"\0" * 4096)
+    with open(mpich, "r+b") as f, open(other, "r+b") as g:
+        mapped = [mmap.mmap(f.fileno(), 4096), mmap.mmap(g.fileno(), 4096)]
+    shared_memory.unlink_mapped(directory=str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["someone-elses"]
+    buf[:] = 1  # the memory itself stays until unmapped
+    for m in mapped:
+        m.close()
 
 
 def test_no_directory_means_an_ordinary_buffer(tmp_path):
