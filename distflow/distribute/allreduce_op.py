@@ -63,9 +63,10 @@ def bucket_layout(nbytes, dtypes, bucket_bytes):
 class FusedBuffers:
     """The flat buffers of one layout and the views that unpack them."""
 
-    def __init__(self, shapes, dtypes, xp, bucket_bytes, allocate=None):
-        """`allocate(nelems, dtype, xp)`: where a plan's buffers come from (the communicator's,
-        which may put a big one in shared memory); an ordinary xp.empty without it."""
+    def __init__(self, shapes, dtypes, xp, bucket_bytes, allocate=None, owner=None):
+        """`allocate(nelems, dtype, xp, key)`: where a plan's buffers come from (the
+        communicator's, which may put a big one in shared memory, and gives every plan of the
+        same op, `owner`, the same buffers); an ordinary xp.empty without it."""
         self.shapes = tuple(tuple(s) for s in shapes)
         self.dtypes = tuple(xp.dtype(d) for d in dtypes)
         sizes = [math.prod(s) for s in self.shapes]
@@ -73,9 +74,10 @@ class FusedBuffers:
         self.buckets = []
         layout = bucket_layout([n * d.itemsize for n, d in zip(sizes, self.dtypes)], self.dtypes,
                                bucket_bytes)
-        for indices in layout:
+        for b, indices in enumerate(layout):
             nelems, dtype = sum(sizes[i] for i in indices), self.dtypes[indices[0]]
-            flat = allocate(nelems, dtype, xp) if allocate else xp.empty(nelems, dtype=dtype)
+            flat = allocate(nelems, dtype, xp, key=None if owner is None else (owner, b)) \
+                if allocate else xp.empty(nelems, dtype=dtype)
             offset = 0
             for i in indices:
                 self.views[i] = flat[offset:offset + sizes[i]].reshape(self.shapes[i])
@@ -86,9 +88,9 @@ class FusedBuffers:
         self.copies = 0  # inputs copied in so far (the zero-copy path makes none)
 
     @classmethod
-    def for_arrays(cls, arrays, bucket_bytes, allocate=None):
+    def for_arrays(cls, arrays, bucket_bytes, allocate=None, owner=None):
         return cls([a.shape for a in arrays], [a.dtype for a in arrays],
-                   backend.get_array_module(*arrays), bucket_bytes, allocate)
+                   backend.get_array_module(*arrays), bucket_bytes, allocate, owner)
 
     def matches(self, arrays):
         """True when `arrays` fit this layout."""
@@ -144,6 +146,9 @@ class FusedKernel:
         self.bucket_bytes = attrs["bucket_bytes"]
         self.label = getattr(op, "name", None) or "FusedAllReduce"
         self.per_plan = runtime is not None  # eagerly, every call gets fresh buffers
+        # Plans compiled for this op (one per feed shape) share its buffers: the op outlives
+        # them, so its id names it as long as a buffer does.
+        self.owner = ("FusedAllReduce", id(op))
         self.buffers = None       # the buffers in use, their layout checked across ranks
         self.preallocated = None  # buffers allocated at plan compile time, not yet checked
         self._in_place = None     # (views or None, the bound all-reduce, outputs) once checked
@@ -157,7 +162,8 @@ class FusedKernel:
         """Allocates the buffers for inputs of these static shapes and dtypes now (at plan
         compile time) and returns one view per input, for the producing ops to write into.
         `written`: the indices of the inputs whose producers the plan binds to do so."""
-        self.preallocated = FusedBuffers(shapes, dtypes, xp, self.bucket_bytes, self.comm.allocate)
+        self.preallocated = FusedBuffers(shapes, dtypes, xp, self.bucket_bytes,
+                                         self.comm.allocate, self.owner)
         self._written = len(set(written))
         return list(self.preallocated.views)
 
@@ -195,7 +201,7 @@ class FusedKernel:
         buffers = self.preallocated
         if buffers is None or not buffers.matches(arrays):
             allocate = self.comm.allocate if self.per_plan else None  # eager buffers live once
-            buffers = FusedBuffers.for_arrays(arrays, self.bucket_bytes, allocate)
+            buffers = FusedBuffers.for_arrays(arrays, self.bucket_bytes, allocate, self.owner)
         self.comm.check_same("the fused all-reduce '%s'" % self.label,
                              buffers.describe(self.names, self.reduction))
         if self.per_plan:

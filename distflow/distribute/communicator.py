@@ -20,9 +20,11 @@ import functools
 import hashlib
 import os
 import sys
+import weakref
 
 import numpy as np
 
+from distflow import backend
 from distflow.framework import errors
 
 REDUCE_OPS = ("sum", "mean", "max", "min")
@@ -45,6 +47,7 @@ class Communicator:
         self.rank = rank
         self.size = size
         self._verified = set()  # layout digests already checked across ranks
+        self._buffers = {}      # allocate's key -> weak reference to the buffer
 
     # -- the collectives ---------------------------------------------------------------------
     def allreduce(self, buf, op="sum", name=None):
@@ -58,10 +61,33 @@ class Communicator:
         all-reduce, reducing buffers it allocated itself, every step)."""
         self._allreduce(buf, op, name)
 
-    def allocate(self, nelems, dtype, xp):
-        """A new flat array for a buffer this communicator will reduce every step (a plan's
-        fused gradient buffer). Here an ordinary one; the MPI communicator may put it where the
-        other ranks can read it."""
+    def allocate(self, nelems, dtype, xp, key=None):
+        """A flat array for a buffer this communicator will reduce every step (a plan's fused
+        gradient buffer). `key` names its owner (the fused all-reduce op and bucket): every
+        plan compiled for the same op gets the same buffer while one of them holds it. A plan
+        per feed shape (the short last batch, or uneven shards) would otherwise hold a copy
+        each, and a buffer in shared memory would need a connection of its own, a collective
+        that only the ranks which compiled that plan would make."""
+        ref = self._buffers.get(key) if key is not None else None
+        buf = ref() if ref is not None else None
+        if buf is not None and buf.size == nelems and buf.dtype == dtype \
+                and backend.get_array_module(buf) is xp:
+            return buf
+        buf = self._new_buffer(nelems, dtype, xp)
+        if key is not None:
+            try:
+                self._buffers[key] = weakref.ref(buf, functools.partial(self._forget, key))
+            except TypeError:  # an array type without weak references: not shared
+                pass
+        return buf
+
+    def _forget(self, key, ref):
+        if self._buffers.get(key) is ref:
+            del self._buffers[key]
+
+    def _new_buffer(self, nelems, dtype, xp):
+        """Where allocate's buffers come from: here ordinary arrays; the MPI communicator may
+        put them where the other ranks can read them."""
         return xp.empty(nelems, dtype=dtype)
 
     def fused_path(self):

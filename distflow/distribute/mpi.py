@@ -100,7 +100,7 @@ class MPICommunicator(Communicator):
 
     unchecked_allreduce = _allreduce  # the base class's adds a call and nothing else here
 
-    def allocate(self, nelems, dtype, xp):
+    def _new_buffer(self, nelems, dtype, xp):
         """A buffer big enough to gain from the shared-memory all-reduce lives in a /dev/shm
         file (shared_memory.py); any other, or one whose file cannot be made, is ordinary."""
         segments = self._segments

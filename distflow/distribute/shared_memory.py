@@ -73,6 +73,7 @@ class Segments:
         self.min_bytes = MIN_BYTES if min_bytes is None else min_bytes
         self._paths = {}  # id(buffer) -> (weak reference to the buffer, its file's path)
         self.connected = 0  # buffers reduced through shared memory so far
+        self._bound = {}    # id(buffer) -> (weak reference to it, its connect() answer)
 
     def wanted(self, nbytes, xp=np):
         """Whether a buffer of this size and array module is worth a shared file. A function of
@@ -118,7 +119,20 @@ class Segments:
 
     def connect(self, comm, buf, op, name):
         """Collective over `comm` (an MPICommunicator): the shared-memory all-reduce of `buf`,
-        a function of no arguments, or None on every rank when some rank cannot take part."""
+        a function of no arguments, or None on every rank when some rank cannot take part.
+        Once per buffer: a buffer bound again (by another plan of the same op, which some
+        ranks may compile and others not) gets the first answer, with no collective."""
+        entry = self._bound.get(id(buf))
+        if entry is not None and entry[0]() is buf:
+            return entry[1]
+        reduce = self._connect(comm, buf, op, name)
+        key = id(buf)
+        self._bound[key] = (weakref.ref(buf, lambda ref: self._bound.pop(key, None)
+                                        if self._bound.get(key, (None,))[0] is ref else None),
+                            reduce)
+        return reduce
+
+    def _connect(self, comm, buf, op, name):
         path = self.path_of(buf)
         mine = (comm.host_name(), path, buf.size, buf.dtype.str)
         everyone = comm.allgather_object(mine)

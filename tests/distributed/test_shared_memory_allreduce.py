@@ -209,3 +209,30 @@ def test_a_rank_that_cannot_take_part_sends_every_rank_to_mpi(comm, monkeypatch)
 @pytest.mark.parametrize("ranks", [2, 3])
 def test_on_real_ranks(ranks):
     assert_ok(run_pytest_under_mpi(ranks, "test_shared_memory_allreduce.py"))
+
+
+@pytest.mark.mpi(min_size=2)
+def test_a_plan_only_some_ranks_compile_shares_the_buffer_and_makes_no_collective(comm):
+    """Uneven shards: a rank whose part of the last batch has another length compiles a second
+    plan (a feed shape of its own) that the other ranks never compile. The two plans must share
+    the first plan's buffer and its connection, since a collective made by some ranks only
+    would hang the job."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, 256])
+        w = tf.Variable(np.ones((256, 100), np.float32))  # 100 KiB of gradient
+        loss = dd.compute_average_loss(tf.reduce_sum(tf.matmul(x, w), axis=1), 16)
+        opt = dd.DistributedOptimizer(tf.train.GradientDescentOptimizer(0.1))
+        train = opt.minimize(loss)
+        init = tf.global_variables_initializer()
+    sess = tf.Session(graph=graph)
+    sess.run(init)
+    before = comm._segments.connected
+    rows = [8, 8, 4 if comm.rank == 0 else 8, 8]  # rank 0 alone sees a batch of 4 rows
+    for n in rows:
+        sess.run(train, {x: np.ones((n, 256), np.float32)})
+    assert comm._segments.connected == before + 1
+    # every rank applied the same summed gradient: sum over ranks of its rows / 16, per step
+    steps = np.array([[8, 8, 4 if r == 0 else 8, 8] for r in range(comm.size)]).sum(axis=0)
+    expect = 1 - 0.1 * steps.sum() / 16
+    np.testing.assert_allclose(sess.run(w), np.full((256, 100), expect, np.float32), rtol=1e-5)
