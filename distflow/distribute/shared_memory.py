@@ -23,7 +23,8 @@ collective: each rank creates its own file. The ranks meet in `connect`, at the 
 after the fused all-reduce has checked that every rank has the same layout: they exchange file
 names, map each other's files and unlink them. From then on the memory lives only as long as the
 mappings, and nothing is left in /dev/shm, whatever happens to the job; a file not yet connected
-is unlinked when its buffer is freed or the process exits normally.
+is unlinked when its buffer is freed or the process exits normally, and one left by a killed
+process is removed by the next distflow process that allocates (`sweep_stale`).
 
 The barriers are MPI's (MPI_Barrier on shared memory orders the stores before it for the loads
 after it), made inside the communicator's bookkeeping, so the watchdog still names a rank that
@@ -73,6 +74,7 @@ class Segments:
         self.min_bytes = MIN_BYTES if min_bytes is None else min_bytes
         self._paths = {}  # id(buffer) -> (weak reference to the buffer, its file's path)
         self.connected = 0  # buffers reduced through shared memory so far
+        self._swept = False
         self._bound = {}    # id(buffer) -> (weak reference to it, its connect() answer)
 
     def wanted(self, nbytes, xp=np):
@@ -83,6 +85,9 @@ class Segments:
     def allocate(self, nelems, dtype):
         """A NumPy array of `nelems` elements in a new file of its own, or None when the file
         cannot be made (the caller then allocates an ordinary array)."""
+        if not self._swept:
+            self._swept = True
+            sweep_stale(self.directory)
         dtype = np.dtype(dtype)
         nbytes = max(1, nelems * dtype.itemsize)
         path = os.path.join(self.directory, "%s%d-%s" % (_PREFIX, os.getpid(), uuid.uuid4().hex))
@@ -154,6 +159,29 @@ class Segments:
             return None
         self.connected += 1
         return _reducer(comm, peers, comm.rank, op, name)
+
+
+def sweep_stale(directory=DIRECTORY):
+    """Unlinks the files of distflow processes that no longer run: a rank killed (SIGKILL, the
+    OOM killer) between compiling a plan and its first step leaves its file, and the next
+    distflow process on the host that allocates one removes it. A pid that runs again, or
+    belongs to another user, keeps its files."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(_PREFIX):
+            continue
+        try:
+            pid = int(name[len(_PREFIX):].split("-", 1)[0])
+            os.kill(pid, 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            _unlink(os.path.join(directory, name))
+        except OSError:  # PermissionError: alive, another user's
+            continue
 
 
 def unlink_mapped(directory=DIRECTORY, prefixes=("mpich_shm_", _PREFIX)):

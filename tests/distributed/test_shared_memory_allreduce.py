@@ -9,6 +9,8 @@ and MPI_Allreduce on every rank when any rank cannot take part.
 import gc
 import mmap
 import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -59,6 +61,19 @@ def test_the_abort_path_unlinks_what_this_process_maps(tmp_path):
     buf[:] = 1  # the memory itself stays until unmapped
     for m in mapped:
         m.close()
+
+
+def test_files_of_processes_that_no_longer_run_are_swept(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)
+    left = tmp_path / ("distflow-allreduce-%d-0123" % dead_pid)  # a killed rank's file
+    alive = tmp_path / ("distflow-allreduce-%d-4567" % os.getpid())
+    unrelated = tmp_path / "distflow-allreduce-notapid-89"
+    for f in (left, alive, unrelated):
+        f.write_bytes(b"\0")
+    shared_memory.Segments(directory=str(tmp_path), min_bytes=0).allocate(10, np.float32)
+    assert not left.exists() and alive.exists() and unrelated.exists()
 
 
 def test_no_directory_means_an_ordinary_buffer(tmp_path):
