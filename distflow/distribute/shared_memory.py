@@ -32,6 +32,7 @@ never arrives. Any step that cannot be taken (no /dev/shm, not enough space in i
 several hosts, a GPU buffer) leaves the buffer an ordinary one for MPI_Allreduce: `connect`
 answers None on every rank alike.
 """
+import functools
 import mmap
 import os
 import uuid
@@ -131,11 +132,12 @@ class Segments:
         if entry is not None and entry[0]() is buf:
             return entry[1]
         reduce = self._connect(comm, buf, op, name)
-        key = id(buf)
-        self._bound[key] = (weakref.ref(buf, lambda ref: self._bound.pop(key, None)
-                                        if self._bound.get(key, (None,))[0] is ref else None),
-                            reduce)
+        self._bound[id(buf)] = (weakref.ref(buf, functools.partial(self._unbind, id(buf))), reduce)
         return reduce
+
+    def _unbind(self, key, ref):
+        if self._bound.get(key, (None,))[0] is ref:
+            del self._bound[key]
 
     def _connect(self, comm, buf, op, name):
         path = self.path_of(buf)
@@ -238,7 +240,8 @@ def _reducer(comm, buffers, rank, op, name):
     gather = [(buffers[rank][bounds[q]:bounds[q + 1]], buffers[q][bounds[q]:bounds[q + 1]])
               for q in range(size) if q != rank]
     ufunc, mean = _REDUCE[op], op == "mean"
-    barrier, copyto, divide, errstate = comm.mpi_comm.Barrier, np.copyto, np.true_divide, np.errstate
+    barrier, copyto, divide = comm.mpi_comm.Barrier, np.copyto, np.true_divide
+    errstate = np.errstate
     scale = mine.dtype.type(size) if mean else None
 
     def allreduce():
