@@ -181,7 +181,10 @@ def sweep_stale(directory=DIRECTORY):
         except ValueError:
             continue
         except ProcessLookupError:
-            _unlink(os.path.join(directory, name))
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:  # gone already, or another user's file in a sticky /dev/shm
+                pass
         except OSError:  # PermissionError: alive, another user's
             continue
 
