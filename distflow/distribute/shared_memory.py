@@ -204,7 +204,10 @@ def unlink_mapped(directory=DIRECTORY, prefixes=("mpich_shm_", _PREFIX)):
         path = fields[5] if len(fields) == 6 else ""
         if (os.path.dirname(path) == directory
                 and os.path.basename(path).startswith(prefixes)):
-            _unlink(path)
+            try:
+                os.unlink(path)
+            except OSError:  # gone already (unlinked by another rank), or not ours to unlink
+                pass
 
 
 def _map(path, nelems, dtype):
