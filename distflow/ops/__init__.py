@@ -1,9 +1,9 @@
 """Every op, defined once. Importing this package registers them all and installs the operators."""
 from distflow.ops import (array_ops, comparison_ops, constant_op, control_flow_ops,  # noqa: F401
-                          math_ops, nn_ops, random_ops, reduction_ops, set_ops, slicing_ops,
-                          state_ops, training_ops, variables)
+                          linalg_ops, math_ops, nn_ops, random_ops, reduction_ops, set_ops,
+                          slicing_ops, state_ops, training_ops, variables)
 from distflow.ops import overloads  # noqa: F401  (installs Python operators)
 
 # Modules whose __all__ make up the top-level op namespace of `distflow` and `distflow.compat.v1`.
-PUBLIC_MODULES = [constant_op, math_ops, reduction_ops, comparison_ops, array_ops, slicing_ops,
-                  set_ops, control_flow_ops, variables]
+PUBLIC_MODULES = [constant_op, math_ops, reduction_ops, comparison_ops, linalg_ops, array_ops,
+                  slicing_ops, set_ops, control_flow_ops, variables]

@@ -5,18 +5,23 @@ operators name theirs (`mul`, `add`, `sub`, `truediv`), so `x * y` is `mul:0`.
 """
 from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import Tensor
-from distflow.ops import array_ops, comparison_ops, math_ops
+from distflow.ops import array_ops, comparison_ops, linalg_ops, math_ops
 from distflow.ops.variables import Variable
 
 
 def _op(fn_name):
-    # Comparisons and logical ops live in comparison_ops; everything else in math_ops.
-    return getattr(math_ops, fn_name, None) or getattr(comparison_ops, fn_name)
+    # Comparisons and logical ops live in comparison_ops, matmul in linalg_ops, the rest in math_ops.
+    for module in (math_ops, comparison_ops, linalg_ops):
+        fn = getattr(module, fn_name, None)
+        if fn is not None:
+            return fn
+    raise AttributeError(fn_name)
 
 
 def _binary(fn_name, op_name, reverse=False):
+    fn = _op(fn_name)
+
     def method(self, other):
-        fn = _op(fn_name)
         try:
             return fn(other, self, name=op_name) if reverse else fn(self, other, name=op_name)
         except TypeError:
@@ -34,8 +39,10 @@ def _tensor_like(x):
 
 
 def _unary(fn_name, op_name=None):
+    fn = _op(fn_name)
+
     def method(self):
-        return _op(fn_name)(self, name=op_name)
+        return fn(self, name=op_name)
     return method
 
 
