@@ -123,6 +123,144 @@ def _adagrad_v2(xp, var, accum, lr, epsilon, grad):
 ApplyAdagradV2 = _fused("ApplyAdagradV2", _adagrad_v2, 2)
 
 
+def _adadelta(xp, var, accum, accum_update, lr, rho, epsilon, grad):
+    # TF1's kernel: the step is sqrt(accum_update + eps) / sqrt(accum + eps) * grad, taken before
+    # accum_update learns of it (Zeiler's ADADELTA, scaled by lr)
+    accum *= rho
+    accum += (grad * grad) * (1 - rho)
+    update = xp.sqrt(accum_update + epsilon) * (1 / xp.sqrt(accum + epsilon)) * grad
+    var -= update * lr
+    accum_update *= rho
+    accum_update += (update * update) * (1 - rho)
+
+
+ApplyAdadelta = _fused("ApplyAdadelta", _adadelta, 3)
+
+
+def _proximal_gradient_descent(xp, var, alpha, l1, l2, delta):
+    # a gradient step, then the proximal map of alpha * (l1 * |w| + l2 / 2 * w^2)
+    prox = var - alpha * delta
+    if l1 > 0:
+        prox = xp.sign(prox) * xp.maximum(xp.abs(prox) - alpha * l1, 0)
+    var[...] = prox / (1 + alpha * l2)
+
+
+ApplyProximalGradientDescent = _fused("ApplyProximalGradientDescent",
+                                      _proximal_gradient_descent, 1)
+
+
+def _ftrl(xp, var, accum, linear, grad, lr, l1, l2, lr_power):
+    # McMahan et al.'s FTRL-Proximal, as TF1's ApplyFtrl kernel
+    new_accum = accum + grad * grad
+    if lr_power == -0.5:
+        linear += grad - (xp.sqrt(new_accum) - xp.sqrt(accum)) / lr * var
+        quadratic = xp.sqrt(new_accum) / lr + 2 * l2
+    else:
+        linear += grad - (new_accum ** -lr_power - accum ** -lr_power) / lr * var
+        quadratic = new_accum ** -lr_power / lr + 2 * l2
+    pre_shrink = (xp.sign(linear) * l1 - linear) / quadratic
+    var[...] = xp.where(xp.abs(linear) > l1, pre_shrink, 0)
+    accum[...] = new_accum
+
+
+ApplyFtrl = _fused("ApplyFtrl", _ftrl, 3, grad_index=3)
+
+
+# -- Keras 3's updates (keras/src/optimizers/*.py), for df.optimizers ---------------------------
+# Written in Keras's order of operations, so float32 results agree with Keras's to the last bit
+# or nearly. `one_minus_*` inputs are 1 - rho (or 1 - beta) as Keras computes them: in Python's
+# double precision for a Python number, then rounded to the variable's dtype.
+def _keras_sgd_momentum(xp, var, m, lr, momentum, grad, nesterov=False):
+    m *= momentum
+    m -= grad * lr                       # m = momentum * m - lr * grad
+    if nesterov:
+        var += m * momentum - grad * lr
+    else:
+        var += m
+
+
+KerasSGDMomentum = _fused("KerasSGDMomentum", _keras_sgd_momentum, 2)
+
+
+def _keras_rmsprop(xp, var, velocity, mom, lr, rho, one_minus_rho, momentum, epsilon, grad):
+    velocity *= rho
+    velocity += one_minus_rho * (grad * grad)
+    mom *= momentum                      # momentum 0: mom is the increment itself
+    mom += (lr * grad) / xp.sqrt(velocity + epsilon)
+    var -= mom
+
+
+KerasRMSprop = _fused("KerasRMSprop", _keras_rmsprop, 3)
+
+
+def _keras_centered_rmsprop(xp, var, avg_grad, velocity, mom, lr, rho, one_minus_rho, momentum,
+                            epsilon, grad):
+    velocity *= rho
+    velocity += one_minus_rho * (grad * grad)
+    avg_grad *= rho
+    avg_grad += one_minus_rho * grad
+    mom *= momentum
+    mom += (lr * grad) / xp.sqrt(velocity - avg_grad * avg_grad + epsilon)
+    var -= mom
+
+
+KerasCenteredRMSprop = _fused("KerasCenteredRMSprop", _keras_centered_rmsprop, 4)
+
+
+def _keras_adagrad(xp, var, accum, lr, epsilon, grad):
+    accum += grad * grad
+    var -= (lr * grad) / xp.sqrt(accum + epsilon)   # Keras 3: epsilon inside the root
+
+
+KerasAdagrad = _fused("KerasAdagrad", _keras_adagrad, 2)
+
+
+def _keras_adam(xp, var, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon, grad):
+    # alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t), computed by the caller
+    m += (grad - m) * one_minus_beta_1
+    v += (grad * grad - v) * one_minus_beta_2
+    var -= (m * alpha) / (xp.sqrt(v) + epsilon)
+
+
+KerasAdam = _fused("KerasAdam", _keras_adam, 3)
+
+
+def _keras_amsgrad(xp, var, m, v, v_hat, alpha, one_minus_beta_1, one_minus_beta_2, epsilon,
+                   grad):
+    m += (grad - m) * one_minus_beta_1
+    v += (grad * grad - v) * one_minus_beta_2
+    xp.maximum(v_hat, v, out=v_hat)      # the largest v so far
+    var -= (m * alpha) / (xp.sqrt(v_hat) + epsilon)
+
+
+KerasAMSGrad = _fused("KerasAMSGrad", _keras_amsgrad, 4)
+
+
+def _keras_nadam(xp, var, m, v, lr, one_minus_beta_1, one_minus_beta_2, u_t_1,
+                 one_minus_u_product_t_1, one_minus_u_t, one_minus_u_product_t,
+                 one_minus_beta_2_power, epsilon, grad):
+    m += (grad - m) * one_minus_beta_1
+    v += (grad * grad - v) * one_minus_beta_2
+    m_hat = (u_t_1 * m) / one_minus_u_product_t_1 + (one_minus_u_t * grad) / one_minus_u_product_t
+    v_hat = v / one_minus_beta_2_power
+    var -= (m_hat * lr) / (xp.sqrt(v_hat) + epsilon)
+
+
+KerasNadam = _fused("KerasNadam", _keras_nadam, 3)
+
+
+def _keras_adadelta(xp, var, accum_grad, accum_delta, lr, rho, one_minus_rho, epsilon, grad):
+    accum_grad *= rho
+    accum_grad += one_minus_rho * (grad * grad)
+    delta = -((xp.sqrt(accum_delta + epsilon) * grad) / xp.sqrt(accum_grad + epsilon))
+    accum_delta *= rho
+    accum_delta += one_minus_rho * (delta * delta)
+    var += lr * delta
+
+
+KerasAdadelta = _fused("KerasAdadelta", _keras_adadelta, 3)
+
+
 def _weight_decay_infer(var, lr, decay):
     for t in (lr, decay):
         if t.dtype != var.dtype:
@@ -132,7 +270,7 @@ def _weight_decay_infer(var, lr, decay):
 
 
 def _weight_decay(xp, var, lr, decay):
-    var -= (lr * decay) * var
+    var -= var * decay * lr   # Keras's order: variable * wd * lr
 
 
 # Decoupled weight decay (Loshchilov & Hutter, "AdamW"): var -= lr * decay * var, apart from the

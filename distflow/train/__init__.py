@@ -1,24 +1,34 @@
 """Optimizers and training helpers, with TF1's names (`tf.train.AdamOptimizer`, ...)."""
+from distflow.train.adadelta import AdadeltaOptimizer  # noqa: F401
 from distflow.train.adagrad import AdagradOptimizer  # noqa: F401
 from distflow.train.adam import AdamOptimizer  # noqa: F401
 from distflow.train.gradient_descent import GradientDescentOptimizer  # noqa: F401
 from distflow.train.learning_rate_decay import (cosine_decay, exponential_decay,  # noqa: F401
-                                                piecewise_constant)
+                                                inverse_time_decay, natural_exp_decay,
+                                                piecewise_constant, polynomial_decay)
 from distflow.train.momentum import MomentumOptimizer  # noqa: F401
 from distflow.train.optimizer import (Optimizer, get_global_step,  # noqa: F401
                                       get_or_create_global_step)
+from distflow.train.proximal import (FtrlOptimizer,  # noqa: F401
+                                     ProximalGradientDescentOptimizer)
 from distflow.train.rmsprop import RMSPropOptimizer  # noqa: F401
 
 __all__ = [
+    "AdadeltaOptimizer",
     "AdagradOptimizer",
     "AdamOptimizer",
+    "FtrlOptimizer",
     "GradientDescentOptimizer",
     "MomentumOptimizer",
     "Optimizer",
+    "ProximalGradientDescentOptimizer",
     "RMSPropOptimizer",
     "cosine_decay",
     "exponential_decay",
     "get_global_step",
     "get_or_create_global_step",
+    "inverse_time_decay",
+    "natural_exp_decay",
     "piecewise_constant",
+    "polynomial_decay",
 ]

@@ -36,8 +36,12 @@ class AdamOptimizer(Optimizer):
 
     def _create_slots(self, var_list):
         first = min(var_list, key=lambda v: v.name)  # TF1 keys the powers to one variable too
-        self._get_or_make_non_slot("beta1_power", _resolve(self._hyper["beta1"]), first)
-        self._get_or_make_non_slot("beta2_power", _resolve(self._hyper["beta2"]), first)
+        for name in ("beta1", "beta2"):
+            value = _resolve(self._hyper[name])
+            # TF1 makes them from the hyperparameter itself: float32 for a Python number (each
+            # update casts them to its variable's dtype), a tensor's own dtype otherwise
+            dtype = "float32" if isinstance(value, (int, float)) else dispatch.dtype_of(value)
+            self._get_or_make_non_slot(name + "_power", value, first, dtype=dtype)
         for v in var_list:
             self._zeros_slot(v, "m", self._name)
             self._zeros_slot(v, "v", self._name)

@@ -7,7 +7,7 @@ once per apply, so the rate follows the step as it grows.
 import functools
 
 from distflow.framework import context
-from distflow.ops import dispatch
+from distflow.ops import dispatch, math_ops
 from distflow.train import learning_rate_schedule as schedules
 
 
@@ -37,3 +37,28 @@ def cosine_decay(learning_rate, global_step, decay_steps, alpha=0.0, name=None):
     """learning_rate * ((1 - alpha) * 0.5 * (1 + cos(pi * min(step, decay_steps) / decay_steps))
     + alpha)."""
     return _at(schedules.CosineDecay(learning_rate, decay_steps, alpha, name), global_step)
+
+
+def polynomial_decay(learning_rate, global_step, decay_steps, end_learning_rate=0.0001, power=1.0,
+                     cycle=False, name=None):
+    """(learning_rate - end_learning_rate) * (1 - min(step, decay_steps) / decay_steps) ** power
+    + end_learning_rate; with `cycle`, decay_steps grows to the first multiple at or past step."""
+    return _at(schedules.PolynomialDecay(learning_rate, decay_steps, end_learning_rate, power,
+                                         cycle, name), global_step)
+
+
+def inverse_time_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False,
+                       name=None):
+    """learning_rate / (1 + decay_rate * global_step / decay_steps), the quotient floored when
+    `staircase`."""
+    return _at(schedules.InverseTimeDecay(learning_rate, decay_steps, decay_rate, staircase,
+                                          name), global_step)
+
+
+def natural_exp_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False,
+                      name=None):
+    """learning_rate * exp(-decay_rate * global_step / decay_steps): TF1 builds it as
+    exponential_decay with the rate exp(-decay_rate) (a float32 tensor for a Python number)."""
+    rate = math_ops.exp(math_ops.negative(dispatch.convert_to_tensor(decay_rate)))
+    return _at(schedules.ExponentialDecay(learning_rate, decay_steps, rate, staircase, name),
+               global_step)

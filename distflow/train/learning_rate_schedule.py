@@ -110,3 +110,74 @@ class CosineDecay(LearningRateSchedule):
             cosine = 0.5 * (1.0 + math_ops.cos(math.pi * fraction))
             alpha = _as(self.alpha, dtype)
             return math_ops.multiply(lr, (1.0 - alpha) * cosine + alpha)
+
+
+class PolynomialDecay(LearningRateSchedule):
+    """From `initial_learning_rate` to `end_learning_rate` over `decay_steps`:
+    (initial - end) * (1 - min(step, decay_steps) / decay_steps) ** power + end. With
+    `cycle=True` the decay restarts: decay_steps grows to the first multiple of itself at or past
+    step (once at step 0)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0,
+                 cycle=False, name="PolynomialDecay"):
+        if decay_steps <= 0:
+            raise ValueError("Argument `decay_steps` must be > 0. Received: decay_steps=%s"
+                             % (decay_steps,))
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.end_learning_rate = end_learning_rate
+        self.power = power
+        self.cycle = cycle
+        self.name = name
+        self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
+                            end_learning_rate=end_learning_rate, power=power, cycle=cycle,
+                            name=name)
+
+    def __call__(self, step):
+        with name_scope(self.name or "PolynomialDecay"):
+            lr = _as_float(self.initial_learning_rate)
+            dtype = lr.dtype
+            end = _as(self.end_learning_rate, dtype)
+            step = _as(step, dtype)
+            decay_steps = _as(self.decay_steps, dtype)
+            if self.cycle:
+                # ceil(x) as -floor(-x): the first multiple of decay_steps at or past step
+                ceil = math_ops.negative(math_ops.floordiv(
+                    math_ops.negative(math_ops.divide(step, _as(self.decay_steps, dtype))), 1))
+                at_zero = comparison_ops.equal(step, _as(0, dtype))
+                decay_steps = math_ops.multiply(
+                    decay_steps, comparison_ops.where(at_zero, _as(1.0, dtype), ceil))
+            else:
+                step = comparison_ops.minimum(step, decay_steps)
+            p = math_ops.divide(step, decay_steps)
+            return math_ops.add(math_ops.multiply(math_ops.subtract(lr, end),
+                                                  math_ops.pow(1 - p, _as(self.power, dtype))),
+                                end)
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """`initial_learning_rate / (1 + decay_rate * step / decay_steps)`; with `staircase=True`
+    step / decay_steps is floored."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="InverseTimeDecay"):
+        if decay_steps <= 0:
+            raise ValueError("Argument `decay_steps` must be > 0. Received: decay_steps=%s"
+                             % (decay_steps,))
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+        self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
+                            decay_rate=decay_rate, staircase=staircase, name=name)
+
+    def __call__(self, step):
+        with name_scope(self.name or "InverseTimeDecay"):
+            lr = _as_float(self.initial_learning_rate)
+            dtype = lr.dtype
+            p = math_ops.divide(_as(step, dtype), _as(self.decay_steps, dtype))
+            if self.staircase:
+                p = math_ops.floordiv(p, 1)
+            denom = math_ops.add(_as(1, dtype), math_ops.multiply(_as(self.decay_rate, dtype), p))
+            return math_ops.divide(lr, denom)

@@ -262,18 +262,28 @@ class Optimizer:
                 value = EagerTensor(xp.full(var._value.shape, fill, dtype=var._value.dtype))
             else:
                 value = np.full(var.shape.as_list(), fill, dtype=var.dtype.as_numpy_dtype)
-            slot = variables.Variable(value, trainable=False,
-                                      name="%s/%s" % (base, op_name or self._name))
+            name = "%s/%s" % (base, op_name or self._name)
+            if isinstance(var, variables.EagerVariable):
+                # eager names are not made unique by a graph: do as TF's eager slots do
+                # (w/Adam, w/Adam_1, ...), counting this variable's slots already made
+                taken = {s.name.split(":")[0] for d in self._slots.values()
+                         for v, s in d.values() if v is var}
+                unique, k = name, 0
+                while unique in taken:
+                    k += 1
+                    unique = "%s_%d" % (name, k)
+                name = unique
+            slot = variables.Variable(value, trainable=False, name=name)
             entry = slots[id(var)] = (var, slot)
         return entry[1]
 
     def _zeros_slot(self, var, slot_name, op_name=None):
         return self._filled_slot(var, slot_name, 0, op_name)
 
-    def _get_or_make_non_slot(self, name, initial_value, like):
+    def _get_or_make_non_slot(self, name, initial_value, like, dtype=None):
         if name not in self._non_slots:
             self._non_slots[name] = variables.Variable(initial_value, trainable=False, name=name,
-                                                       dtype=like.dtype)
+                                                       dtype=dtype or like.dtype)
         return self._non_slots[name]
 
     def _get_non_slot(self, name):

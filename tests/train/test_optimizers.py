@@ -70,11 +70,21 @@ def momentum(lr, mu, nesterov=False):
     return Ref(lambda p: {"momentum": np.zeros_like(p)}, update)
 
 
-def adam(lr, b1, b2, eps):
+def _f32_power(beta, t):
+    """TF1's beta^t: a float32 variable that starts at beta and is multiplied by it each step
+    (TF1 makes the powers from the Python betas, so float32 even for float64 variables)."""
+    power = np.float32(beta)
+    for _ in range(t - 1):
+        power = np.float32(power * np.float32(beta))
+    return float(power)
+
+
+def adam(lr, b1, b2, eps, f32_powers=False):
     def update(p, g, s, t):
         s["m"] = b1 * s["m"] + (1 - b1) * g
         s["v"] = b2 * s["v"] + (1 - b2) * g * g
-        lr_t = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        p1, p2 = (_f32_power(b1, t), _f32_power(b2, t)) if f32_powers else (b1 ** t, b2 ** t)
+        lr_t = lr * np.sqrt(1 - p2) / (1 - p1)
         return p - lr_t * s["m"] / (np.sqrt(s["v"]) + eps)
     return Ref(lambda p: {"m": np.zeros_like(p), "v": np.zeros_like(p)}, update)
 
@@ -111,9 +121,9 @@ CASES = {
     "momentum": (lambda t: t.MomentumOptimizer(0.05, 0.9), momentum(0.05, 0.9)),
     "nesterov": (lambda t: t.MomentumOptimizer(0.05, 0.8, use_nesterov=True),
                  momentum(0.05, 0.8, nesterov=True)),
-    "adam": (lambda t: t.AdamOptimizer(0.1), adam(0.1, 0.9, 0.999, 1e-8)),
+    "adam": (lambda t: t.AdamOptimizer(0.1), adam(0.1, 0.9, 0.999, 1e-8, f32_powers=True)),
     "adam_betas": (lambda t: t.AdamOptimizer(0.05, beta1=0.5, beta2=0.9, epsilon=1e-3),
-                   adam(0.05, 0.5, 0.9, 1e-3)),
+                   adam(0.05, 0.5, 0.9, 1e-3, f32_powers=True)),
     "rmsprop": (lambda t: t.RMSPropOptimizer(0.01), rmsprop(0.01, 0.9, 0.0, 1e-10)),
     "rmsprop_momentum": (lambda t: t.RMSPropOptimizer(0.01, decay=0.8, momentum=0.5, epsilon=1e-4),
                          rmsprop(0.01, 0.8, 0.5, 1e-4)),
@@ -124,16 +134,13 @@ CASES = {
                      adagrad(0.2, 2.0)),
 }
 
+# TF2 (Keras 3) optimizers: their own rules, in tests/train/test_keras_optimizers.py; here the ones
+# Keras shares with TF1 (plain SGD) or that only differ in float32 rounding (Adam, at float64)
 TF2_CASES = {
     "SGD": (lambda: df.optimizers.SGD(0.05), sgd(0.05)),
-    "SGD_momentum": (lambda: df.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
-                     momentum(0.05, 0.9, nesterov=True)),
     "Adam": (lambda: df.optimizers.Adam(0.1), adam(0.1, 0.9, 0.999, 1e-7)),
     "Adam_betas": (lambda: df.optimizers.Adam(learning_rate=0.05, beta_1=0.5, beta_2=0.9),
                    adam(0.05, 0.5, 0.9, 1e-7)),
-    "RMSprop": (lambda: df.optimizers.RMSprop(0.01, rho=0.8, momentum=0.2),
-                rmsprop(0.01, 0.8, 0.2, 1e-7)),
-    "Adagrad": (lambda: df.optimizers.Adagrad(0.2, epsilon=0.01), adagrad(0.2, 0.1, eps=0.01)),
 }
 
 
@@ -212,7 +219,7 @@ def test_tf2_optimizer_eagerly_follows_its_update_rule(case):
     assert int(opt.iterations) == STEPS
 
 
-@pytest.mark.parametrize("case", ["SGD_momentum", "Adam"])
+@pytest.mark.parametrize("case", ["SGD", "Adam"])
 def test_tf2_optimizer_in_a_graph_follows_its_update_rule(case):
     make, ref = TF2_CASES[case]
     *_, iterations = check_graph(make, ref, fetch_at_end=lambda opt: opt.iterations)
@@ -233,7 +240,8 @@ def test_adam_uses_epsilon_hat_not_algorithm_1_epsilon():
     # A large epsilon and small gradients make the placement visible at the first step:
     # epsilon hat gives lr * g / (|g| + eps / sqrt(1 - beta2)), Algorithm 1 lr * g / (|g| + eps).
     lr, eps, g = 0.1, 1e-3, 1e-3
-    hat = lr * np.sqrt(1 - 0.999) / (1 - 0.9) * (0.1 * g) / (np.sqrt(0.001 * g * g) + eps)
+    b1, b2 = float(np.float32(0.9)), float(np.float32(0.999))  # TF1's float32 beta powers
+    hat = lr * np.sqrt(1 - b2) / (1 - b1) * (0.1 * g) / (np.sqrt(0.001 * g * g) + eps)
     alg1 = lr * g / (g + eps)
     assert abs(hat - alg1) > 0.5 * alg1  # the two forms are far apart here
     w = df.Variable(np.float64([0.0]))
@@ -243,9 +251,10 @@ def test_adam_uses_epsilon_hat_not_algorithm_1_epsilon():
 
 def test_adam_beta_powers_are_non_slot_variables_advanced_after_the_updates():
     opt, w, u, train, powers = check_graph(
-        lambda: tf.train.AdamOptimizer(0.1), adam(0.1, 0.9, 0.999, 1e-8), steps=3,
+        lambda: tf.train.AdamOptimizer(0.1), adam(0.1, 0.9, 0.999, 1e-8, f32_powers=True), steps=3,
         fetch_at_end=lambda opt: list(opt._get_beta_accumulators()))
-    np.testing.assert_allclose(powers, [0.9 ** 4, 0.999 ** 4], rtol=1e-12)
+    np.testing.assert_allclose(powers, [_f32_power(0.9, 4), _f32_power(0.999, 4)], rtol=1e-12)
+    assert [p.dtype for p in opt._get_beta_accumulators()] == [tf.float32, tf.float32]
     names = [v.name for v in opt.variables()]
     assert names == ["beta1_power:0", "beta2_power:0", "u/Adam:0", "u/Adam_1:0", "w/Adam:0",
                      "w/Adam_1:0"]
@@ -254,16 +263,17 @@ def test_adam_beta_powers_are_non_slot_variables_advanced_after_the_updates():
     with tf.Session() as s:  # one step from the start: the powers move once, after the update
         s.run(tf.global_variables_initializer())
         p1, p2 = opt._get_beta_accumulators()
-        np.testing.assert_allclose(s.run([p1, p2]), [0.9, 0.999], rtol=1e-12)
+        np.testing.assert_allclose(s.run([p1, p2]), [0.9, 0.999], rtol=1e-7)
         s.run(train)
-        np.testing.assert_allclose(s.run([p1, p2]), [0.81, 0.998001], rtol=1e-12)
+        np.testing.assert_allclose(s.run([p1, p2]), [0.81, 0.998001], rtol=1e-7)
 
 
 def test_eager_adam_keeps_its_powers_in_step():
     opt = df.train.AdamOptimizer(0.1)
-    check_eager(opt, adam(0.1, 0.9, 0.999, 1e-8), steps=4)
+    check_eager(opt, adam(0.1, 0.9, 0.999, 1e-8, f32_powers=True), steps=4)
     p1, p2 = opt._get_beta_accumulators()
-    np.testing.assert_allclose([p1.numpy(), p2.numpy()], [0.9 ** 5, 0.999 ** 5], rtol=1e-12)
+    np.testing.assert_allclose([p1.numpy(), p2.numpy()], [_f32_power(0.9, 5), _f32_power(0.999, 5)],
+                               rtol=1e-12)
 
 
 def test_init_before_minimize_leaves_slots_uninitialized():
@@ -329,7 +339,7 @@ def test_minimize_in_a_graph_without_variables_or_gradients():
 @pytest.mark.parametrize("mode", ["graph", "eager"])
 def test_decoupled_weight_decay_shrinks_before_the_update(mode):
     lr, wd = 0.1, 0.05
-    ref = adam(lr, 0.9, 0.999, 1e-8)
+    ref = adam(lr, 0.9, 0.999, 1e-8, f32_powers=mode == "graph")
     ref.decay, ref.lr = wd, lr
     if mode == "graph":
         check_graph(lambda: tf.train.AdamOptimizer(lr, weight_decay=wd), ref)

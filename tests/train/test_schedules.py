@@ -142,3 +142,36 @@ def test_graph_tf2_optimizer_with_a_schedule():
             s.run(train)
         # rates 1.0 (step 0), 1.0 (step 1: boundaries are inclusive), 0.5 (step 2)
         assert s.run(w) == [10.0 - 2.5] and s.run(opt.iterations) == 3
+
+
+# -- PolynomialDecay, InverseTimeDecay and the TF1 functions over them ---------------------------
+def test_polynomial_and_inverse_time_decay_follow_keras():
+    S = df.optimizers.schedules
+    poly = S.PolynomialDecay(0.1, 10, 0.01, power=2.0)
+    for k in [0, 3, 10, 25]:
+        p = min(k, 10) / 10
+        np.testing.assert_allclose(float(poly(k)), 0.09 * (1 - p) ** 2 + 0.01, rtol=1e-6)
+    # cycle: decay_steps grows to the next multiple; numbers from TensorFlow 2.21.0
+    cyc = S.PolynomialDecay(0.1, 10, 0.01, power=2.0, cycle=True)
+    np.testing.assert_allclose([float(cyc(k)) for k in [0, 3, 10, 11, 25]],
+                               [0.1, 0.0541, 0.01, 0.028225, 0.0125], rtol=1e-6)
+    inv = S.InverseTimeDecay(0.1, 5, 0.5, staircase=True)
+    np.testing.assert_allclose([float(inv(k)) for k in [0, 4, 5, 12]],
+                               [0.1, 0.1, 0.1 / 1.5, 0.05], rtol=1e-6)
+    assert cyc.get_config()["cycle"] is True and inv.get_config()["staircase"] is True
+    with pytest.raises(ValueError, match="decay_steps"):
+        S.PolynomialDecay(0.1, 0)
+
+
+def test_tf1_decay_functions_in_a_graph():
+    import distflow.compat.v1 as v1
+    step = v1.placeholder(v1.int64, [])
+    rates = [v1.train.polynomial_decay(0.1, step, 10, 0.01, power=2.0),
+             v1.train.inverse_time_decay(0.1, step, 5, 0.5),
+             v1.train.natural_exp_decay(0.1, step, 5, 0.5)]
+    with v1.Session() as s:
+        for k in [0, 4, 12]:
+            got = s.run(rates, {step: k})
+            want = [0.09 * (1 - min(k, 10) / 10) ** 2 + 0.01, 0.1 / (1 + 0.5 * k / 5),
+                    0.1 * np.exp(-0.5 * k / 5)]
+            np.testing.assert_allclose(got, want, rtol=1e-6)
