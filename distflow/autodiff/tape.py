@@ -177,7 +177,11 @@ class GradientTape:
         else:
             result = self._eager_gradient(targets, flat_sources, grad_ys, unconnected_gradients)
         if not self._persistent:
+            # the records go (their arrays are the memory a tape holds), the variables stay:
+            # TF's watched_variables() still lists them after the one gradient() call
+            watched = self.watched_variables()
             self.reset()
+            self._var_reads.update((id(v), (v, [])) for v in watched)
         return nest.pack_sequence_as(sources, result)
 
     def _eager_gradient(self, targets, sources, grad_ys, unconnected):

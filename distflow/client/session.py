@@ -29,10 +29,13 @@ def default_session_for(element, session, kind):
     if session is None:
         session = get_default_session()
         if session is None:
-            what = "tensor using `eval()`" if kind != "operation" else "operation using `run()`"
-            raise ValueError("Cannot evaluate %s: No default session is registered. Use `with "
-                             "sess.as_default()` or pass an explicit session to `%s(session=sess)`"
-                             % (what, "eval" if kind != "operation" else "run"))
+            if kind == "operation":  # TF1's two messages differ in more than the noun
+                raise ValueError("Cannot execute operation using `run()`: No default session is "
+                                 "registered. Use `with sess.as_default():` or pass an explicit "
+                                 "session to `run(session=sess)`")
+            raise ValueError("Cannot evaluate tensor using `eval()`: No default session is "
+                             "registered. Use `with sess.as_default()` or pass an explicit "
+                             "session to `eval(session=sess)`")
         graph = element.graph
         if graph is not session.graph:
             raise ValueError("Cannot use the default session to evaluate tensor: the tensor's graph "
@@ -108,6 +111,7 @@ class Session:
         values = plan.run(tuple(check(feed_dict[k]) for k, check in zip(feed_keys, checks)))
         if self._on_gpu:
             values = _to_host(values)
+        values = _scalars(values)
         if mapper is None:
             return values[0]
         return mapper.build(values)
@@ -159,6 +163,7 @@ class Session:
                 out = runner(tuple(c(v) for c, v in zip(checks, values)))
             if on_gpu:
                 out = _to_host(out)
+            out = _scalars(out)
             return out[0] if mapper is None else mapper.build(out)
         if cuda_graph:
             call.cuda_graph = runner  # what was captured, and why not (tests, benchmarks)
@@ -256,6 +261,15 @@ def _check_shape(s, dims, name, shape_str):
                              any(d is not None and d != a for d, a in zip(dims, s))):
         raise ValueError("Cannot feed value of shape %r for Tensor %r, which has shape %r"
                          % (s, name, shape_str))
+
+
+def _scalars(values):
+    """The results with each 0-d array as a NumPy scalar (np.float32(2.0)), as TF returns them:
+    `type(sess.run(c))`, `json.dumps(float(...))` and `x.item()` users see TF's types."""
+    for v in values:
+        if type(v) is np.ndarray and not v.ndim:
+            return tuple(v[()] if type(v) is np.ndarray and not v.ndim else v for v in values)
+    return values
 
 
 def _to_host(values):

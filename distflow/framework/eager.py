@@ -66,8 +66,8 @@ class EagerTensor:
         return "<tf.Tensor: shape=%s, dtype=%s, numpy=%s>" % (
             self.shape, self.dtype.name, _numpy_text(text))
 
-    def __format__(self, spec):
-        return format(self.numpy(), spec) if spec else str(self)
+    def __format__(self, spec):  # f"{t}" and f"{t:.2f}" format the value, as TF 2's do
+        return format(self.numpy(), spec)
 
     def __bool__(self):
         return bool(self._value)

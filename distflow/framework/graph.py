@@ -268,8 +268,10 @@ class Graph:
                                    "operation, %r, exists but only has %d outputs."
                                    % (obj, op_name, len(op.outputs))) from None
             if not allow_operation:
-                raise ValueError("The name %r looks like an (invalid) Operation name, not a Tensor. "
-                                 "Tensor names must be of the form \"<op_name>:<output_index>\"." % obj)
+                what = "refers to an Operation" if obj in self._by_name else \
+                    "looks like an (invalid) Operation name"
+                raise ValueError("The name %r %s, not a Tensor. Tensor names must be of the form "
+                                 "\"<op_name>:<output_index>\"." % (obj, what))
             op = self._by_name.get(obj)
             if op is None:
                 raise KeyError("The name %r refers to an Operation not in the graph." % obj)

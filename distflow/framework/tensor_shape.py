@@ -179,6 +179,9 @@ class TensorShape:
     def __repr__(self):
         if self._dims is None:
             return "TensorShape(None)"
+        from distflow.framework import context
+        if context.executing_eagerly():  # TF2 code sees TF2's TensorShape([2, 3])
+            return "TensorShape([%s])" % ", ".join(repr(d) for d in self._dims)
         return "TensorShape([%s])" % ", ".join("Dimension(%r)" % d for d in self._dims)
 
 

@@ -28,4 +28,4 @@ def group(*inputs, name=None):
     for x in inputs:
         flat.extend(x if isinstance(x, (list, tuple)) else [x])
     with control_dependencies([x for x in flat if x is not None]):
-        return no_op(name=name)
+        return no_op(name=name or "group_deps")  # TF's default name

@@ -127,7 +127,7 @@ class GraphVariable(Variable):
         return self._read
 
     def read_value(self):
-        return identity(self._read)
+        return identity(self._read, name="read")  # TF1's name: read, read_1, ...
 
     def initialized_value(self):
         return self._read
@@ -236,8 +236,10 @@ class EagerVariable(Variable):
         return TensorShape(self._value.shape)
 
     def numpy(self):
+        """A NumPy copy of the value; a NumPy scalar for a scalar variable, as in TF."""
         from distflow import backend
-        return np.array(backend.to_numpy(self._value), copy=True)
+        v = np.array(backend.to_numpy(self._value), copy=True)
+        return v[()] if v.ndim == 0 else v
 
     def value(self):
         return self.read_value()
@@ -257,9 +259,10 @@ class EagerVariable(Variable):
         return int(self._value)
 
     def __repr__(self):
+        from distflow.framework.eager import _numpy_text  # a value of several lines starts one
         v = self.numpy()
         return "<tf.Variable '%s' shape=%s dtype=%s, numpy=%s>" % (
-            self._name, self.shape, self.dtype.name, repr(v) if v.ndim else str(v))
+            self._name, self.shape, self.dtype.name, _numpy_text(repr(v) if v.ndim else str(v)))
 
     def __hash__(self):
         return id(self)

@@ -183,3 +183,10 @@ def test_tensors_are_unhashable_but_have_refs():
         {t: 1}
     d = {t.ref(): "x"}
     assert d[t.ref()] == "x" and d.popitem()[0].deref() is t
+
+
+def test_format_formats_the_value_as_tf2_does():
+    t = df.constant(1.5)
+    assert f"{t}" == "1.5" and f"{t:.2f}" == "1.50" and "loss %.1f" % t == "loss 1.5"
+    assert str(t) == "tf.Tensor(1.5, shape=(), dtype=float32)"  # print() is unchanged
+    assert repr(df.constant([[1, 2]]).shape) == "TensorShape([1, 2])"

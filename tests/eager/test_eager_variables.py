@@ -154,3 +154,10 @@ def test_keras_style_optimizers_give_the_same_steps_with_and_without_df_function
     for e, g in zip(eager, graph):
         np.testing.assert_allclose(g, e, rtol=1e-10)
     assert not np.allclose(eager[-1], W0)
+
+
+def test_scalar_variable_numpy_is_a_numpy_scalar_and_reprs_break_lines_like_tf():
+    assert type(df.Variable(1.0).numpy()) is np.float32
+    assert repr(df.Variable([[1, 2], [3, 4]])) == (
+        "<tf.Variable 'Variable:0' shape=(2, 2) dtype=int32, numpy=\n"
+        "array([[1, 2],\n       [3, 4]], dtype=int32)>")

@@ -357,3 +357,11 @@ def test_differentiating_through_a_function_that_updates_variables_says_so():
         y = step(x)
     with pytest.raises(NotImplementedError, match="updates variables"):
         tape.gradient(y, x)
+
+
+def test_watched_variables_survive_the_one_gradient_call():
+    v = df.Variable(2.0)
+    with df.GradientTape() as tape:
+        y = v * v
+    assert tape.gradient(y, v).numpy() == 4.0
+    assert tape.watched_variables() == [v]  # TF still lists them; only the records are freed

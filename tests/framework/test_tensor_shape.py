@@ -11,8 +11,11 @@ def test_prints_as_tensorflow_1(dims, text):
     assert str(TensorShape(dims)) == text
 
 
-def test_repr():
-    assert repr(TensorShape([2])) == "TensorShape([Dimension(2)])"
+def test_repr_is_tf1s_in_graphs_and_tf2s_in_eager_code():
+    from distflow.framework import context
+    with context.graph_mode():
+        assert repr(TensorShape([2, None])) == "TensorShape([Dimension(2), Dimension(None)])"
+    assert repr(TensorShape([2, None])) == "TensorShape([2, None])"
     assert repr(TensorShape(None)) == "TensorShape(None)"
     assert repr(Dimension(None)) == "Dimension(None)" and str(Dimension(None)) == "?"
 
