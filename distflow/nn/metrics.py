@@ -9,11 +9,16 @@ mean of per-batch means is not when batches differ in size (the short last batch
 Metrics work on NumPy arrays (or anything `np.asarray` accepts, such as eager tensors): they run
 after a step, outside the graph. Errors are counted per value, so a model with k outputs per sample
 counts k values per sample.
+
+Names and meanings follow Keras (TF 2.x's tf.metrics): Accuracy counts exact matches
+y_pred == y_true; BinaryAccuracy(threshold=0.5), CategoricalAccuracy and SparseCategoricalAccuracy
+threshold or argmax class scores; R2Score is R^2 per output column, averaged.
 """
 import numpy as np
 
-__all__ = ["Metric", "MeanSquaredError", "RootMeanSquaredError", "MeanAbsoluteError", "RSquared",
-           "Accuracy", "get", "pack_states", "unpack_states"]
+__all__ = ["Metric", "MeanSquaredError", "RootMeanSquaredError", "MeanAbsoluteError", "R2Score",
+           "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
+           "get", "pack_states", "unpack_states"]
 
 
 class Metric:
@@ -110,74 +115,194 @@ class MeanAbsoluteError(Metric):
         return self._state[0] / self.count
 
 
-class RSquared(Metric):
-    """Coefficient of determination, 1 - SS_res / SS_tot, from sums that add over batches.
+class R2Score(Metric):
+    """Keras's R2Score: the coefficient of determination 1 - SS_res / SS_tot per output column,
+    from per-column sums that add over batches and ranks.
 
-    SS_tot = sum(y^2) - (sum y)^2 / n is computed once at the end from float64 sums. That
-    subtraction loses digits only when the targets' mean is huge against their spread (about
-    1e8 times), far from house prices in $1000s; R^2 is NaN when all targets are equal.
+    class_aggregation: "uniform_average" (the default) averages the columns' R^2,
+    "variance_weighted_average" weights them by SS_tot, None returns them all (an array).
+    num_regressors p > 0 gives the adjusted R^2, 1 - (1 - R^2)(n - 1) / (n - p - 1) with n the
+    number of values (Keras falls back to R^2 when n - 1 <= p). As in Keras, a column with
+    SS_tot = 0 scores 0 (NaN when its residuals are 0 too).
+
+    Inputs are (n, k); a (n,) vector is taken as one column (Keras wants 2-D inputs and raises).
+    The state is [sum_y (k), sum_y^2 (k), SS_res (k), count (k), values]; it is sized by the
+    first batch, by a state loaded with set_state / merge (an all-reduce), or up front by
+    `num_outputs=k` (a distflow extension), so ranks that saw no data can still take it.
     """
-    default_name = "r2"
-    state_names = ("sum_y", "sum_y_squared", "sum_squared_residual", "count")
+    default_name = "r2_score"
+    state_names = ("values",)
 
-    def _batch_sums(self, y_true, y_pred):
-        return [np.sum(y_true), np.sum(np.square(y_true)), np.sum(np.square(y_pred - y_true)),
-                y_true.size]
+    def __init__(self, class_aggregation="uniform_average", num_regressors=0, name=None, *,
+                 num_outputs=None):
+        if class_aggregation not in (None, "uniform_average", "variance_weighted_average"):
+            raise ValueError("Invalid value for argument `class_aggregation`. Expected one of "
+                             "(None, 'uniform_average', 'variance_weighted_average'). "
+                             "Received: class_aggregation=%r" % (class_aggregation,))
+        if num_regressors < 0:
+            raise ValueError("Invalid value for argument `num_regressors`. Expected a value "
+                             ">= 0. Received: num_regressors=%r" % (num_regressors,))
+        super().__init__(name)
+        self.class_aggregation = class_aggregation
+        self.num_regressors = num_regressors
+        self.state_names = ("values",)
+        if num_outputs is not None:
+            self._build(int(num_outputs))
 
-    def _result(self):
-        sum_y, sum_y2, ss_res, n = self._state
-        ss_tot = sum_y2 - sum_y * sum_y / n
-        if ss_tot <= 0:
+    def _build(self, k):
+        self.state_names = tuple("%s_%d" % (s, j) for s in ("sum_y", "sum_y_squared",
+                                                             "sum_squared_residual", "count")
+                                 for j in range(k)) + ("values",)
+        self._state = np.zeros(4 * k + 1, dtype=np.float64)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = _paired(y_true, y_pred, self.name)
+        if y_true.ndim == 1:
+            y_true, y_pred = y_true[:, None], y_pred[:, None]
+        if y_true.ndim != 2:
+            raise ValueError("R2Score expects 2D inputs with shape (batch_size, output_dim). "
+                             "Received input shapes: y_pred.shape=%s and y_true.shape=%s."
+                             % (y_pred.shape, y_true.shape))
+        k = y_true.shape[1]
+        if len(self._state) == 1:
+            values = self._state[0]
+            self._build(k)
+            self._state[-1] = values
+        elif len(self._state) != 4 * k + 1:
+            raise ValueError("%s was built for %d outputs, got %d" % (
+                self.name, (len(self._state) - 1) // 4, k))
+        w = np.ones_like(y_true) if sample_weight is None else \
+            np.asarray(sample_weight, dtype=np.float64)
+        if w.ndim == 1:
+            w = w[:, None]
+        w = np.broadcast_to(w, y_true.shape)
+        self._state += np.concatenate([np.sum(y_true * w, 0), np.sum(y_true * y_true * w, 0),
+                                       np.sum((y_true - y_pred) ** 2 * w, 0), np.sum(w, 0),
+                                       [y_true.size]])
+        return self
+
+    def set_state(self, state):
+        state = np.asarray(state, dtype=np.float64)
+        if state.ndim == 1 and len(self._state) == 1 and len(state) % 4 == 1:
+            self._build(len(state) // 4)
+        return super().set_state(state)
+
+    def merge(self, other):
+        size = len(other._state) if isinstance(other, Metric) else len(np.ravel(other))
+        if len(self._state) == 1 and size % 4 == 1 and size > 1:
+            values = self._state[0]
+            self._build(size // 4)
+            self._state[-1] = values
+        return super().merge(other)
+
+    def reset_state(self):
+        self._state = np.zeros(1, dtype=np.float64)
+        self.state_names = ("values",)
+
+    reset_states = reset_state
+
+    def result(self):
+        if self.count == 0:
             return float("nan")
-        return 1.0 - ss_res / ss_tot
+        k = (len(self._state) - 1) // 4
+        s, s2, res, cnt = (self._state[i * k:(i + 1) * k] for i in range(4))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            total = s2 - s * (s / cnt)
+            raw = 1.0 - res / total
+        raw = np.where(np.isinf(raw), 0.0, raw)
+        if self.class_aggregation == "uniform_average":
+            r2 = float(np.mean(raw))
+        elif self.class_aggregation == "variance_weighted_average":
+            r2 = float(np.sum(total * raw) / np.sum(total))
+        else:
+            r2 = raw
+        n, p = self.count, self.num_regressors
+        if p and p < n - 1:
+            r2 = 1.0 - (1.0 - r2) * (n - 1) / (n - p - 1)
+        return r2
 
 
-class Accuracy(Metric):
-    """The fraction of correct predictions.
-
-    With class scores of shape (n, k), k > 1, the prediction is the argmax, and y_true holds class
-    indices of shape (n,) or (n, 1), or one-hot rows of shape (n, k). With one score per sample,
-    (n,) or (n, 1), it is a binary prediction: score > threshold (0.5 for probabilities; use 0.0
-    for logits) compared with y_true > 0.5.
-    """
-    default_name = "accuracy"
+class _MeanOfMatches(Metric):
+    """A Keras MeanMetricWrapper of 0/1 matches: each sample scores the mean of its matches,
+    and the result is the (sample_weight-weighted) mean over samples."""
     state_names = ("correct", "count")
 
-    def __init__(self, name=None, threshold=0.5):
-        super().__init__(name)
-        self.threshold = threshold
-
-    def update_state(self, y_true, y_pred):
-        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-        if y_pred.ndim >= 2 and y_pred.shape[-1] > 1:
-            predicted = np.argmax(y_pred, axis=-1)
-            if y_true.shape == y_pred.shape:
-                labels = np.argmax(y_true, axis=-1)
-            else:
-                labels = y_true.reshape(y_true.shape[:-1]) if y_true.ndim == y_pred.ndim \
-                    else y_true
-            if labels.shape != predicted.shape:
-                raise ValueError("%s: labels of shape %s do not match scores of shape %s"
-                                 % (self.name, y_true.shape, y_pred.shape))
-            correct = predicted == labels
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        matches = np.asarray(self._matches(np.asarray(y_true), np.asarray(y_pred)), np.float64)
+        if matches.ndim > 1:
+            matches = matches.reshape(matches.shape[0], -1).mean(axis=1)
+        if sample_weight is None:
+            self._state += [np.sum(matches), matches.shape[0] if matches.ndim else 1]
         else:
-            y_true, y_pred = _paired(y_true, y_pred, self.name)
-            correct = (y_pred > self.threshold) == (y_true > 0.5)
-        self._state += [np.sum(correct), correct.size]
+            w = np.asarray(sample_weight, np.float64)  # one weight per sample (or a scalar)
+            w = np.broadcast_to(w.reshape(-1) if w.ndim else w, matches.shape)
+            self._state += [np.sum(matches * w), np.sum(w)]
         return self
 
     def _result(self):
         return self._state[0] / self.count
 
 
+class Accuracy(_MeanOfMatches):
+    """Keras's Accuracy: the fraction of predictions EQUAL to their labels (y_pred == y_true,
+    y_true taken in y_pred's dtype). For class scores use CategoricalAccuracy or
+    SparseCategoricalAccuracy; for probabilities, BinaryAccuracy."""
+    default_name = "accuracy"
+
+    def _matches(self, y_true, y_pred):
+        y_true, y_pred = _same_rank(y_true.astype(y_pred.dtype), y_pred)
+        return y_true == y_pred
+
+
+class BinaryAccuracy(_MeanOfMatches):
+    """The fraction of labels (0 or 1) equal to (y_pred > threshold); use threshold=0.0 for
+    logits."""
+    default_name = "binary_accuracy"
+
+    def __init__(self, name=None, dtype=None, threshold=0.5):
+        super().__init__(name)
+        self.threshold = threshold
+
+    def _matches(self, y_true, y_pred):
+        y_true, y_pred = _same_rank(y_true.astype(y_pred.dtype), y_pred)
+        return y_true == (y_pred > self.threshold).astype(y_true.dtype)
+
+
+class CategoricalAccuracy(_MeanOfMatches):
+    """The fraction of samples whose argmax of the scores equals the argmax of the one-hot
+    (or probability) labels."""
+    default_name = "categorical_accuracy"
+
+    def _matches(self, y_true, y_pred):
+        labels = np.argmax(y_true, axis=-1)
+        if labels.ndim == y_pred.ndim:
+            labels = labels.reshape(labels.shape[:-1])
+        return labels == np.argmax(y_pred, axis=-1)
+
+
+class SparseCategoricalAccuracy(_MeanOfMatches):
+    """The fraction of samples whose argmax of the scores equals the integer label, with labels
+    of shape (n,) or (n, 1)."""
+    default_name = "sparse_categorical_accuracy"
+
+    def _matches(self, y_true, y_pred):
+        y_true = y_true.astype(y_pred.dtype)
+        if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+            y_true = y_true.reshape(y_true.shape[:-1])
+        return y_true == np.argmax(y_pred, axis=-1).astype(y_true.dtype)
+
+
 _BY_NAME = {"mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
             "rmse": RootMeanSquaredError, "root_mean_squared_error": RootMeanSquaredError,
             "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
-            "r2": RSquared, "r_squared": RSquared, "accuracy": Accuracy, "acc": Accuracy}
+            "r2": R2Score, "r2_score": R2Score, "accuracy": Accuracy, "acc": Accuracy,
+            "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+            "sparse_categorical_accuracy": SparseCategoricalAccuracy}
 
 
 def get(identifier):
-    """A new metric from its name ('mse', 'rmse', 'mae', 'r2', 'accuracy'), or the metric itself."""
+    """A new metric from its name ('mse', 'rmse', 'mae', 'r2', 'accuracy', 'binary_accuracy',
+    ...), or the metric itself."""
     if isinstance(identifier, Metric):
         return identifier
     try:
@@ -216,4 +341,19 @@ def _paired(y_true, y_pred, name):
             raise ValueError("%s: y_true of shape %s does not match y_pred of shape %s"
                              % (name, y_true.shape, y_pred.shape))
         y_true = y_true.reshape(y_pred.shape)
+    return y_true, y_pred
+
+
+def _same_rank(y_true, y_pred):
+    """Keras's squeeze_or_expand_to_same_rank for NumPy arrays."""
+    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
+        if y_pred.ndim == 1:
+            y_pred = y_pred[..., None]
+        else:
+            y_true = y_true[..., 0]
+    elif y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
+        if y_true.ndim == 1:
+            y_true = y_true[..., None]
+        else:
+            y_pred = y_pred[..., 0]
     return y_true, y_pred

@@ -272,6 +272,22 @@ def softmax_cross_entropy_with_logits_v2(labels=None, logits=None, axis=-1, name
 softmax_cross_entropy_with_logits = softmax_cross_entropy_with_logits_v2
 
 
+def softmax_cross_entropy_with_logits_v1(_sentinel=None, labels=None, logits=None, dim=-1,
+                                         name=None, axis=None):
+    """TF1's tf.compat.v1.nn.softmax_cross_entropy_with_logits: the _v2 loss with labels wrapped
+    in stop_gradient, so no gradient flows into the labels (TF2's function lets it flow)."""
+    if _sentinel is not None or labels is None or logits is None:
+        raise ValueError("Only call `softmax_cross_entropy_with_logits` with named arguments "
+                         "(labels=..., logits=..., ...)")
+    with name_scope(name, "softmax_cross_entropy_with_logits_sg") as scope:
+        logits = convert_to_tensor(logits)
+        labels = array_ops.stop_gradient(_same_dtype(labels, logits, "labels", "logits"),
+                                         name="labels_stop_gradient")
+        return softmax_cross_entropy_with_logits_v2(labels=labels, logits=logits,
+                                                    axis=dim if axis is None else axis,
+                                                    name=scope or None)
+
+
 # -- SparseSoftmaxCrossEntropyWithLogits ------------------------------------------------------
 def _check_labels(labels, classes):
     # Like TF's CPU kernel; on GPUs TF gives NaN instead, and checking would cost a device sync.

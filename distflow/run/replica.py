@@ -136,11 +136,10 @@ class Replica:
         self.masks = [m for layer in self.model.layers if isinstance(layer, FedDropout)
                       for m in layer.masks]
         self.mask_units = [int(m.shape.as_list()[-1]) for m in self.masks]
-        squared = losses.mean_squared_error(self.target, outputs, reduction="none")
+        squared = losses.mean_squared_error(self.target, outputs)  # per sample, as Keras's
         self.sum_squared_error = math_ops.reduce_sum(squared, name="sum_squared_error")
         self.sum_absolute_error = math_ops.reduce_sum(
-            losses.mean_absolute_error(self.target, outputs, reduction="none"),
-            name="sum_absolute_error")
+            losses.mean_absolute_error(self.target, outputs), name="sum_absolute_error")
         loss_part = math_ops.divide(self.sum_squared_error, self.global_batch, name="loss_part")
 
         dist = config["distributed"]

@@ -50,7 +50,7 @@ def test_linear_model_trained_to_convergence_equals_least_squares(boston):
         y = tf.placeholder(tf.float64, [None])
         layer = df.nn.Dense(1, seed=0, dtype="float64")
         prediction = layer(x)
-        loss = df.losses.mean_squared_error(y, prediction)
+        loss = df.reduce_mean(df.losses.mean_squared_error(y, prediction))  # per sample
         # full-batch gradient descent; standardized features make the problem well conditioned
         # (Hessian eigenvalues 0.12 to 12.3), so lr 0.15 converges in about a thousand steps
         train = tf.train.GradientDescentOptimizer(0.15).minimize(loss)
@@ -83,7 +83,7 @@ def test_mlp_reaches_the_books_mae(boston):
             df.nn.Dense(1, bias_initializer=float(y_train.mean())),
         ], seed=seed)
         prediction = model(x)
-        loss = df.losses.mean_squared_error(y, prediction)
+        loss = df.reduce_mean(df.losses.mean_squared_error(y, prediction))  # per sample
         train = tf.train.AdamOptimizer(1e-3).minimize(loss)
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())

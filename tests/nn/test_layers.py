@@ -159,7 +159,7 @@ def test_trains_eagerly_with_a_tape():
     opt = df.train.GradientDescentOptimizer(0.1)
     for _ in range(300):
         with df.GradientTape() as tape:
-            loss = df.losses.mean_squared_error(y, layer(x))
+            loss = df.reduce_mean(df.losses.mean_squared_error(y, layer(x)))
         grads = tape.gradient(loss, layer.trainable_variables)
         opt.apply_gradients(zip(grads, layer.trainable_variables))
     np.testing.assert_allclose(layer.kernel.numpy()[:, 0], [1.0, -2.0, 0.5], atol=1e-4)
