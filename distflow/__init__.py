@@ -21,8 +21,9 @@ from distflow.framework.graph import (Graph, GraphKeys, Operation, Tensor,  # no
 from distflow.framework.tensor_shape import Dimension, TensorShape  # noqa: F401
 from distflow.ops.dispatch import convert_to_tensor  # noqa: F401
 from distflow.function import TensorSpec, function  # noqa: F401  (after the ops it traces)
-from distflow import losses, math, metrics, nn, optimizers, random, train  # noqa: F401
+from distflow import linalg, losses, math, metrics, nn, optimizers, random, train  # noqa: F401
 from distflow.train.clip_ops import clip_by_global_norm, clip_by_norm, global_norm  # noqa: F401
+from distflow.ops.logging_ops import print_v2 as print  # noqa: F401,A001 (tf.print)
 
 
 def _export(modules, namespace):
@@ -32,14 +33,16 @@ def _export(modules, namespace):
 
 
 _export(_ops.PUBLIC_MODULES, globals())
+from distflow.ops.nn_ops import sigmoid, tanh  # noqa: E402,F401  (tf.sigmoid, tf.tanh)
 
 
-_ON_FIRST_USE = ("distribute", "data", "summary")
+_ON_FIRST_USE = ("distribute", "data", "summary", "compat")
 
 
 def __getattr__(name):
     # Imported on first use: `distflow.distribute` may load mpi4py, which plain users never need;
-    # `data` and `summary` (file formats, checksums) keep `import distflow` within its 0.3 s.
+    # `data` and `summary` (file formats, checksums) keep `import distflow` within its 0.3 s;
+    # `compat` (TF1's face, `tf.compat.v1.placeholder` in TF2 code) is reached the same way.
     if name in _ON_FIRST_USE:
         import importlib
         return importlib.import_module("distflow." + name)

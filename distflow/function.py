@@ -193,7 +193,10 @@ class Function:
         updates = _order_variable_accesses(graph)
         self._trace_count += 1
         self._variables.extend(tracer.created)
-        return ConcreteFunction(graph, placeholders, structured, outputs, updates, self._name)
+        concrete = ConcreteFunction(graph, placeholders, structured, outputs, updates, self._name)
+        # tf.print / tf.Print run on every call, as TF2's automatic control dependencies make them
+        concrete._prints = [op for op in graph._ops if op.type in ("PrintV2", "Print")]
+        return concrete
 
 
 def _flat_specs(signature, arity):
@@ -548,6 +551,8 @@ class _VariableVersions:
 class ConcreteFunction:
     """One trace: its graph, placeholders and outputs, run as a compiled Session plan."""
 
+    _prints = ()  # side-effect ops the plan runs besides the outputs and updates
+
     def __init__(self, graph, inputs, structured_outputs, outputs, updates, name):
         self.graph = graph
         self.inputs = list(inputs)
@@ -627,7 +632,8 @@ class ConcreteFunction:
 
     def _plan_for(self, arrays):
         xp = backend.get_array_module(*arrays)
-        plan = Plan(self._runtime, self.outputs + self._updates, self.inputs, xp)
+        plan = Plan(self._runtime, self.outputs + self._updates + list(self._prints), self.inputs,
+                    xp)
         self._plans[xp] = plan
         return plan
 

@@ -21,7 +21,7 @@ from distflow.framework import context, dtypes
 from distflow.framework.graph import get_default_graph
 from distflow.framework.tensor_shape import TensorShape
 from distflow.nn import initializers
-from distflow.ops import dispatch, linalg_ops, math_ops, nn_ops, variables
+from distflow.ops import dispatch, math_ops, matmul_ops, nn_ops, variables
 
 __all__ = ["Layer", "Dense", "Dropout", "dense", "dropout", "get_activation"]
 
@@ -185,7 +185,7 @@ class Dense(Layer):
         if rank is not None and rank != 2:
             raise ValueError("Dense %s expects inputs of rank 2 (batch, features), got shape %s"
                              % (self.name, inputs.shape))
-        outputs = linalg_ops.matmul(inputs, self.kernel)
+        outputs = matmul_ops.matmul(inputs, self.kernel)
         if self.use_bias:
             outputs = nn_ops.bias_add(outputs, self.bias)
         if self.activation is not None:

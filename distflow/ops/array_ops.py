@@ -122,7 +122,7 @@ Reshape = op_def("Reshape", infer=_reshape_infer, aliases=True,
 
 def reshape(tensor, shape, name=None):
     """`tensor` with a new shape of the same size; one dimension may be -1."""
-    return apply(Reshape, [tensor, convert_to_tensor(shape, dtypes.int32)], name=name)
+    return apply(Reshape, [tensor, as_int32(shape)], name=name)
 
 
 # -- ExpandDims -----------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def _sum_all(x):
 
 def fill(dims, value, name=None):
     """A tensor of shape `dims` filled with the scalar `value`."""
-    return apply(Fill, [convert_to_tensor(dims, dtypes.int32), convert_to_tensor(value)], name=name)
+    return apply(Fill, [as_int32(dims), convert_to_tensor(value)], name=name)
 
 
 def zeros(shape, dtype=dtypes.float32, name=None):
@@ -434,6 +434,7 @@ def concat(values, axis, name="concat"):
     values = convert_all(list(values))
     if len(values) == 1:
         return identity(values[0], name=name)
+    same_dtype("ConcatV2", values)  # eager calls skip the shape rule; NumPy would promote
     return apply(ConcatV2, values + [as_int32(axis)], name=name)
 
 
@@ -457,7 +458,13 @@ Pack = op_def("Pack", infer=_pack_infer,
 
 def stack(values, axis=0, name="stack"):
     """The rank-R tensors in `values` stacked into one rank-(R+1) tensor along a new `axis`."""
-    return apply(Pack, convert_all(list(values)), {"axis": int(axis)}, name=name)
+    values = convert_all(list(values))
+    same_dtype("Pack", values)  # eager calls skip the shape rule; NumPy would promote
+    rank = values[0].shape.rank if values else None
+    if rank is not None and not -rank - 1 <= int(axis) <= rank:
+        raise ValueError("Argument `axis` = %d not in range [%d, %d)" % (axis, -rank - 1,
+                                                                         rank + 1))
+    return apply(Pack, values, {"axis": int(axis)}, name=name)
 
 
 def _unpack_infer(x, num, axis=0):
@@ -611,8 +618,15 @@ def _tile_grad(op, dy):
     return reduce_sum(reshape(dy, split_shape), axis=list(range(0, 2 * r, 2))), None
 
 
-Tile = op_def("Tile", infer=_tile_infer, grad=_tile_grad,
-              forward=lambda xp, x, multiples: xp.tile(x, tuple(multiples.tolist())))
+def _tile_forward(xp, x, multiples):
+    multiples = tuple(multiples.tolist())
+    if len(multiples) != x.ndim:  # NumPy's tile would pad x's shape with ones instead
+        raise InvalidArgumentError(None, None, "Expected multiples argument to be a vector of "
+                                   "length %d but got length %d" % (x.ndim, len(multiples)))
+    return xp.tile(x, multiples)
+
+
+Tile = op_def("Tile", infer=_tile_infer, grad=_tile_grad, forward=_tile_forward)
 
 
 def tile(input, multiples, name=None):

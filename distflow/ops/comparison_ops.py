@@ -24,6 +24,10 @@ __all__ = [
     "logical_and",
     "logical_or",
     "logical_not",
+    "logical_xor",
+    "is_nan",
+    "is_inf",
+    "is_finite",
     "where",
     "where_v2",
     "maximum",
@@ -131,6 +135,50 @@ def logical_not(x, name=None):
     x, = _as_tensors(x)
     _check_bool("LogicalNot", x=x)
     return apply(LogicalNot, [x], name=name)
+
+
+def logical_xor(x, y, name="LogicalXor"):
+    """x XOR y elementwise, for bool tensors; built from and/or/not as TF builds it."""
+    return logical_and(logical_or(x, y), logical_not(logical_and(x, y)), name=name)
+
+
+# -- IsNan, IsInf, IsFinite -------------------------------------------------------------------
+def _float_test_infer(name):
+    def infer(x):
+        if not x.dtype.is_floating:
+            raise TypeError("Value passed to parameter 'x' has DataType %s not in list of allowed "
+                            "values: float16, float32, float64" % x.dtype.name)
+        return [(x.shape, dtypes.bool_)]
+    return infer
+
+
+IsNan = op_def("IsNan", infer=_float_test_infer("IsNan"), grad=NOT_DIFFERENTIABLE,
+               forward=lambda xp, x: xp.isnan(x))
+IsInf = op_def("IsInf", infer=_float_test_infer("IsInf"), grad=NOT_DIFFERENTIABLE,
+               forward=lambda xp, x: xp.isinf(x))
+IsFinite = op_def("IsFinite", infer=_float_test_infer("IsFinite"), grad=NOT_DIFFERENTIABLE,
+                  forward=lambda xp, x: xp.isfinite(x))
+
+
+def _float_test(opdef, x, name):
+    x, = _as_tensors(x)
+    opdef.infer(x)  # in the wrapper too, so that eager mode refuses integers as TF does
+    return apply(opdef, [x], name=name)
+
+
+def is_nan(x, name=None):
+    """True where x is NaN, elementwise (floats only)."""
+    return _float_test(IsNan, x, name)
+
+
+def is_inf(x, name=None):
+    """True where x is +inf or -inf, elementwise (floats only)."""
+    return _float_test(IsInf, x, name)
+
+
+def is_finite(x, name=None):
+    """True where x is neither NaN nor infinite, elementwise (floats only)."""
+    return _float_test(IsFinite, x, name)
 
 
 # -- SelectV2, Select and Where -------------------------------------------------------------

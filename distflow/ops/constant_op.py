@@ -8,6 +8,7 @@ from distflow.framework.graph import Tensor, get_default_graph
 from distflow.framework.tensor_shape import TensorShape
 from distflow.ops import dispatch
 from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
+from distflow.ops.shapes import check_mergeable
 
 
 __all__ = [
@@ -70,11 +71,17 @@ def constant_value(t):
 def _placeholder_kernel(op, runtime):
     def missing():
         from distflow.framework.errors import InvalidArgumentError
-        shape = op.attrs["shape"]
-        where = "" if shape.rank is None else " and shape %s" % shape.as_list()
+        # TF's message names the dtype and shape as its C++ runtime prints them: float, [?,3]
+        shape, dtype = op.attrs["shape"], op.attrs["dtype"].name
+        dims = "" if shape.rank is None else " and shape [%s]" % ",".join(
+            "?" if d is None else str(d) for d in shape.as_list())
         raise InvalidArgumentError(None, op, "You must feed a value for placeholder tensor '%s' "
-                                   "with dtype %s%s" % (op.name, op.attrs["dtype"].name, where))
+                                   "with dtype %s%s" % (op.name, _CPP_DTYPES.get(dtype, dtype),
+                                                        dims))
     return missing
+
+
+_CPP_DTYPES = {"float32": "float", "float64": "double", "float16": "half"}
 
 
 Placeholder = op_def("Placeholder", infer=lambda shape, dtype: [(shape, dtype)],
@@ -88,3 +95,27 @@ def placeholder(dtype, shape=None, name=None):
     attrs = {"dtype": dtypes.as_dtype(dtype), "shape": TensorShape(shape)}
     return dispatch._apply_graph(get_default_graph(), Placeholder, [], attrs, name)
 
+
+
+def _placeholder_with_default_infer(input, shape):
+    """The declared shape, which must admit the default's: a feed may then be any value of
+    the declared shape (TF's shape function merges the two the same way)."""
+    check_mergeable(input.shape, shape)
+    return [(shape, input.dtype)]
+
+
+# Unfed, the default flows through; fed, the Session replaces the output as for any fed tensor.
+PlaceholderWithDefault = op_def("PlaceholderWithDefault", infer=_placeholder_with_default_infer,
+                                forward=lambda xp, x, shape: x, aliases=True,
+                                grad=lambda op, dy: dy)
+
+
+def placeholder_with_default(input, shape, name=None):
+    """`input`, unless a value is fed in its place (TF1's optional graph input)."""
+    attrs = {"shape": TensorShape(shape)}
+    if dispatch.dtype_of(input) is not None or context.executing_eagerly():
+        return dispatch.apply(PlaceholderWithDefault, [input], attrs, name=name)
+    graph = get_default_graph()  # a plain value becomes `<name>/input`, as TF names it
+    with graph.name_scope(name or "PlaceholderWithDefault") as scope:
+        default = dispatch.convert_to_tensor(input, name="input")
+        return dispatch.apply(PlaceholderWithDefault, [default], attrs, name=scope)

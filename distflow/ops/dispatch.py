@@ -8,7 +8,7 @@ import numpy as np
 
 from distflow import backend
 from distflow.backend import gpu
-from distflow.framework import context, dtypes
+from distflow.framework import context, dtypes, errors
 from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import Operation, Tensor, get_default_graph
 
@@ -70,17 +70,20 @@ def _apply_eager(opdef, inputs, attrs):
         return _apply_eager_ref(opdef, inputs, attrs)
     tensors = [x if type(x) is EagerTensor else to_eager(x) for x in inputs]
     arrays = [t._value for t in tensors]
-    if opdef.kernel is not None:
-        out = opdef.kernel(EagerRecord(opdef, tensors, (), attrs), None)(*arrays)
-    else:
-        xp = np
-        for a in arrays:  # backend.get_array_module, inlined: it costs as much as a small op
-            if type(a) is not np.ndarray:
-                xp = backend.get_array_module(*arrays)
-                break
-        if xp is not np:  # an input lives on a GPU: the op runs there (backend/gpu.py's rule)
-            arrays = gpu.device_args(xp, arrays, opdef.name)
-        out = opdef.forward(xp, *arrays, **attrs)
+    try:
+        if opdef.kernel is not None:
+            out = opdef.kernel(EagerRecord(opdef, tensors, (), attrs), None)(*arrays)
+        else:
+            xp = np
+            for a in arrays:  # backend.get_array_module, inlined: it costs as much as a small op
+                if type(a) is not np.ndarray:
+                    xp = backend.get_array_module(*arrays)
+                    break
+            if xp is not np:  # an input lives on a GPU: the op runs there (backend/gpu.py's rule)
+                arrays = gpu.device_args(xp, arrays, opdef.name)
+            out = opdef.forward(xp, *arrays, **attrs)
+    except (ValueError, IndexError) as e:
+        _kernel_failed(opdef, e)
     if isinstance(out, tuple):
         result = outs = tuple(EagerTensor(o) for o in out)
     elif out is None:
@@ -92,6 +95,13 @@ def _apply_eager(opdef, inputs, attrs):
         for tape in _ctx.tapes:
             tape._record(opdef, tensors, outs, attrs)
     return result
+
+
+def _kernel_failed(opdef, exc):
+    """A kernel refused its inputs at run time (shapes that do not broadcast, an index out of
+    range): eagerly, as in a Session, that is TF's InvalidArgumentError naming the op, not the
+    array library's own exception. (Graph building raises ValueError from the shape rule.)"""
+    raise errors.InvalidArgumentError(None, None, "%s [Op:%s]" % (exc, opdef.name)) from exc
 
 
 def _apply_eager_ref(opdef, inputs, attrs):
@@ -208,10 +218,12 @@ def to_array(value, dtype=None):
     target = np.dtype(dtype.as_numpy_dtype)
     if arr.dtype == target:
         return arr
-    if arr.dtype.kind == "f" and target.kind in "iub" and not np.all(np.mod(arr, 1) == 0):
-        raise TypeError("Expected %s, got %s of type '%s' instead." % (
-            dtype.name, value, type(value).__name__))
-    if arr.dtype.kind == "b" and target.kind != "b" or target.kind == "b" and arr.dtype.kind != "b":
+    # TF's rule: a NumPy value is cast to the requested dtype as it is (np.array([1.5]) to int32
+    # gives 1), but a Python value must fit the dtype's kind: a Python float never becomes an
+    # integer, not even 2.0 (`int_tensor * 2.0` is a TypeError), nor a Python int a bool.
+    from_python = not isinstance(value, (np.ndarray, np.generic))
+    if from_python and arr.size and (arr.dtype.kind == "f" and target.kind in "iub"
+                                     or target.kind == "b" and arr.dtype.kind != "b"):
         raise TypeError("Expected %s, got %r of type '%s' instead." % (
             dtype.name, value, type(value).__name__))
     return arr.astype(target)
@@ -263,3 +275,27 @@ def binary_operands(x, y):
     elif dy is None and dx is not None:
         y = convert_to_tensor(y, dx)
     return x, y
+
+
+def graph_operands(graph, x, y, names):
+    """binary_operands for an op built into `graph`: a Python or NumPy operand becomes a
+    constant there named `names[i]` (in the op's name scope: TF's `mul/y`)."""
+    from distflow.ops.constant_op import const_in_graph
+    dx, dy = dtype_of(x), dtype_of(y)
+    if dx is None:
+        x = const_in_graph(graph, to_array(_host(x), dy), names[0])
+    if dy is None:
+        y = const_in_graph(graph, to_array(_host(y), dtype_of(x)), names[1])
+    return x, y
+
+
+def _host(v):
+    return backend.to_numpy(v._value) if isinstance(v, EagerTensor) else v
+
+
+def building_graph(inputs):
+    """The graph that an op on `inputs` is built into, or None when it runs eagerly."""
+    graph = _graph_of(inputs)
+    if graph is None and _ctx.modes[-1] != "eager":
+        graph = get_default_graph()
+    return graph

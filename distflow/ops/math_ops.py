@@ -11,6 +11,7 @@ import numpy as np
 
 from distflow.framework import dtypes
 from distflow.framework.eager import EagerTensor
+from distflow.framework.errors import InvalidArgumentError
 from distflow.framework.tensor_shape import TensorShape
 from distflow.ops import array_ops, dispatch
 from distflow.ops.constant_op import constant_value
@@ -49,23 +50,45 @@ __all__ = [
     "cos",
     "reciprocal",
     "pow",
+    "squared_difference",
+    "divide_no_nan",
 ]
 
 
 def binary(opdef, x, y, name=None, names=("x", "y")):
     """Applies a two-input op; a Python value takes the other operand's dtype."""
-    x, y = binary_operands(x, y)
+    if type(x) is not EagerTensor and (dtype_of(x) is None or dtype_of(y) is None):
+        graph = dispatch.building_graph([x, y])
+        if graph is not None:
+            # TF names the constant a Python operand becomes after the op and the argument
+            # (`x * 2.0` builds mul/y and mul): later default names (Const_1, ...) then match
+            with graph.name_scope(name or opdef.name) as scope:
+                return _binary(opdef, *dispatch.graph_operands(graph, x, y, names), names,
+                               scope)
+    return _binary(opdef, *binary_operands(x, y), names, name)
+
+
+def _binary(opdef, x, y, names, name):
     # Checked here, not only in the shape rule, so that eager mode refuses what graphs refuse
     # instead of letting NumPy promote silently. Eager tensors compare their arrays' dtypes:
     # building DType objects would cost more than a small op itself.
     if type(x) is EagerTensor and type(y) is EagerTensor:
+        kind = x._value.dtype.kind
         differ = x._value.dtype != y._value.dtype
     else:
         dx, dy = dtype_of(x), dtype_of(y)
+        kind = dx._np.kind if dx is not None else None
         differ = dx is not None and dy is not None and dx != dy
     if differ:
         check_same_dtype(opdef.name, x, y, names)
+    if kind == "b" and opdef.name not in _BOOL_OPERANDS:  # NumPy would add bools as `or`
+        raise TypeError("Value for attr 'T' of bool is not in the list of allowed values for "
+                        "'%s': bool tensors take logical ops (logical_and, logical_or)"
+                        % opdef.name)
     return apply(opdef, [x, y], name=name)
+
+
+_BOOL_OPERANDS = frozenset(["Equal", "NotEqual"])  # the two-input ops TF defines for bools
 
 
 def unary(opdef, x, name=None):
@@ -219,6 +242,15 @@ def add_n(inputs, name=None):
     if len(inputs) == 1:
         from distflow.ops.array_ops import identity
         return identity(inputs[0], name=name)
+    first = inputs[0]
+    if type(first) is EagerTensor:  # eager calls skip the shape rule, and NumPy would broadcast
+        for x in inputs[1:]:
+            if type(x) is EagerTensor and (x._value.dtype != first._value.dtype
+                                           or x._value.shape != first._value.shape):
+                raise InvalidArgumentError(None, None, "AddN inputs must all have one shape and "
+                                           "dtype, got %s %s and %s %s [Op:AddN]" % (
+                                               first._value.dtype, first._value.shape,
+                                               x._value.dtype, x._value.shape))
     return apply(AddN, inputs, name=name)
 
 
@@ -285,7 +317,7 @@ BroadcastTo = op_def("BroadcastTo",
 
 def broadcast_to(x, shape, name=None):
     """`x` broadcast to `shape` (NumPy rules)."""
-    return apply(BroadcastTo, [x, convert_to_tensor(shape, dtypes.int32)], name=name)
+    return apply(BroadcastTo, [x, array_ops.as_int32(shape)], name=name)
 
 
 # -- Sum and Mean ---------------------------------------------------------------------------
@@ -336,9 +368,21 @@ def _axis_attr(axis):
     return int(value) if value.ndim == 0 else tuple(int(v) for v in value)
 
 
+def numeric_input(opname, x):
+    """`x` as a tensor, refused when it holds bools: NumPy would sum them to one bool (True),
+    where TF has no bool sums at all; a count is reduce_sum(cast(x, int32))."""
+    if dtype_of(x) is None:
+        x = convert_to_tensor(x)
+    if dtype_of(x).is_bool:
+        raise TypeError("Value for attr 'T' of bool is not in the list of allowed values for "
+                        "'%s': cast bools to a number first" % opname)
+    return x
+
+
 def reduce_sum(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None,
                keep_dims=None):
     """Sum over `axis` (all axes when None)."""
+    input_tensor = numeric_input("Sum", input_tensor)
     axis = reduction_indices if axis is None else axis
     keepdims = keep_dims if keep_dims is not None else keepdims
     return apply(Sum, [input_tensor], {"axis": _axis_attr(axis), "keepdims": bool(keepdims)},
@@ -374,6 +418,7 @@ Mean = op_def("Mean", infer=_reduce_infer, forward=_mean_forward, grad=_mean_gra
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None,
                 keep_dims=None):
     """Mean over `axis` (all axes when None); integer inputs give an integer mean, as in TF."""
+    input_tensor = numeric_input("Mean", input_tensor)
     axis = reduction_indices if axis is None else axis
     keepdims = keep_dims if keep_dims is not None else keepdims
     return apply(Mean, [input_tensor], {"axis": _axis_attr(axis), "keepdims": bool(keepdims)},
@@ -404,8 +449,24 @@ def cast(x, dtype, name=None):
 # -- FloorDiv and FloorMod ------------------------------------------------------------------
 # floor(x / y) is piecewise constant, so TF gives FloorDiv no gradient (its _FloorDivGrad returns
 # None for both inputs); FloorMod's follows from x mod y = x - floor(x / y) * y.
-FloorDiv = op_def("FloorDiv", infer=binary_infer("FloorDiv"),
-                  forward=lambda xp, x, y: xp.floor_divide(x, y), grad=NOT_DIFFERENTIABLE)
+def _integer_divisor(xp, y):
+    """TF refuses an integer division by zero; NumPy would warn and give 0."""
+    if y.dtype.kind in "iu" and not xp.all(y):
+        raise InvalidArgumentError(None, None, "Integer division by zero")
+
+
+def _floor_div_forward(xp, x, y):
+    _integer_divisor(xp, y)
+    return xp.floor_divide(x, y)
+
+
+def _floor_mod_forward(xp, x, y):
+    _integer_divisor(xp, y)
+    return xp.mod(x, y)
+
+
+FloorDiv = op_def("FloorDiv", infer=binary_infer("FloorDiv"), forward=_floor_div_forward,
+                  grad=NOT_DIFFERENTIABLE)
 
 
 def floordiv(x, y, name=None):
@@ -418,8 +479,8 @@ def _floor_mod_grad(op, dy):
     return unbroadcast(dy, x), unbroadcast(-dy * floordiv(x, y), y)
 
 
-FloorMod = op_def("FloorMod", infer=binary_infer("FloorMod"),
-                  forward=lambda xp, x, y: xp.mod(x, y), grad=_floor_mod_grad)
+FloorMod = op_def("FloorMod", infer=binary_infer("FloorMod"), forward=_floor_mod_forward,
+                  grad=_floor_mod_grad)
 
 
 def floormod(x, y, name=None):
@@ -521,6 +582,52 @@ Reciprocal = op_def("Reciprocal", infer=same_as_input, forward=lambda xp, x: xp.
 def reciprocal(x, name=None):
     """1 / x elementwise (floats only: an integer 1 / x would truncate to 0 almost always)."""
     return float_unary(Reciprocal, x, name)
+
+
+# -- SquaredDifference and DivNoNan ----------------------------------------------------------
+def _squared_difference_grad(op, dy):
+    x, y = op.inputs
+    g = 2.0 * dy * (x - y) if x.dtype.is_floating else None
+    return (None if g is None or skips_input(op, 0) else unbroadcast(g, x),
+            None if g is None or skips_input(op, 1) else unbroadcast(-g, y))
+
+
+SquaredDifference = op_def("SquaredDifference", infer=binary_infer("SquaredDifference"),
+                           forward=lambda xp, x, y: xp.square(xp.subtract(x, y)),
+                           grad=_squared_difference_grad)
+
+
+def squared_difference(x, y, name=None):
+    """(x - y) ** 2 elementwise, in one op."""
+    return binary(SquaredDifference, x, y, name)
+
+
+def _div_no_nan_forward(xp, x, y):
+    zero = y == 0
+    return xp.where(zero, xp.zeros((), x.dtype), x / xp.where(zero, xp.ones((), y.dtype), y))
+
+
+def _div_no_nan_grad(op, dy):
+    # TF's: the quotient rule, with every division one that gives 0 where y is 0, so that no
+    # NaN or inf reaches a gradient through the elements the forward pass set to 0
+    x, y = op.inputs
+    return (unbroadcast(divide_no_nan(dy, y), x),
+            unbroadcast(dy * divide_no_nan(divide_no_nan(-x, y), y), y))
+
+
+DivNoNan = op_def("DivNoNan", infer=binary_infer("DivNoNan"), forward=_div_no_nan_forward,
+                  grad=_div_no_nan_grad)
+
+
+def divide_no_nan(x, y, name="div_no_nan"):
+    """x / y, and 0 where y is 0 (even for x = 0 or inf): a mean over a possibly empty set.
+    Integers are divided as float64, as TF's truediv does."""
+    x, y = binary_operands(x, y)
+    x = convert_to_tensor(x) if dtype_of(x) is None else x
+    y = convert_to_tensor(y) if dtype_of(y) is None else y
+    if x.dtype.is_integer and y.dtype == x.dtype:
+        x, y = cast(x, dtypes.float64), cast(y, dtypes.float64)
+    return binary(DivNoNan, x, y, name)
 
 
 # -- Pow ------------------------------------------------------------------------------------

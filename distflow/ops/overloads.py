@@ -5,13 +5,13 @@ operators name theirs (`mul`, `add`, `sub`, `truediv`), so `x * y` is `mul:0`.
 """
 from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import Tensor
-from distflow.ops import array_ops, comparison_ops, linalg_ops, math_ops
+from distflow.ops import array_ops, comparison_ops, math_ops, matmul_ops
 from distflow.ops.variables import Variable
 
 
 def _op(fn_name):
-    # Comparisons and logical ops live in comparison_ops, matmul in linalg_ops, the rest in math_ops.
-    for module in (math_ops, comparison_ops, linalg_ops):
+    # Comparisons and logical ops live in comparison_ops, matmul in matmul_ops, the rest in math_ops.
+    for module in (math_ops, comparison_ops, matmul_ops):
         fn = getattr(module, fn_name, None)
         if fn is not None:
             return fn

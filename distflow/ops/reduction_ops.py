@@ -8,7 +8,7 @@ from distflow.framework.tensor_shape import TensorShape
 from distflow.ops.comparison_ops import equal
 from distflow.ops.dispatch import apply, convert_to_tensor, dtype_of
 from distflow.ops.math_ops import (_axis_attr, _expand_reduced, _reduce_infer, cast, exp,
-                                   reduce_sum)
+                                   numeric_input, reduce_sum)
 from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
 from distflow.ops.shapes import normalize_axis
 
@@ -18,6 +18,11 @@ __all__ = [
     "reduce_min",
     "reduce_prod",
     "reduce_logsumexp",
+    "reduce_any",
+    "reduce_all",
+    "reduce_variance",
+    "reduce_std",
+    "count_nonzero",
     "argmax",
     "argmin",
 ]
@@ -25,6 +30,7 @@ __all__ = [
 
 def _reduce(opdef, input_tensor, axis, keepdims, name, reduction_indices, keep_dims):
     """TF1's `reduction_indices`/`keep_dims` spellings are accepted beside TF2's."""
+    input_tensor = numeric_input(opdef.name, input_tensor)
     axis = reduction_indices if axis is None else axis
     keepdims = keep_dims if keep_dims is not None else keepdims
     return apply(opdef, [input_tensor], {"axis": _axis_attr(axis), "keepdims": bool(keepdims)},
@@ -135,9 +141,13 @@ def _logsumexp_forward(xp, x, axis=None, keepdims=False):
 
 
 def _logsumexp_grad(op, dy):
-    x, y = op.inputs[0], op.outputs[0]
+    # softmax(x) over the axes, from exp(x - max) / sum: exp(x - y) would carry y's rounding
+    # error (y is near max(x) + log n, ~1e-4 relative for float32 values around 1e3)
+    from distflow.ops.array_ops import stop_gradient
+    x = op.inputs[0]
     axis, keepdims = op.attrs["axis"], op.attrs["keepdims"]
-    return exp(x - _expand_reduced(y, x, axis, keepdims)) * _expand_reduced(dy, x, axis, keepdims)
+    e = exp(x - stop_gradient(reduce_max(x, axis=axis, keepdims=True)))
+    return e / reduce_sum(e, axis=axis, keepdims=True) * _expand_reduced(dy, x, axis, keepdims)
 
 
 def _logsumexp_infer(x, axis=None, keepdims=False):
@@ -160,6 +170,85 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None, reducti
                         % input_tensor.dtype.name)
     return _reduce(ReduceLogSumExp, input_tensor, axis, keepdims, name, reduction_indices,
                    keep_dims)
+
+
+# -- Any and All: reductions of bools -------------------------------------------------------
+def _bool_reduce_infer(name):
+    def infer(x, axis=None, keepdims=False):
+        if not x.dtype.is_bool:
+            raise TypeError("Input 'input' of '%s' Op has type %s that does not match expected "
+                            "type of bool." % (name, x.dtype.name))
+        return _reduce_infer(x, axis, keepdims)
+    return infer
+
+
+Any = op_def("Any", infer=_bool_reduce_infer("Any"), grad=NOT_DIFFERENTIABLE,
+             forward=lambda xp, x, axis=None, keepdims=False: xp.any(x, axis=axis,
+                                                                      keepdims=keepdims))
+All = op_def("All", infer=_bool_reduce_infer("All"), grad=NOT_DIFFERENTIABLE,
+             forward=lambda xp, x, axis=None, keepdims=False: xp.all(x, axis=axis,
+                                                                      keepdims=keepdims))
+
+
+def _reduce_bools(opdef, input_tensor, axis, keepdims, name, reduction_indices, keep_dims):
+    if dtype_of(input_tensor) is None:
+        input_tensor = convert_to_tensor(input_tensor)
+    opdef.infer(input_tensor)  # eager calls skip the shape rule: refuse numbers here too
+    axis = reduction_indices if axis is None else axis
+    keepdims = keep_dims if keep_dims is not None else keepdims
+    return apply(opdef, [input_tensor], {"axis": _axis_attr(axis), "keepdims": bool(keepdims)},
+                 name=name)
+
+
+def reduce_any(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None,
+               keep_dims=None):
+    """True where any element over `axis` is True (bool tensors only)."""
+    return _reduce_bools(Any, input_tensor, axis, keepdims, name, reduction_indices, keep_dims)
+
+
+def reduce_all(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None,
+               keep_dims=None):
+    """True where every element over `axis` is True (bool tensors only)."""
+    return _reduce_bools(All, input_tensor, axis, keepdims, name, reduction_indices, keep_dims)
+
+
+# -- Variance, standard deviation, counting: built from other ops, as TF builds them ----------
+def _floating_input(fname, x):
+    if dtype_of(x) is None:
+        x = convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        raise TypeError("Input must be either real or complex. Received integer type %s."
+                        % x.dtype.name)
+    return x
+
+
+def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
+    """The population variance over `axis`: the mean squared deviation from the mean."""
+    from distflow.framework.graph import name_scope
+    from distflow.ops.math_ops import reduce_mean, square
+    with name_scope(name or "reduce_variance"):
+        x = _floating_input("reduce_variance", input_tensor)
+        deviations = x - reduce_mean(x, axis=axis, keepdims=True)
+        return reduce_mean(square(deviations), axis=axis, keepdims=keepdims)
+
+
+def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
+    """The population standard deviation over `axis`: the square root of reduce_variance."""
+    from distflow.framework.graph import name_scope
+    from distflow.ops.math_ops import sqrt
+    with name_scope(name or "reduce_std"):
+        return sqrt(reduce_variance(input_tensor, axis=axis, keepdims=keepdims))
+
+
+def count_nonzero(input, axis=None, keepdims=None, dtype=dtypes.int64, name=None):
+    """How many elements over `axis` are not zero (not False, for bools); int64 by default."""
+    from distflow.framework.graph import name_scope
+    from distflow.ops.comparison_ops import not_equal
+    with name_scope(name or "count_nonzero"):
+        if dtype_of(input) is None:
+            input = convert_to_tensor(input)
+        nonzero = cast(not_equal(input, np.zeros((), input.dtype.as_numpy_dtype)), dtypes.int64)
+        return cast(reduce_sum(nonzero, axis=axis, keepdims=bool(keepdims)), dtype)
 
 
 # -- ArgMax and ArgMin ----------------------------------------------------------------------
@@ -191,6 +280,7 @@ def _arg(opdef, input, axis, output_type, name, dimension):
     if output_type not in (dtypes.int32, dtypes.int64):
         raise TypeError("Value passed to parameter 'output_type' has DataType %s not in list of "
                         "allowed values: int32, int64" % output_type.name)
+    input = numeric_input(opdef.name, input)
     return apply(opdef, [input], {"axis": axis, "output_type": output_type}, name=name)
 
 

@@ -113,3 +113,16 @@ def unbroadcast(grad, x):
 
 def executing_eagerly():
     return context.executing_eagerly()
+
+
+def check_mergeable(a, b):
+    """Raises TF's shape-function error when static shapes `a` and `b` cannot be the same shape
+    (the first sentence of what TF's C++ Merge says; Assign and PlaceholderWithDefault use it)."""
+    if a.rank is None or b.rank is None:
+        return
+    if a.rank != b.rank:
+        raise ValueError("Shapes must be equal rank, but are %d and %d" % (a.rank, b.rank))
+    for i, (x, y) in enumerate(zip(a.as_list(), b.as_list())):
+        if x is not None and y is not None and x != y:
+            raise ValueError("Dimension %d in both shapes must be equal, but are %d and %d. "
+                             "Shapes are %s and %s." % (i, x, y, a.as_list(), b.as_list()))

@@ -32,8 +32,8 @@ def _report(case, what):
 
 def to_numpy(x):
     """A result as NumPy (tensors, variables, nested lists and tuples)."""
-    if isinstance(x, (list, tuple)):
-        return type(x)(to_numpy(v) for v in x)
+    if isinstance(x, (list, tuple)):  # a namedtuple (unique's) comes back as a plain tuple
+        return [to_numpy(v) for v in x] if isinstance(x, list) else tuple(to_numpy(v) for v in x)
     if hasattr(x, "numpy"):
         return np.asarray(x.numpy())
     return np.asarray(x)

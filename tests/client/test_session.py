@@ -83,7 +83,7 @@ def test_missing_feed_names_the_placeholder_its_dtype_and_shape():
             s.run(x + 1)
         assert str(e.value) == ("You must feed a value for placeholder tensor 'Placeholder' with dtype "
                                 "int32 and shape [4]")
-        with pytest.raises(tf.errors.InvalidArgumentError, match="'free' with dtype float32$"):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="'free' with dtype float$"):
             s.run(u * 2.0)
 
 
@@ -116,7 +116,7 @@ def test_any_tensor_can_be_fed_and_its_producers_are_skipped():
     z = y + 1.0
     with tf.Session() as s:
         assert s.run(z, {y: 10.0}) == 11.0   # x need not be fed: y overrides it
-        assert s.run(z, {"Const:0": 5.0, x: 1.0}) == 6.0
+        assert s.run(z, {"mul/y:0": 5.0, x: 1.0}) == 6.0  # TF names the 3.0 after its op
 
 
 def test_uninitialized_variable_raises_failed_precondition():
@@ -218,3 +218,47 @@ def test_make_callable_runs_the_same_plan():
     with tf.Session() as s:
         f = s.make_callable(y, [x])
         assert f(3.0) == 9.0 and f(4.0) == 16.0
+
+
+# -- what TF 1.x users see (found by scripts/tf_parity against TF 2.21's compat.v1) ---------------
+def test_scalar_results_are_numpy_scalars_as_in_tf():
+    c, v = tf.constant(6), tf.Variable(2.5)
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        assert type(s.run(c)) is np.int32 and type(s.run(v)) is np.float32
+        first, second = s.run([c, tf.constant([1.0])])
+        assert type(first) is np.int32 and type(second) is np.ndarray
+        assert type(s.make_callable(c)()) is np.int32
+
+
+def test_python_operands_are_named_after_their_op_like_tf():
+    c = tf.constant(1.0)
+    c * 2.0
+    tf.add(c, 3.0)
+    2.0 - c
+    names = [op.name for op in tf.get_default_graph().get_operations()]
+    assert names == ["Const", "mul/y", "mul", "Add/y", "Add", "sub/x", "sub"]
+    assert tf.constant(0.0).name == "Const_1:0"  # the numbering is not disturbed
+
+
+def test_group_and_read_value_names_follow_tf():
+    v = tf.Variable(1.0)
+    assert tf.group(v.initializer).name == "group_deps"
+    assert tf.no_op().name == "NoOp"
+    assert v.read_value().name == "read:0"
+
+
+def test_no_default_session_messages_are_tfs():
+    with pytest.raises(ValueError, match=r"^Cannot execute operation using `run\(\)`: .*"
+                                         r"`with sess.as_default\(\):`"):
+        tf.no_op().run()
+    with pytest.raises(ValueError, match=r"^Cannot evaluate tensor using `eval\(\)`"):
+        tf.constant(1).eval()
+
+
+def test_an_operation_name_where_a_tensor_is_wanted_is_named_as_such():
+    tf.constant(1.0, name="c")
+    with pytest.raises(ValueError, match="The name 'c' refers to an Operation, not a Tensor"):
+        tf.get_default_graph().get_tensor_by_name("c")
+    with pytest.raises(ValueError, match="looks like an \\(invalid\\) Operation name"):
+        tf.get_default_graph().get_tensor_by_name("nothing")

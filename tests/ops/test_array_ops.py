@@ -265,3 +265,22 @@ def test_one_hot_dtype_follows_on_value_and_defaults_to_float32():
     assert df.one_hot([0, 1], 2).dtype == df.float32
     assert df.one_hot([0, 1], 2, on_value=5, off_value=-1).dtype == df.int32
     np.testing.assert_array_equal(df.one_hot([1], 3, 5, -1).numpy(), [[-1, 5, -1]])
+
+
+def test_concat_and_stack_refuse_mixed_dtypes_eagerly_as_in_graphs():
+    for fn in (lambda v: df.concat(v, 0), df.stack):
+        with pytest.raises(TypeError, match="one dtype"):
+            fn([df.constant([1.0]), df.constant([1])])  # NumPy would promote to float64
+
+
+def test_tile_refuses_too_few_multiples_eagerly():
+    with pytest.raises(df.errors.InvalidArgumentError, match="length 2 but got length 1"):
+        df.tile(df.constant([[1, 2], [3, 4]]), [2])
+
+
+def test_shapes_may_be_int64_tensors():
+    shape = df.constant([2, 3], df.int64)
+    assert df.reshape(df.range(6), shape).shape == (2, 3)
+    assert df.fill(shape, 1.5).shape == (2, 3)
+    assert df.zeros(shape).shape == (2, 3)
+    assert df.broadcast_to(df.constant([1.0, 2.0, 3.0]), shape).shape == (2, 3)

@@ -162,6 +162,32 @@ CASES = [
     Case("where_v1_same_shape", where_v1, np.where, [bools(2, 3), f64(2, 3), f64(2, 3)]),
     Case("where_indices", df.where, lambda c: np.argwhere(c).astype(np.int64), [bools(3, 4)],
          grad=False),
+    Case("logical_xor", df.math.logical_xor, np.logical_xor, [bools(3, 1), bools(4)], grad=False),
+    Case("is_nan", df.math.is_nan, np.isnan, [np.array([1.0, np.nan, np.inf, -np.inf])],
+         grad=False),
+    Case("is_inf", df.math.is_inf, np.isinf, [np.array([1.0, np.nan, np.inf, -np.inf])],
+         grad=False),
+    Case("is_finite", df.math.is_finite, np.isfinite, [np.array([1.0, np.nan, np.inf, -np.inf])],
+         grad=False),
+    # -- TF's composite and convenience math
+    Case("squared_difference", df.math.squared_difference, lambda x, y: (x - y) ** 2,
+         [f64(3, 1), f64(4)], second=True),
+    Case("squared_difference_int", df.math.squared_difference, lambda x, y: (x - y) ** 2,
+         [ints(1, 5), ints(3, 2)], grad=False),
+    Case("divide_no_nan", df.math.divide_no_nan, lambda x, y: np.where(y == 0, 0.0, x / np.where(
+        y == 0, 1.0, y)), [f64(2, 3), np.array([0.5, 0.0, -1.5])], wrt=(0,), second=True),
+    Case("divide_no_nan_y", df.math.divide_no_nan, np.divide,
+         [f64(2, 3), f64(3, lo=0.5, hi=2.0)], second=True),
+    Case("reduce_any", lambda x: df.reduce_any(x, axis=1), lambda x: np.any(x, 1), [bools(3, 4)],
+         grad=False),
+    Case("reduce_all", lambda x: df.reduce_all(x, keepdims=True),
+         lambda x: np.all(x, keepdims=True), [bools(3, 4)], grad=False),
+    Case("reduce_variance", lambda x: df.math.reduce_variance(x, axis=0), lambda x: np.var(x, 0),
+         [f64(4, 3)], second=True),
+    Case("reduce_std", df.math.reduce_std, np.std, [f64(4, 3)], second=True),
+    Case("count_nonzero", lambda x: df.math.count_nonzero(x, axis=1),
+         lambda x: np.count_nonzero(x, 1).astype(np.int64),
+         [np.array([[0.0, 1.5, 0.0], [2.0, -1.0, 3.0]])], grad=False),
 ]
 
 
@@ -385,3 +411,66 @@ def test_gradients_add_no_broadcast_ops_when_static_shapes_match():
         tf1.gradients(tf1.reduce_sum(tf1.exp(tf1.maximum(tf1.matmul(a, b), c))), [a, b, c])
         types = {op.type for op in g.get_operations()[before:]}
     assert not types & {"SumTo", "Shape"}, types
+
+
+# -- what TensorFlow refuses, refused here too (found by scripts/tf_parity against TF 2.21) ------
+def test_a_python_float_never_becomes_an_integer_but_a_numpy_value_is_cast():
+    x = df.constant([1, 2])
+    with pytest.raises(TypeError, match="Expected int32, got 2.0"):
+        x * 2.0  # even a whole float: TF's "Cannot convert 2.0 to EagerTensor of dtype int32"
+    with pytest.raises(TypeError):
+        df.constant([1.0, 2.0], df.int32)
+    np.testing.assert_array_equal(df.constant(np.array([1.5, 2.0]), df.int32).numpy(), [1, 2])
+    np.testing.assert_array_equal((x * np.float64(2.0)).numpy(), [2, 4])
+    assert df.constant([], df.int32).shape == (0,)
+
+
+def test_bools_take_no_arithmetic_and_no_sums():
+    b = df.constant([True, False])
+    for fn in (df.add, df.multiply, df.maximum):
+        with pytest.raises(TypeError, match="of bool is not in the list of allowed values"):
+            fn(b, b)
+    for fn in (df.reduce_sum, df.reduce_mean, df.reduce_max, df.argmax):
+        with pytest.raises(TypeError, match="bool"):
+            fn(b)  # NumPy's sum of bools is one bool: True, not a count
+    np.testing.assert_array_equal(df.equal(b, b).numpy(), [True, True])
+    assert int(df.reduce_sum(df.cast(b, df.int32))) == 1
+
+
+def test_integer_division_by_zero_is_an_error_in_both_modes():
+    with pytest.raises(df.errors.InvalidArgumentError, match="Integer division by zero"):
+        df.constant([5, 6]) // df.constant([1, 0])
+    with pytest.raises(df.errors.InvalidArgumentError, match="Integer division by zero"):
+        df.math.floormod(df.constant([5]), 0)
+    with tf1.Graph().as_default():
+        y = tf1.placeholder(tf1.int32, [1])
+        q = tf1.constant([5]) // y
+        with tf1.Session() as sess:
+            assert sess.run(q, {y: [2]}).tolist() == [2]
+            with pytest.raises(tf1.errors.InvalidArgumentError, match="Integer division by zero"):
+                sess.run(q, {y: [0]})
+    with np.errstate(divide="ignore"):  # floats divide by zero as IEEE says: inf
+        np.testing.assert_allclose((df.constant([1.0]) // 0.0).numpy(), [np.inf])
+
+
+def test_add_n_checks_shapes_and_dtypes_eagerly_too():
+    with pytest.raises(df.errors.InvalidArgumentError, match="AddN"):
+        df.add_n([df.constant([1.0, 2.0]), df.constant([[1.0, 2.0]])])  # would broadcast
+    with pytest.raises(df.errors.InvalidArgumentError, match="AddN"):
+        df.add_n([df.constant([1]), df.constant([1.0])])
+
+
+def test_eager_kernel_errors_are_invalid_argument_errors_naming_the_op():
+    with pytest.raises(df.errors.InvalidArgumentError, match=r"\[Op:Add\]"):
+        df.constant([[1.0, 2.0, 3.0]] * 2) + df.constant([[1.0, 2.0]] * 3)
+    with pytest.raises(df.errors.InvalidArgumentError, match=r"\[Op:Sum\]"):
+        df.reduce_sum(df.constant([[1.0]]), axis=2)
+
+
+def test_reduce_logsumexp_gradient_keeps_float32_precision_at_large_values():
+    x = df.constant([1000.0, 1000.0, 999.0])
+    with df.GradientTape() as tape:
+        tape.watch(x)
+        y = df.reduce_logsumexp(x)
+    e = np.exp(np.array([1.0, 1.0, 0.0]))
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), e / e.sum(), rtol=1e-6)

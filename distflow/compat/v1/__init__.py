@@ -22,9 +22,15 @@ from distflow import train as _train
 from distflow.train import clip_ops as _clip_ops
 from distflow.ops import nn_ops as _nn_ops
 from distflow.ops import random_ops as _random_ops
+from distflow import linalg as _linalg
 from distflow.nn import layers as _layers
-from distflow.nn import losses as _losses
+from distflow.compat.v1 import losses as _losses  # TF1's tf.losses: weights, Reduction, LOSSES
 from distflow.summary import v1 as _summary_v1
+from distflow.ops import constant_op as _constant_op, logging_ops as _logging_ops
+from distflow.ops import state_ops as _state_ops
+from distflow.compat.v1 import deprecated as _deprecated, init_ops as _init_ops
+from distflow.compat.v1.variable_scope import (AUTO_REUSE, VariableScope,  # noqa: F401
+                                               get_variable, get_variable_scope, variable_scope)
 
 
 def _v1(fn):
@@ -59,8 +65,11 @@ def _namespace(name, **members):
 
 for _m in _ops.PUBLIC_MODULES:
     for _name in _m.__all__:
-        if _name != "Variable":
-            globals()[_name] = _v1(getattr(_m, _name))
+        _obj = getattr(_m, _name)
+        if _name != "Variable":  # constants such as newaxis (None) are not wrapped
+            globals()[_name] = _v1(_obj) if callable(_obj) else _obj
+sigmoid = _v1(_nn_ops.sigmoid)
+tanh = _v1(_nn_ops.tanh)
 
 gradients = _v1(_gradients)
 where = _v1(_ops.comparison_ops.where_v1)  # TF1's where is Select: a vector condition picks rows
@@ -72,7 +81,17 @@ control_dependencies = _v1(_graph.control_dependencies)
 get_collection = _graph.get_collection
 add_to_collection = _graph.add_to_collection
 initializers = _namespace("initializers", global_variables=global_variables_initializer,  # noqa: F821
-                          variables=variables_initializer)  # noqa: F821
+                          variables=variables_initializer,  # noqa: F821
+                          local_variables=_v1(_deprecated.local_variables_initializer),
+                          **_init_ops.SHORT_NAMES)
+globals().update(_init_ops.V1_NAMES)  # tf.zeros_initializer, tf.glorot_uniform_initializer, ...
+for _name in ("assign", "assign_add", "assign_sub", "is_variable_initialized"):
+    globals()[_name] = _v1(getattr(_state_ops, _name))
+for _name in _deprecated.__all__:  # tf.to_float, tf.initialize_all_variables, ...
+    globals()[_name] = _v1(getattr(_deprecated, _name))
+placeholder_with_default = _v1(_constant_op.placeholder_with_default)
+Print = _v1(_logging_ops.Print)
+print = _v1(_logging_ops.print_v2)  # noqa: A001 (tf.print)
 
 
 def _wrapped_namespace(name, module):
@@ -86,13 +105,18 @@ def _wrapped_namespace(name, module):
 
 train = _wrapped_namespace("train", _train)
 nn = _wrapped_namespace("nn", _nn_ops)
+nn.softmax_cross_entropy_with_logits = _v1(_nn_ops.softmax_cross_entropy_with_logits_v1)
 random = _wrapped_namespace("random", _random_ops)
+linalg = _wrapped_namespace("linalg", _linalg)  # tf.linalg.inv, ...; TF1's linalg.transpose too
+linalg.transpose = linalg.matrix_transpose
 layers = _wrapped_namespace("layers", _layers)  # tf.layers.dense, tf.layers.Dense
 losses = _wrapped_namespace("losses", _losses)  # tf.losses.mean_squared_error, ...
 summary = _wrapped_namespace("summary", _summary_v1)
 Summary = _summary_v1.Summary  # tf.Summary(value=[tf.Summary.Value(tag=..., simple_value=...)])
 for _name in _random_ops.V1_NAMES if hasattr(_random_ops, "V1_NAMES") else ():
     globals()[_name] = _v1(getattr(_random_ops, _name))
+for _name in _ops.linalg_ops.V1_NAMES:  # tf.matrix_inverse, tf.trace, ...: TF1 names only
+    globals()[_name] = _v1(getattr(_ops.linalg_ops, _name))
 
 
 def executing_eagerly():
