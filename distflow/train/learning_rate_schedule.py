@@ -36,13 +36,16 @@ def _as(value, dtype):
     return math_ops.cast(value, dtype)
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """`initial_learning_rate * decay_rate ** (step / decay_steps)`; with `staircase=True` the
-    exponent is floored, so the rate drops every `decay_steps` steps."""
+class _StepDecay(LearningRateSchedule):
+    """What exponential and inverse-time decay share: the rate decays with step / decay_steps,
+    floored with `staircase=True`, so the rate changes every `decay_steps` steps."""
+
+    _default_name = None
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
         if decay_steps <= 0:
-            raise ValueError("decay_steps must be positive, got %s" % (decay_steps,))
+            raise ValueError("Argument `decay_steps` must be > 0. Received: decay_steps=%s"
+                             % (decay_steps,))
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.decay_rate = decay_rate
@@ -52,13 +55,22 @@ class ExponentialDecay(LearningRateSchedule):
                             decay_rate=decay_rate, staircase=staircase, name=name)
 
     def __call__(self, step):
-        with name_scope(self.name or "ExponentialDecay"):
+        with name_scope(self.name or self._default_name):
             lr = _as_float(self.initial_learning_rate)
             dtype = lr.dtype
             p = math_ops.divide(_as(step, dtype), _as(self.decay_steps, dtype))
             if self.staircase:
                 p = math_ops.floordiv(p, 1)
-            return math_ops.multiply(lr, math_ops.pow(_as(self.decay_rate, dtype), p))
+            return self._decayed(lr, _as(self.decay_rate, dtype), p)
+
+
+class ExponentialDecay(_StepDecay):
+    """`initial_learning_rate * decay_rate ** (step / decay_steps)`."""
+
+    _default_name = "ExponentialDecay"
+
+    def _decayed(self, lr, rate, p):
+        return math_ops.multiply(lr, math_ops.pow(rate, p))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -155,29 +167,10 @@ class PolynomialDecay(LearningRateSchedule):
                                 end)
 
 
-class InverseTimeDecay(LearningRateSchedule):
-    """`initial_learning_rate / (1 + decay_rate * step / decay_steps)`; with `staircase=True`
-    step / decay_steps is floored."""
+class InverseTimeDecay(_StepDecay):
+    """`initial_learning_rate / (1 + decay_rate * step / decay_steps)`."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="InverseTimeDecay"):
-        if decay_steps <= 0:
-            raise ValueError("Argument `decay_steps` must be > 0. Received: decay_steps=%s"
-                             % (decay_steps,))
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-        self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
-                            decay_rate=decay_rate, staircase=staircase, name=name)
+    _default_name = "InverseTimeDecay"
 
-    def __call__(self, step):
-        with name_scope(self.name or "InverseTimeDecay"):
-            lr = _as_float(self.initial_learning_rate)
-            dtype = lr.dtype
-            p = math_ops.divide(_as(step, dtype), _as(self.decay_steps, dtype))
-            if self.staircase:
-                p = math_ops.floordiv(p, 1)
-            denom = math_ops.add(_as(1, dtype), math_ops.multiply(_as(self.decay_rate, dtype), p))
-            return math_ops.divide(lr, denom)
+    def _decayed(self, lr, rate, p):
+        return math_ops.divide(lr, math_ops.add(_as(1, lr.dtype), math_ops.multiply(rate, p)))
