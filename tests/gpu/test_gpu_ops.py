@@ -26,7 +26,8 @@ def _cases(module):
     return importlib.import_module(module).CASES
 
 
-CASES = [c for m in ("test_math_ops", "test_array_ops", "test_nn_ops", "test_set_ops")
+CASES = [c for m in ("test_math_ops", "test_array_ops", "test_nn_ops", "test_set_ops",
+                     "test_linalg_ops", "test_indexing_and_sort_ops", "test_rounding_and_scan_ops")
          for c in _cases(m)]
 
 
