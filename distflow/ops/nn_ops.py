@@ -45,6 +45,15 @@ def _float_input(opname, param="x"):
     return infer
 
 
+def _apply_float(opdef, x, name, attrs=None, param="x"):
+    """apply() for an op defined on floats only. Eager calls skip the shape rule, so the dtype is
+    checked here too: TF refuses sigmoid(int32), where NumPy would return float64."""
+    if dtype_of(x) is None:
+        x = convert_to_tensor(x)
+    _float_input(opdef.name, param)(x)
+    return apply(opdef, [x], attrs, name=name)
+
+
 def _axis_in_range(axis, shape):
     rank = shape.rank
     if rank is not None and not -rank <= axis < rank:
@@ -82,7 +91,7 @@ Sigmoid = op_def("Sigmoid", infer=_float_input("Sigmoid"), forward=_sigmoid_forw
 
 def sigmoid(x, name=None):
     """1 / (1 + exp(-x)) elementwise, computed without overflow."""
-    return apply(Sigmoid, [x], name=name)
+    return _apply_float(Sigmoid, x, name)
 
 
 # -- Tanh -------------------------------------------------------------------------------------
@@ -92,7 +101,7 @@ Tanh = op_def("Tanh", infer=_float_input("Tanh"), forward=lambda xp, x: xp.tanh(
 
 def tanh(x, name=None):
     """Hyperbolic tangent elementwise."""
-    return apply(Tanh, [x], name=name)
+    return _apply_float(Tanh, x, name)
 
 
 # -- Softplus ---------------------------------------------------------------------------------
@@ -107,7 +116,7 @@ Softplus = op_def("Softplus", infer=_float_input("Softplus", "features"), forwar
 
 def softplus(features, name=None):
     """log(1 + exp(features)) elementwise, stable for large magnitudes."""
-    return apply(Softplus, [features], name=name)
+    return _apply_float(Softplus, features, name, param="features")
 
 
 # -- Elu --------------------------------------------------------------------------------------
@@ -128,7 +137,7 @@ Elu = op_def("Elu", infer=_float_input("Elu", "features"), forward=_elu_forward,
 
 def elu(features, name=None):
     """x for x > 0, exp(x) - 1 otherwise."""
-    return apply(Elu, [features], name=name)
+    return _apply_float(Elu, features, name, param="features")
 
 
 # -- Softmax and LogSoftmax -------------------------------------------------------------------
@@ -176,12 +185,12 @@ def _axis_attr(axis, dim):
 
 def softmax(logits, axis=None, name=None, dim=None):
     """exp(logits) / sum(exp(logits)) along `axis` (the last by default), shifted to stay finite."""
-    return apply(Softmax, [logits], {"axis": _axis_attr(axis, dim)}, name=name)
+    return _apply_float(Softmax, logits, name, {"axis": _axis_attr(axis, dim)}, "logits")
 
 
 def log_softmax(logits, axis=None, name=None, dim=None):
     """logits - log(sum(exp(logits))) along `axis`, computed without forming softmax."""
-    return apply(LogSoftmax, [logits], {"axis": _axis_attr(axis, dim)}, name=name)
+    return _apply_float(LogSoftmax, logits, name, {"axis": _axis_attr(axis, dim)}, "logits")
 
 
 # -- sigmoid cross-entropy (composed) ---------------------------------------------------------
@@ -361,6 +370,7 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None
                          "arguments (labels=..., logits=..., ...)")
     logits = convert_to_tensor(logits)
     labels = convert_to_tensor(labels)
+    _sparse_infer(logits, labels)  # eagerly too: float labels would index nothing sensible
     return apply(SparseSoftmaxCrossEntropyWithLogits, [logits, labels], name=name)
 
 
@@ -377,7 +387,7 @@ L2Loss = op_def("L2Loss", infer=_l2_loss_infer,
 
 def l2_loss(t, name=None):
     """sum(t ** 2) / 2: the weight-decay penalty, without the square root of a norm."""
-    return apply(L2Loss, [t], name=name)
+    return _apply_float(L2Loss, t, name, param="t")
 
 
 # -- Dropout ----------------------------------------------------------------------------------
@@ -512,4 +522,5 @@ def bias_add(value, bias, data_format=None, name=None):
     data_format = "NCHW" if data_format in ("NCHW", "NC...") else "NHWC"
     value = convert_to_tensor(value)
     bias = _same_dtype(bias, value, "bias", "value")
+    _bias_add_infer(value, bias, data_format=data_format)  # eagerly too: NumPy would broadcast
     return apply(BiasAdd, [value, bias], {"data_format": data_format}, name=name)

@@ -63,6 +63,7 @@ _BINARY = [
     ("__gt__", "greater", "Greater", False), ("__ge__", "greater_equal", "GreaterEqual", False),
     ("__and__", "logical_and", "and", False), ("__rand__", "logical_and", "and", True),
     ("__or__", "logical_or", "or", False), ("__ror__", "logical_or", "or", True),
+    ("__xor__", "logical_xor", "xor", False), ("__rxor__", "logical_xor", "xor", True),
 ]
 
 _UNARY = [("__neg__", "negative", None), ("__abs__", "abs", None),

@@ -27,7 +27,7 @@ CHECKED = [0]
 
 
 def _report(case, what):
-    MISMATCHES.append("%s: %s" % (case, what))
+    MISMATCHES.append((case, "%s: %s" % (case, what)))
 
 
 def to_numpy(x):
@@ -176,8 +176,20 @@ def both(fn):
 
 
 def report():
-    """Prints the mismatches; returns the exit status (1 when any)."""
-    for line in MISMATCHES:
+    """Prints the mismatches, the known ones (known_differences.py) apart under their reasons;
+    returns the exit status: 1 when a mismatch is not a known one."""
+    from known_differences import reason
+    known, news = {}, []
+    for case, line in MISMATCHES:
+        why = reason(case)
+        if why is None:
+            news.append(line)
+        else:
+            known.setdefault(why, []).append(case)
+    for why, cases in known.items():
+        print("KNOWN (%s): %s" % (why, "; ".join(cases)))
+    for line in news:
         print("MISMATCH " + line)
-    print("%d checks, %d mismatches" % (CHECKED[0], len(MISMATCHES)))
-    return 1 if MISMATCHES else 0
+    print("%d checks, %d mismatches: %d known (known_differences.py), %d not"
+          % (CHECKED[0], len(MISMATCHES), len(MISMATCHES) - len(news), len(news)))
+    return 1 if news else 0

@@ -474,3 +474,10 @@ def test_reduce_logsumexp_gradient_keeps_float32_precision_at_large_values():
         y = df.reduce_logsumexp(x)
     e = np.exp(np.array([1.0, 1.0, 0.0]))
     np.testing.assert_allclose(tape.gradient(y, x).numpy(), e / e.sum(), rtol=1e-6)
+
+
+def test_xor_operator_on_bools_is_logical_xor_as_in_tf():
+    a, b = df.constant([True, True, False]), df.constant([True, False, False])
+    np.testing.assert_array_equal((a ^ b).numpy(), [False, True, False])
+    with tf1.Graph().as_default():
+        assert (tf1.constant([True]) ^ tf1.constant([False])).name == "xor:0"

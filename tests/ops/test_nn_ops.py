@@ -306,3 +306,19 @@ def test_dropout_masks_follow_the_seeds():
     df.random.set_seed(9)
     b = df.nn.dropout(np.ones(1000, np.float32), rate=0.5).numpy()
     np.testing.assert_array_equal(a, b)
+
+
+def test_float_only_nn_ops_refuse_integers_eagerly_as_in_graphs():
+    x = df.constant([1, 2, 3])
+    for fn in (df.nn.sigmoid, df.nn.tanh, df.nn.softplus, df.nn.elu, df.nn.softmax,
+               df.nn.log_softmax, df.nn.l2_loss):
+        with pytest.raises(TypeError, match="DataType int32 not in list of allowed values"):
+            fn(x)  # NumPy would compute in float64 and hand back a float64 tensor
+
+
+def test_sparse_labels_and_bias_shapes_are_checked_eagerly():
+    logits = df.constant([[1.0, 2.0], [0.5, 0.1]])
+    with pytest.raises(TypeError, match="labels must be integer class indices"):
+        df.nn.sparse_softmax_cross_entropy_with_logits(labels=[0.0, 1.0], logits=logits)
+    with pytest.raises(ValueError, match="Shape must be rank 1 but is rank 2 for 'BiasAdd'"):
+        df.nn.bias_add(logits, df.constant([[1.0, 2.0]]))  # NumPy would broadcast it
