@@ -5,6 +5,8 @@ initializers under `df.nn.initializers`; losses under `df.nn.losses` (also `df.l
 under `df.nn.metrics` (also `df.metrics`).
 """
 from distflow.ops.nn_ops import *  # noqa: F401,F403
+from distflow.ops.activation_ops import *  # noqa: F401,F403  (relu6, leaky_relu, selu)
+from distflow.ops.normalization_ops import *  # noqa: F401,F403  (l2_normalize, moments)
 from distflow.ops.sort_ops import in_top_k, top_k  # noqa: F401  (tf.nn.top_k, tf.nn.in_top_k)
 from distflow.nn import initializers, losses, metrics  # noqa: F401
 from distflow.nn.layers import Dense, Dropout, Layer, get_activation  # noqa: F401

@@ -1,6 +1,7 @@
 """Every op, defined once. Importing this package registers them all and installs the operators."""
 from distflow.ops import (array_ops, comparison_ops, constant_op, control_flow_ops,  # noqa: F401
                           indexing_ops, linalg_ops, logging_ops, math_ops, matmul_ops, nn_ops,
+                          activation_ops, normalization_ops,
                           random_ops, reduction_ops, rounding_ops, scan_ops, sequence_ops, set_ops,
                           slicing_ops, sort_ops, state_ops, training_ops, variables)
 from distflow.ops import overloads  # noqa: F401  (installs Python operators)

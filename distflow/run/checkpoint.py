@@ -9,9 +9,10 @@ import glob
 import json
 import os
 import re
-import tempfile
 
 import numpy as np
+
+from distflow.train.saver import atomic_write
 
 _PATTERN = re.compile(r"ckpt-(\d+)\.npz$")
 
@@ -23,17 +24,7 @@ def save(directory, step, arrays, meta, keep=3):
     payload = {"__meta__": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
     for name, value in arrays.items():
         payload["var:" + name] = np.asarray(value)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ckpt-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda f: np.savez(f, **payload))
     for old in all_checkpoints(directory)[:-keep]:
         os.unlink(old)
     return path

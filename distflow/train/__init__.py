@@ -12,6 +12,8 @@ from distflow.train.optimizer import (Optimizer, get_global_step,  # noqa: F401
 from distflow.train.proximal import (FtrlOptimizer,  # noqa: F401
                                      ProximalGradientDescentOptimizer)
 from distflow.train.rmsprop import RMSPropOptimizer  # noqa: F401
+from distflow.train.saver import (Saver, checkpoint_exists, get_checkpoint_state,  # noqa: F401
+                                  latest_checkpoint)
 
 __all__ = [
     "AdadeltaOptimizer",
@@ -23,11 +25,15 @@ __all__ = [
     "Optimizer",
     "ProximalGradientDescentOptimizer",
     "RMSPropOptimizer",
+    "Saver",
+    "checkpoint_exists",
     "cosine_decay",
     "exponential_decay",
+    "get_checkpoint_state",
     "get_global_step",
     "get_or_create_global_step",
     "inverse_time_decay",
+    "latest_checkpoint",
     "natural_exp_decay",
     "piecewise_constant",
     "polynomial_decay",

@@ -77,7 +77,7 @@ KNOWN = {
     **{name: _MISSING for name in (
         "API names tf.<top>", "API names tf.math", "API names tf.strings", "api/TF1 names present",
         "api/TF2 names present", "api/TF2 math names present", "api/train names present",
-        "tan", "atan", "math.cumprod", "math.erf", "math.expm1", "math.log_sigmoid",
+        "tan", "atan", "math.cumprod", "math.erf", "math.expm1",
         "math.reduce_euclidean_norm", "scalar_mul", "sets.difference", "constant string",
         "gather batch_dims=1", "op ~ int (bitwise)")},
 }

@@ -170,3 +170,11 @@ def test_df_print_prints_now_when_eager_and_on_every_call_of_a_function(capsys):
     assert int(f(df.constant(3))) == 6
     assert int(f(df.constant(4))) == 8
     assert capsys.readouterr().out == "in f 3\nin f 4\n"
+
+
+def test_math_namespace_and_convert_to_tensor_build_graphs():
+    x = tf.convert_to_tensor([1.0, 2.0])
+    assert x.name == "Const:0"
+    total = tf.math.reduce_sum(tf.math.cumsum(x))
+    with tf.Session() as sess:
+        assert sess.run(total) == 4.0

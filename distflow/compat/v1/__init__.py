@@ -21,8 +21,12 @@ from distflow.ops import variables as _variables
 from distflow import train as _train
 from distflow.train import clip_ops as _clip_ops
 from distflow.ops import nn_ops as _nn_ops
+from distflow.ops import activation_ops as _activation_ops
+from distflow.ops import normalization_ops as _normalization_ops
 from distflow.ops import random_ops as _random_ops
 from distflow import linalg as _linalg
+from distflow import math as _math
+from distflow.ops.dispatch import convert_to_tensor as _convert_to_tensor
 from distflow.nn import layers as _layers
 from distflow.compat.v1 import losses as _losses  # TF1's tf.losses: weights, Reduction, LOSSES
 from distflow.summary import v1 as _summary_v1
@@ -106,7 +110,14 @@ def _wrapped_namespace(name, module):
 train = _wrapped_namespace("train", _train)
 nn = _wrapped_namespace("nn", _nn_ops)
 nn.softmax_cross_entropy_with_logits = _v1(_nn_ops.softmax_cross_entropy_with_logits_v1)
+for _m in (_activation_ops, _normalization_ops):  # tf.nn.relu6, tf.nn.moments, ...
+    for _name in _m.__all__:
+        setattr(nn, _name, _v1(getattr(_m, _name)))
+nn.moments = _v1(_normalization_ops.moments_v1)  # TF1's argument order: name before keep_dims
+log_sigmoid = _v1(_activation_ops.log_sigmoid)  # tf.log_sigmoid (TF1's top-level name)
 random = _wrapped_namespace("random", _random_ops)
+math = _wrapped_namespace("math", _math)  # tf.math.reduce_sum, ... (TF 1.13 and later)
+convert_to_tensor = _v1(_convert_to_tensor)
 linalg = _wrapped_namespace("linalg", _linalg)  # tf.linalg.inv, ...; TF1's linalg.transpose too
 linalg.transpose = linalg.matrix_transpose
 layers = _wrapped_namespace("layers", _layers)  # tf.layers.dense, tf.layers.Dense
