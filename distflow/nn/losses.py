@@ -183,6 +183,9 @@ class Loss:
         with name_scope(self.name):
             y_pred = _cast(y_pred, self.dtype)
             y_true = _cast(y_true, self.dtype)
+            # Keras lines up (n,) against (n, 1) here, for every loss class; the functions
+            # alone refuse that pair where their formula needs equal shapes (binary_crossentropy)
+            y_true, y_pred = _squeeze_or_expand(y_true, y_pred)
             values = self.call(y_true, y_pred)
             return reduce_weighted_values(values, sample_weight, self.reduction)
 

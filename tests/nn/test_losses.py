@@ -182,3 +182,12 @@ def test_get_and_names():
     assert losses.Reduction.SUM_OVER_BATCH_SIZE == "sum_over_batch_size"
     with pytest.raises(ValueError, match="loss identifier"):
         losses.get("nope")
+
+
+def test_loss_classes_line_up_targets_of_shape_n_with_predictions_of_shape_n_1():
+    y = np.array([0.0, 1.0, 1.0], np.float32)
+    p = np.array([[0.2], [0.7], [0.9]], np.float32)
+    # 0.22839302 is what tf.keras.losses.BinaryCrossentropy() gives (TF 2.21, Keras 3.15)
+    np.testing.assert_allclose(float(df.losses.BinaryCrossentropy()(y, p)), 0.22839302, rtol=1e-6)
+    with pytest.raises(ValueError):
+        df.losses.binary_crossentropy(y, p)  # the function alone refuses it, as Keras's does

@@ -1,0 +1,325 @@
+"""compile / fit / evaluate / predict for Keras models, as Keras 3 does them
+(keras/src/trainers/trainer.py and keras/src/backend/tensorflow/trainer.py).
+
+Each step is one compiled graph: a df.function with an input_signature of unknown batch size,
+traced once per (model, step kind, input dtypes and feature shapes) and run as a Session plan,
+specialized per fed batch shape (the full batches and the short last one). A train step runs the
+model with training=True under a GradientTape, applies the optimizer, and returns the batch's loss
+and predictions; nothing else crosses to Python until the epoch ends.
+
+The numbers are Keras's:
+  * "loss" of an epoch is the mean of the batch losses weighted by batch size (Keras's loss
+    tracker is a Mean updated with sample_weight = batch size), and a metric is its value over
+    all the epoch's samples, from the predictions made during the steps (before each update);
+  * validation_split keeps the LAST fraction of the rows (floor(n * (1 - split)) rows train),
+    taken before any shuffling; validation runs after every epoch with the same batch size and
+    logs "val_" + name;
+  * shuffle=True draws a new order of the training rows every epoch (from the global seed when
+    one is set: tf.keras.utils.set_random_seed); the last, short batch is kept;
+  * evaluate returns the loss alone, or [loss, *metrics] when metrics were compiled
+    (return_dict=True: a dict); predict returns a NumPy array.
+"""
+import time
+
+import numpy as np
+
+from distflow.autodiff.tape import GradientTape
+from distflow.function import TensorSpec, function
+from distflow.framework import dtypes
+from distflow.keras import callbacks as callbacks_module
+from distflow.keras import metrics as metrics_module
+from distflow.keras import optimizers as optimizers_module
+from distflow.nn import losses as losses_module
+from distflow.ops import random_ops
+from distflow.ops.dispatch import convert_to_tensor
+
+_NOT_COMPILED = "You must call `compile()` before using the model."
+
+
+class Trainer:
+    """A mixin for a model with `__call__(x, training)`, `trainable_variables`, `get_weights`
+    and `set_weights`: Keras's training methods."""
+
+    compiled = False
+    optimizer = None
+    loss = None
+    stop_training = False
+    history = None
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        """optimizer: a name ('adam', 'sgd', ...) or an optimizer; loss: a name ('mse'), a Loss
+        or a function of (y_true, y_pred); metrics: a list of names, metrics or functions.
+        run_eagerly=True runs every step op by op (for debugging) instead of as a graph."""
+        if loss_weights is not None or weighted_metrics is not None:
+            raise NotImplementedError("loss_weights and weighted_metrics (models with several "
+                                      "outputs or sample weights) are not supported")
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise TypeError("Type of `metrics` argument not understood. Expected a list or "
+                            "dictionary, found: %r" % (metrics,))
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = loss
+        self._loss_fn = None if loss is None else losses_module.get(loss)
+        self._compiled_metrics = list(metrics or [])
+        self._run_eagerly = bool(run_eagerly)
+        self._steps = {}
+        self._metric_objects = None
+        self.compiled = True
+
+    # -- the steps -------------------------------------------------------------------------------
+    def compute_loss(self, y, y_pred):
+        """The batch loss, as Keras's compile() wraps it: a Loss object reduces itself; a
+        function's per-sample values are reduced with 'sum_over_batch_size'."""
+        if self._loss_fn is None:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+        # Keras's LossFunctionWrapper lines the ranks up first: targets (n,) against outputs
+        # (n, 1) become (n, 1), for every loss (binary_crossentropy insists on equal shapes)
+        y, y_pred = losses_module._squeeze_or_expand(convert_to_tensor(y), y_pred)
+        if isinstance(self._loss_fn, losses_module.Loss):
+            return self._loss_fn(y, y_pred)
+        return losses_module.reduce_weighted_values(self._loss_fn(y, y_pred))
+
+    def _train_step(self, x, y):
+        with GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y, y_pred)
+        variables = self.trainable_variables
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return loss, y_pred
+
+    def _test_step(self, x, y):
+        y_pred = self(x, training=False)
+        return self.compute_loss(y, y_pred), y_pred
+
+    def _predict_step(self, x):
+        return self(x, training=False)
+
+    def _step(self, kind, *arrays):
+        """The compiled step of `kind` for arrays like these (made once, then reused)."""
+        key = (kind,) + tuple((a.dtype.str, a.shape[1:]) for a in arrays)
+        steps = self.__dict__.setdefault("_steps", {})  # predict needs no compile()
+        step = steps.get(key)
+        if step is None:
+            fn = getattr(self, "_%s_step" % kind)
+            if getattr(self, "_run_eagerly", False):
+                step = fn
+            else:
+                step = function(fn, input_signature=[
+                    TensorSpec([None] + list(a.shape[1:]), dtypes.as_dtype(a.dtype))
+                    for a in arrays])
+            steps[key] = step
+        return step
+
+    # -- fit -------------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        if not self.compiled:
+            raise ValueError(_NOT_COMPILED)
+        _unsupported(class_weight=class_weight, sample_weight=sample_weight,
+                     steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
+        batch_size = _batch_size(batch_size)
+        verbose = _verbose(verbose)
+        x, y = self._arrays(x, y)
+        if not isinstance(validation_split, (int, float, np.floating)) \
+                or not 0 <= validation_split < 1:
+            raise ValueError("`validation_split` must be a float in [0, 1), got %r"
+                             % (validation_split,))
+        if validation_data is None and validation_split:
+            split_at = int(np.floor(len(x) * (1.0 - validation_split)))
+            if split_at in (0, len(x)):
+                raise ValueError("Training data contains %d samples, which is not sufficient to "
+                                 "split it into a validation and training set as specified by "
+                                 "`validation_split=%s`. Either provide more data, or a different "
+                                 "value for the `validation_split` argument."
+                                 % (len(x), validation_split))
+            validation_data = (x[split_at:], y[split_at:])
+            x, y = x[:split_at], y[:split_at]
+        if validation_data is not None:
+            val_x, val_y = self._arrays(*_unpack(validation_data))
+        self._build_for(x)
+        metric_objects = self._metrics_for(y)
+        steps = -(-len(x) // batch_size)
+        cbs = callbacks_module.CallbackList(callbacks, self, {
+            "epochs": epochs, "steps": steps, "verbose": verbose}, verbose)
+        rng = _shuffle_rng() if shuffle else None
+        self.stop_training = False
+        cbs.call("on_train_begin", None)
+        logs = None
+        for epoch in range(initial_epoch, epochs):
+            cbs.call("on_epoch_begin", epoch, None)
+            order = rng.permutation(len(x)) if rng is not None else None
+            logs = self._run_epoch("train", x, y, batch_size, metric_objects, order, cbs)
+            logs = _sorted(logs)
+            if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                val = self._run_epoch("test", val_x, val_y, validation_batch_size or batch_size,
+                                      metric_objects)
+                logs.update(("val_" + k, v) for k, v in _sorted(val).items())
+            cbs.call("on_epoch_end", epoch, logs)
+            if self.stop_training:
+                break
+        cbs.call("on_train_end", logs)
+        return cbs.history
+
+    def _run_epoch(self, kind, x, y, batch_size, metric_objects, order=None, cbs=None):
+        """Runs every batch, then turns the batch results into Keras's logs (Python floats)."""
+        step = self._step(kind, x, y)
+        hooks = cbs.batch_hooks if cbs is not None else []
+        results = []
+        for b, start in enumerate(range(0, len(x), batch_size)):
+            rows = slice(start, start + batch_size) if order is None \
+                else order[start:start + batch_size]
+            xb, yb = x[rows], y[rows]
+            for cb in hooks:
+                cb.on_train_batch_begin(b, None)
+            loss, y_pred = step(xb, yb)
+            results.append((len(xb), yb, loss, y_pred))
+            for cb in hooks:
+                cb.on_train_batch_end(b, {"loss": float(_host(loss))})
+            if self.stop_training and hooks:  # a batch hook may stop training mid-epoch
+                break
+        for m in metric_objects:
+            m.reset_state()
+        total = count = 0.0
+        for n, yb, loss, y_pred in results:
+            total += float(_host(loss)) * n
+            count += n
+            pred = _host(y_pred)
+            for m in metric_objects:
+                m.update_state(yb, pred)
+        logs = {"loss": total / count if count else 0.0}
+        logs.update((m.name, float(m.result())) for m in metric_objects)
+        return logs
+
+    # -- evaluate and predict --------------------------------------------------------------------
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        if not self.compiled:
+            raise ValueError(_NOT_COMPILED)
+        _unsupported(sample_weight=sample_weight, steps=steps)
+        batch_size, verbose = _batch_size(batch_size), _verbose(verbose)
+        x, y = self._arrays(x, y)
+        self._build_for(x)
+        start = time.perf_counter()
+        logs = self._run_epoch("test", x, y, batch_size, self._metrics_for(y))
+        if verbose:
+            callbacks_module.print_progress(-(-len(x) // batch_size),
+                                            time.perf_counter() - start, _sorted(logs), verbose)
+        if return_dict:
+            return _sorted(logs)
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        _unsupported(steps=steps)
+        batch_size, verbose = _batch_size(batch_size), _verbose(verbose)
+        x = self._inputs(x)
+        self._build_for(x)
+        start = time.perf_counter()
+        step = self._step("predict", x)
+        outs = [step(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        if verbose:
+            callbacks_module.print_progress(len(outs), time.perf_counter() - start, {}, verbose)
+        if not outs:
+            return np.zeros((0,) + tuple(self.compute_output_shape(
+                (0,) + x.shape[1:]).as_list()[1:]), np.float32)
+        return np.concatenate([_host(o) for o in outs])
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _metrics_for(self, y):
+        """compile()'s metrics as objects, made once (names resolved with the data's shapes)."""
+        if self._metric_objects is None:
+            out_shape = None
+            if getattr(self, "input_shape", None) is not None:
+                out_shape = self.compute_output_shape(self.input_shape).as_list()
+            made = [metrics_module.get(m, y.shape, out_shape) for m in self._compiled_metrics]
+            self._metric_objects = made
+        return self._metric_objects
+
+    def _inputs(self, x):
+        if x is None:
+            raise ValueError("Unrecognized data type: x=None")
+        x = _numpy(x)
+        dtype = getattr(self, "dtype", None)
+        return np.ascontiguousarray(x, dtype.as_numpy_dtype if dtype is not None
+                                    else np.float32)
+
+    def _arrays(self, x, y):
+        x = self._inputs(x)
+        if y is None:
+            raise ValueError("fit / evaluate need targets: y=None (a model trained from x alone "
+                             "is not supported)")
+        y = _numpy(y)
+        if y.dtype.kind == "f" or y.dtype.kind == "b":
+            y = y.astype(np.float32)
+        y = np.ascontiguousarray(y)
+        if len(x) != len(y):
+            raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain the "
+                             "same number of samples.'x' sizes: %d\n'y' sizes: %d\n"
+                             % (len(x), len(y)))
+        return x, y
+
+    def _build_for(self, x):
+        if not getattr(self, "built", True) and hasattr(self, "build"):
+            self.build((None,) + tuple(x.shape[1:]))
+
+
+def _sorted(logs):
+    """Keras 3's logs come out of its step functions with their keys sorted (fit's history:
+    'accuracy', 'loss', 'mae', then the same for 'val_'); evaluate's list keeps 'loss' first and
+    the metrics in compile() order."""
+    return dict(sorted(logs.items()))
+
+
+def _numpy(a):
+    return np.asarray(a.numpy() if hasattr(a, "numpy") else a)
+
+
+def _host(t):
+    """A step's output as NumPy: the batch's values cross to the host here, after the epoch."""
+    return t.numpy() if hasattr(t, "numpy") else np.asarray(t)
+
+
+def _unpack(data):
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        raise ValueError("When passing a `validation_data` argument, it must contain either 2 "
+                         "items (x_val, y_val), or 3 items (x_val, y_val, val_sample_weights). "
+                         "However, we received `validation_data=%r`" % (data,))
+    if len(data) == 3 and data[2] is not None:
+        raise NotImplementedError("validation sample weights are not supported")
+    return data[0], data[1]
+
+
+def _batch_size(batch_size):
+    if batch_size is None:
+        return 32
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError("`batch_size` must be a positive integer, got %r" % (batch_size,))
+    return int(batch_size)
+
+
+def _verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError("`verbose` must be 'auto', 0, 1 or 2, got %r" % (verbose,))
+    return int(verbose)
+
+
+def _unsupported(**arguments):
+    given = [name for name, value in arguments.items() if value is not None]
+    if given:
+        raise NotImplementedError("distflow.keras does not support %s" % ", ".join(given))
+
+
+def _shuffle_rng():
+    """fit's shuffling generator: from the global seed when set (tf.random.set_seed or
+    keras.utils.set_random_seed), else from NumPy's global state (np.random.seed)."""
+    global_seed, op_seed = random_ops.get_seed(None)
+    if global_seed is None:
+        return np.random.default_rng(np.random.randint(0, 2 ** 31 - 1))
+    return np.random.default_rng([global_seed, op_seed])
