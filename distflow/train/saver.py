@@ -15,10 +15,8 @@ read them and distflow cannot read TF's. Both are written atomically (a temporar
 then rename; the index last, so a checkpoint exists only once complete), and they are read with
 allow_pickle=False: loading a checkpoint never runs code. No `.meta` graph file is written.
 """
-import json
 import os
 import re
-import tempfile
 import time
 
 import numpy as np
@@ -38,6 +36,8 @@ _STATE_FILE = "checkpoint"
 def atomic_write(path, write):
     """Calls write(file) on a temporary file beside `path`, fsyncs it and renames it into place:
     a reader sees the old file or the whole new one, never a part (run/checkpoint.py uses it too)."""
+    import tempfile  # here, not at the top: with shutil and the compressors it would cost
+    # `import distflow` ~10 ms that users who never save pay
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path),
                                suffix=".tmp")
@@ -55,6 +55,7 @@ def atomic_write(path, write):
 
 def _write_checkpoint(prefix, values):
     """values: {name: array}. The data file first, then the index that marks it complete."""
+    import json  # loaded on first use, as tempfile is
     keys = {name: "t%d" % i for i, name in enumerate(values)}
     atomic_write(prefix + _DATA, lambda f: np.savez(f, **{keys[n]: v for n, v in values.items()}))
     index = {"format": _FORMAT, "data": os.path.basename(prefix + _DATA),
@@ -65,6 +66,7 @@ def _write_checkpoint(prefix, values):
 
 def _read_checkpoint(prefix):
     """{name: array} of the checkpoint at `prefix`; never unpickles."""
+    import json
     try:
         with open(prefix + _INDEX, "rb") as f:
             index = json.loads(f.read().decode())
