@@ -12,6 +12,11 @@ from distflow.train import clip_ops
 from distflow.train.optimizer import Optimizer
 
 
+class _VariableList(list):
+    def __call__(self):
+        return self
+
+
 class KerasStyle:
     """A mixin before a distflow Optimizer: Keras's behaviour around the update itself."""
 
@@ -27,6 +32,12 @@ class KerasStyle:
                              "set. Received: clipnorm=%s, clipvalue=%s, global_clipnorm=%s"
                              % (clipnorm, clipvalue, global_clipnorm))
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+
+    @property
+    def variables(self):
+        """The step count and the slots. Keras 3 reads `optimizer.variables`, TF 2.0 to 2.15
+        code calls `optimizer.variables()`: the list this gives answers both."""
+        return _VariableList(Optimizer.variables(self))
 
     @property
     def learning_rate(self):

@@ -259,3 +259,11 @@ def test_tf1_rmsprop_keeps_its_ones_and_keras_starts_at_zeros():
     df.optimizers.RMSprop(0.01, epsilon=0.0).apply_gradients([(g, w2)])
     np.testing.assert_allclose(w1.numpy(), [-0.01], rtol=1e-12)             # rms = 0.9 + 0.1
     np.testing.assert_allclose(w2.numpy(), [-0.01 / np.sqrt(0.1)], rtol=1e-12)  # rms = 0.1
+
+
+def test_variables_is_keras_3s_property_and_tf_2s_method():
+    v = df.Variable([1.0, 2.0])
+    opt = df.optimizers.Adam(0.1)
+    opt.apply_gradients([(df.constant([0.5, 0.5]), v)])
+    assert len(opt.variables) == 3 and opt.variables() == opt.variables  # iter, m, v
+    assert opt.iterations in opt.variables
