@@ -1,5 +1,5 @@
-"""Reductions beyond sum and mean: max, min, prod, logsumexp, and the index reductions argmax and
-argmin. Axes are attributes (Python ints), as for reduce_sum in math_ops.
+"""Reductions beyond sum and mean: max, min, prod, logsumexp, the Euclidean norm, and the index
+reductions argmax and argmin. Axes are attributes (Python ints), as for reduce_sum in math_ops.
 """
 import numpy as np
 
@@ -7,8 +7,8 @@ from distflow.framework import dtypes
 from distflow.framework.tensor_shape import TensorShape
 from distflow.ops.comparison_ops import equal
 from distflow.ops.dispatch import apply, convert_to_tensor, dtype_of
-from distflow.ops.math_ops import (_axis_attr, _expand_reduced, _reduce_infer, cast, exp,
-                                   numeric_input, reduce_sum)
+from distflow.ops.math_ops import (_axis_attr, _expand_reduced, _reduce_infer, cast, divide,
+                                   exp, numeric_input, reduce_sum)
 from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
 from distflow.ops.shapes import normalize_axis
 
@@ -170,6 +170,32 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None, reducti
                         % input_tensor.dtype.name)
     return _reduce(ReduceLogSumExp, input_tensor, axis, keepdims, name, reduction_indices,
                    keep_dims)
+
+
+# -- EuclideanNorm --------------------------------------------------------------------------
+# sqrt(sum(x * x)), as TF's kernel computes it (no rescaling against overflow). TF's kernel takes
+# integers too: the sum of squares in the input's dtype, its square root rounded toward zero.
+def _euclidean_norm_forward(xp, x, axis=None, keepdims=False):
+    out = xp.sqrt(xp.sum(x * x, axis=axis, keepdims=keepdims, dtype=x.dtype))
+    return out.astype(x.dtype, copy=False)
+
+
+def _euclidean_norm_grad(op, dy):
+    # TF's: x / (norm / dy), with norm and dy given back the reduced axes (NaN where norm is 0)
+    x = op.inputs[0]
+    axis, keepdims = op.attrs["axis"], op.attrs["keepdims"]
+    norm = _expand_reduced(op.outputs[0], x, axis, keepdims)
+    return divide(x, norm / _expand_reduced(dy, x, axis, keepdims))
+
+
+EuclideanNorm = op_def("EuclideanNorm", infer=_reduce_infer, forward=_euclidean_norm_forward,
+                       grad=_euclidean_norm_grad)
+
+
+def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None):
+    """sqrt(sum(x ** 2)) over `axis` (all axes when None), in the input's dtype (for integers,
+    rounded toward zero, as TF's kernel does)."""
+    return _reduce(EuclideanNorm, input_tensor, axis, keepdims, name, None, None)
 
 
 # -- Any and All: reductions of bools -------------------------------------------------------
