@@ -28,7 +28,7 @@ from distflow.framework import context, errors, nest
 from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import Graph, Operation, Tensor
 from distflow.framework.tensor_spec import TensorSpec, v2_shape
-from distflow.ops import array_ops, dispatch, random_ops
+from distflow.ops import array_ops, dispatch, func_graph, random_ops
 from distflow.ops.constant_op import Placeholder
 from distflow.ops.registry import OpDef
 from distflow.ops.state_ops import CapturedVariable
@@ -194,8 +194,10 @@ class Function:
         self._trace_count += 1
         self._variables.extend(tracer.created)
         concrete = ConcreteFunction(graph, placeholders, structured, outputs, updates, self._name)
-        # tf.print / tf.Print run on every call, as TF2's automatic control dependencies make them
-        concrete._prints = [op for op in graph._ops if op.type in ("PrintV2", "Print")]
+        # tf.print / tf.Print (and a cond or loop that may print or update) run on every call,
+        # as TF2's automatic control dependencies make them
+        concrete._prints = [op for op in graph._ops if op.type in ("PrintV2", "Print", "If",
+                                                                    "While")]
         return concrete
 
 
@@ -515,10 +517,12 @@ def _order_variable_accesses(graph):
             versions = first_reads.get(id(x))
             if i not in refs and versions is not None and versions.last_update is not None:
                 op.inputs = op.inputs[:i] + (versions.current_read(graph),) + op.inputs[i + 1:]
-        if refs:
+        # a cond or while_loop whose sub-graphs update variables counts as an update of them
+        handles = [op.inputs[i] for i in refs] or func_graph.updated_variables(op)
+        if handles:
             updates.append(op)
-            for i in refs:
-                versions = state.get(id(op.inputs[i]))
+            for h in handles:
+                versions = state.get(id(h))
                 if versions is not None:
                     versions.updated_by(op)
     return updates

@@ -1,12 +1,17 @@
-"""NoOp and group: ops that exist for their control dependencies."""
+"""NoOp and group: ops that exist for their control dependencies; cond and while_loop (their
+ops live in cond_ops.py and while_ops.py)."""
 from distflow.framework import context
 from distflow.framework.graph import control_dependencies, get_default_graph
+from distflow.ops.cond_ops import cond
 from distflow.ops.dispatch import _apply_graph
 from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
+from distflow.ops.while_ops import while_loop
 
 __all__ = [
     "no_op",
     "group",
+    "cond",
+    "while_loop",
 ]
 
 

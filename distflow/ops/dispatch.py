@@ -20,11 +20,23 @@ def _graph_of(inputs):
         if type(t) is EagerTensor:  # the eager hot path: no failing getattr on a slotted object
             continue
         if isinstance(t, Tensor):
-            return t.op.graph
+            return _building_into(t.op.graph)
         g = getattr(t, "_graph_variable_graph", None)
         if g is not None:
-            return g
+            return _building_into(g)
     return None
+
+
+def _building_into(graph):
+    """`graph`, or the cond branch / loop body being traced inside it (ops/func_graph.py), which
+    then captures the tensors of `graph` that its ops use (the hook for control flow)."""
+    graphs = _ctx.graphs
+    if graphs:
+        top = graphs[-1]
+        if top is not graph and getattr(top, "outer_graph", None) is not None \
+                and top.encloses(graph):
+            return top
+    return graph
 
 
 def apply(opdef, inputs, attrs=None, name=None):
@@ -52,10 +64,14 @@ def _apply_graph(graph, opdef, inputs, attrs, name):
 def to_graph_tensor(x, graph, dtype=None, ref=False):
     if isinstance(x, Tensor):
         if x.op.graph is not graph:
+            if getattr(graph, "outer_graph", None) is not None:  # a cond branch or loop body
+                return graph.capture(x)
             raise ValueError("Tensor %s must be from the same graph as the other inputs." % x)
         return x
     as_graph = getattr(x, "_graph_tensor", None)
     if as_graph is not None:  # a Variable: its read tensor, or its storage for ref inputs
+        if getattr(graph, "outer_graph", None) is not None:  # used in a cond branch or loop body
+            return graph.capture_variable(x, ref)
         return as_graph(graph, ref)
     if isinstance(x, EagerTensor):
         x = backend.to_numpy(x._value)

@@ -73,12 +73,17 @@ KNOWN = {
     "compat.v1.setdiff1d called eagerly": "compat.v1 functions build graphs, so TF1 programs "
                                           "need no disable_v2_behavior()",
     "eager var/assign read_value=False": "returns the variable instead of None",
+    "cond/error number of outputs": "TF 2.21 trips an internal assert (AssertionError: [2, 3]) "
+                                    "before its own TypeError, which distflow raises",
+    "math.erf inf float64": "TF 2.21's float64 erf gives NaN at +-inf (its float32 erf gives "
+                            "+-1); distflow gives +-1 in both, as C's erf does",
+    "graph compat.v1 scalar_mul name": "compat.v1 shares TF2's scalar_mul, whose Mul is named "
+                                       "scalar_mul; TF1's is named Mul",
     # not implemented
     **{name: _MISSING for name in (
         "API names tf.<top>", "API names tf.math", "API names tf.strings", "api/TF1 names present",
         "api/TF2 names present", "api/TF2 math names present", "api/train names present",
-        "tan", "atan", "math.cumprod", "math.erf", "math.expm1",
-        "math.reduce_euclidean_norm", "scalar_mul", "sets.difference", "constant string",
+        "sets.difference", "constant string",
         "gather batch_dims=1", "op ~ int (bitwise)")},
 }
 

@@ -76,6 +76,8 @@ sigmoid = _v1(_nn_ops.sigmoid)
 tanh = _v1(_nn_ops.tanh)
 
 gradients = _v1(_gradients)
+cond = _v1(_ops.cond_ops.cond_v1)  # TF1's: no Python bool, singletons unpacked
+while_loop = _v1(_ops.while_ops.while_loop_v1)  # one loop variable comes back bare
 where = _v1(_ops.comparison_ops.where_v1)  # TF1's where is Select: a vector condition picks rows
 clip_by_global_norm = _v1(_clip_ops.clip_by_global_norm)
 clip_by_norm = _v1(_clip_ops.clip_by_norm)
