@@ -190,7 +190,7 @@ class Function:
             args, kwargs = call.rebuild(placeholders)
             structured = self._python_function(*args, **kwargs)
             outputs = [_output_tensor(x) for x in nest.flatten(structured)]
-        updates = _order_variable_accesses(graph)
+        updates = _order_variable_accesses(graph, outputs)
         self._trace_count += 1
         self._variables.extend(tracer.created)
         concrete = ConcreteFunction(graph, placeholders, structured, outputs, updates, self._name)
@@ -499,13 +499,18 @@ class _LiftedVariable(EagerVariable):
         tracer.created.append(self)
 
 
-def _order_variable_accesses(graph):
+def _order_variable_accesses(graph, outputs):
     """TF2's automatic control dependencies, for the eager variables the graph captured.
 
     Within a trace every read of a variable is one cached tensor (`read`). Walking the ops in the
     order they were built: an op built after an update of the variable is given a fresh read that
     runs after that update; an update runs after the read it replaces and after the previous
-    update. Returns every update, in program order (the plan runs them all).
+    update. A read aliases the variable's storage, which updates change in place, so a use of
+    the read that need not finish before the update (a print, a returned value, an alias such
+    as read_value()) is given a copy taken before it (`_protect_readers`); uses the update
+    depends on anyway, such as a forward pass before its optimizer step, keep the alias.
+    `outputs` (the function's result tensors) may be replaced by such copies in place. Returns
+    every update, in program order (the plan runs them all).
     """
     captures = graph.__dict__.get("_variable_captures", {})
     state = {id(handle): _VariableVersions(var, read) for handle, read, var in captures.values()}
@@ -524,8 +529,79 @@ def _order_variable_accesses(graph):
             for h in handles:
                 versions = state.get(id(h))
                 if versions is not None:
+                    _protect_readers(graph, versions.read, op, outputs)
                     versions.updated_by(op)
     return updates
+
+
+def _protect_readers(graph, read, update, outputs):
+    """Orders the uses of `read` built before `update` ahead of its in-place write: the update
+    waits for them (a control dependency, no copy), except where the read's storage itself
+    outlives the update (an alias such as read_value() that is returned or used after it),
+    which is given a copy taken before the update instead. `outputs` that are the read itself
+    are replaced by such a copy."""
+    if read is None:
+        return
+    before = _ancestors(update)
+    consumers, built_before = {}, set()
+    for op in graph._ops:
+        if op is update:
+            built_before.add(None)  # from here on: built after the update
+        elif None not in built_before:
+            built_before.add(id(op))
+        for x in op.inputs:
+            consumers.setdefault(id(x), []).append(op)
+    returned = {id(t) for t in outputs if t is not None}
+    copy, waits = None, []
+    for op in consumers.get(id(read), ()):
+        if id(op) not in built_before:
+            continue  # the walk gives it a fresh read of the updated value
+        escapes = _alias_uses(op, consumers, built_before, returned, waits)
+        if escapes:
+            if copy is None:
+                copy = _snapshot_before(graph, read, update)
+            op.inputs = tuple(copy if x is read else x for x in op.inputs)
+    update.control_inputs.extend(op for op in waits
+                                 if id(op) not in before and op not in update.control_inputs)
+    for i, t in enumerate(outputs):
+        if t is read:
+            outputs[i] = copy if copy is not None else _snapshot_before(graph, read, update)
+
+
+def _alias_uses(op, consumers, built_before, returned, waits):
+    """Adds to `waits` the ops reading the storage through `op` that must run before the update;
+    True when the storage escapes it instead: `op` passes it on (an alias) to a use built after
+    the update, or to the function's result."""
+    if not op.opdef.aliases:
+        waits.append(op)
+        return False
+    for t in op.outputs:
+        if id(t) in returned:
+            return True
+        for c in consumers.get(id(t), ()):
+            if id(c) not in built_before or _alias_uses(c, consumers, built_before, returned,
+                                                        waits):
+                return True
+    return False
+
+
+def _snapshot_before(graph, tensor, update):
+    with graph.control_dependencies(None):
+        copy = dispatch._apply_graph(graph, array_ops.Snapshot, [tensor], {}, None)
+    update.control_inputs.append(copy.op)
+    return copy
+
+
+def _ancestors(op):
+    """The ids of every op `op` waits for, through its inputs and control inputs."""
+    seen, stack = set(), [op]
+    while stack:
+        current = stack.pop()
+        for parent in [x.op for x in current.inputs] + list(current.control_inputs):
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+    return seen
 
 
 class _VariableVersions:

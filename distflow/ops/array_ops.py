@@ -51,6 +51,16 @@ def identity(input, name=None):
     return apply(Identity, [input], name=name)
 
 
+# -- Snapshot: a copy, where an alias would change under a later in-place update ---------------
+Snapshot = op_def("Snapshot", infer=same_as_input, forward=lambda xp, x: xp.array(x, copy=True),
+                  grad=lambda op, dy: dy)
+
+
+def snapshot(input, name=None):
+    """The value now, as a copy (TF's Snapshot): a variable's value read before an update."""
+    return apply(Snapshot, [input], name=name)
+
+
 # -- StopGradient ---------------------------------------------------------------------------
 StopGradient = op_def("StopGradient", infer=same_as_input, forward=lambda xp, x: x,
                       aliases=True, grad=lambda op, dy: None)

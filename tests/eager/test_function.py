@@ -353,3 +353,53 @@ def test_python_control_flow_on_a_tensor_value_fails_while_tracing():
         return -x
     with pytest.raises(TypeError, match="as a Python `bool` is not allowed"):
         f(df.constant(1.0))
+
+
+# -- a read that an in-place update follows keeps the value it read (TF2's semantics) ------------
+def test_prints_in_a_function_run_in_program_order_around_updates(capsys):
+    import sys
+    v = df.Variable(1.0)
+
+    @df.function
+    def step():
+        df.print("before", v, output_stream=sys.stdout)
+        v.assign_add(1.0)
+        df.print("after", v, output_stream=sys.stdout)
+        return v.read_value()
+
+    step()
+    step()
+    assert capsys.readouterr().out.split("\n")[:4] == ["before 1", "after 2", "before 2",
+                                                       "after 3"]
+
+
+def test_a_value_read_before_an_update_is_returned_and_used_unchanged():
+    w = df.Variable([1.0, 2.0])
+
+    @df.function
+    def step():
+        r = w.read_value()
+        w.assign_add([1.0, 1.0])
+        return r, r * 1.0, w.read_value()
+
+    old, used_after, new = step()
+    assert old.numpy().tolist() == [1.0, 2.0] and used_after.numpy().tolist() == [1.0, 2.0]
+    assert new.numpy().tolist() == [2.0, 3.0]
+
+
+def test_a_training_step_orders_its_updates_without_copying_the_weights():
+    w1, w2 = df.Variable(np.ones((3, 4), np.float32)), df.Variable(np.ones((4, 1), np.float32))
+    opt = df.optimizers.SGD(0.1)
+
+    @df.function
+    def step(x):
+        with df.GradientTape() as tape:
+            loss = df.reduce_sum(df.matmul(df.matmul(x, w1), w2))
+        opt.apply_gradients(zip(tape.gradient(loss, [w1, w2]), [w1, w2]))
+        return loss
+
+    step(np.ones((2, 3), np.float32))
+    graph = next(iter(step._by_kind.values()))[0].graph
+    assert "Snapshot" not in [op.type for op in graph.get_operations()]
+    # w1's gradient reads w2: computed before w2's update, it is 2 * sum of w2's rows = 2 * 1
+    np.testing.assert_allclose(w1.numpy(), np.full((3, 4), 1 - 0.1 * 2), rtol=1e-6)

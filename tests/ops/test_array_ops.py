@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import distflow as df
+from distflow.ops import array_ops
 import distflow.compat.v1 as tf1
 from distflow.framework.errors import InvalidArgumentError
 from op_check import Case, op_types_built, table_tests
@@ -32,6 +33,7 @@ def np_segment_sum(data, ids, n):
 
 CASES = [
     Case("identity", df.identity, lambda x: x, [f64(2, 3)], second=True),
+    Case("snapshot", array_ops.snapshot, lambda x: x.copy(), [f64(2, 3)], second=True),
     Case("stop_gradient", lambda x: df.stop_gradient(x) * x, lambda x: x * x, [f64(3)], grad=False),
     Case("reshape", lambda x: df.reshape(x, [3, -1]), lambda x: x.reshape(3, -1), [f64(2, 3, 2)],
          second=True),
