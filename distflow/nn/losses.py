@@ -12,7 +12,10 @@ Two kinds, as in Keras (keras/src/losses/losses.py, Keras 3.x as shipped with TF
              Keras has it) are called as `loss_fn(y_true, y_pred, sample_weight=None)`: the
              per-sample values times sample_weight, reduced by `reduction`:
                "sum_over_batch_size" (the default) and "mean": sum / number of values
-                                                       (0 for an empty batch, not NaN),
+                                                       (0, not NaN, for an empty batch whose
+                                                       size is known only at run time; one of
+                                                       known size (0,) gives the empty values
+                                                       back, as Keras's does),
                "sum": the sum, "mean_with_sample_weight": sum / sum(sample_weight),
                "none" or None: the weighted per-sample values.
 
@@ -280,7 +283,7 @@ def reduce_weighted_values(values, sample_weight=None, reduction="sum_over_batch
         divisor = math_ops.reduce_sum(sample_weight)
     else:
         divisor = math_ops.cast(array_ops.size(values), total.dtype)
-    return _div_no_nan(total, divisor)
+    return math_ops.divide_no_nan(total, divisor)
 
 
 def compute_average_loss(per_example_loss, global_batch_size=None, name=None):
@@ -383,9 +386,3 @@ def _aligned(y_true, y_pred):
     return y_true, y_pred
 
 
-def _div_no_nan(x, y, name=None):
-    """x / y, and 0 where y == 0 (a mean over an empty batch), with a finite gradient."""
-    zero = comparison_ops.equal(y, 0.0)
-    safe = comparison_ops.where(zero, array_ops.ones_like(y), y)
-    return comparison_ops.where(zero, array_ops.zeros_like(x), math_ops.divide(x, safe),
-                                name=name)

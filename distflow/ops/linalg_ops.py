@@ -1,5 +1,5 @@
-"""Linear algebra: matrix products (MatMul, BatchMatMulV2) and what `df.linalg` holds for the
-course's normal-equation programs, theta = (X^T X)^-1 X^T y.
+"""Linear algebra: what `df.linalg` holds beside matmul (matmul_ops.py), for the course's
+normal-equation programs, theta = (X^T X)^-1 X^T y, and more.
 
 Where TF has a kernel (MatrixInverse, MatrixDeterminant, MatrixSolve, MatrixDiagPartV3,
 MatrixDiagV3) there is one here, written against `xp`; everything TF builds from other ops

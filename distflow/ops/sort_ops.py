@@ -81,7 +81,7 @@ def _top_k_grad(op, dy, _):
     xs = static_shape(x)
     if xs is not None:
         n, total = xs[-1], int(np.prod(xs))
-        rows = np.arange(0, total, max(n, 1), dtype=np.int32).reshape(xs[:-1] + (1,))
+        rows = (np.arange(int(np.prod(xs[:-1])), dtype=np.int32) * n).reshape(xs[:-1] + (1,))
     else:
         full = shape(x)
         n = full[-1]

@@ -8,6 +8,8 @@ Every formula is written once, as an in-place update (`inplace`, what a Session 
 variables' own buffers). The eager form (`forward`) runs the same function on copies, because an
 eager read of a variable shares its array: a tensor read before the step must keep its value.
 """
+import numpy as np
+
 from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
 from distflow.ops.shapes import same_as_input
 
@@ -139,9 +141,10 @@ ApplyAdadelta = _fused("ApplyAdadelta", _adadelta, 3)
 
 def _proximal_gradient_descent(xp, var, alpha, l1, l2, delta):
     # a gradient step, then the proximal map of alpha * (l1 * |w| + l2 / 2 * w^2)
+    # (no `if l1 > 0`: with l1 = 0 the shrink gives prox back exactly, and testing a device
+    # value on the host would make every GPU step wait for the device)
     prox = var - alpha * delta
-    if l1 > 0:
-        prox = xp.sign(prox) * xp.maximum(xp.abs(prox) - alpha * l1, 0)
+    prox = xp.sign(prox) * xp.maximum(xp.abs(prox) - alpha * l1, 0)
     var[...] = prox / (1 + alpha * l2)
 
 
@@ -152,7 +155,9 @@ ApplyProximalGradientDescent = _fused("ApplyProximalGradientDescent",
 def _ftrl(xp, var, accum, linear, grad, lr, l1, l2, lr_power):
     # McMahan et al.'s FTRL-Proximal, as TF1's ApplyFtrl kernel
     new_accum = accum + grad * grad
-    if lr_power == -0.5:
+    # TF's kernel takes square roots for the usual lr_power of -0.5; tested on the host only
+    # (reading a GPU value would make the step wait for the device: the power form serves there)
+    if xp is np and lr_power == -0.5:
         linear += grad - (xp.sqrt(new_accum) - xp.sqrt(accum)) / lr * var
         quadratic = xp.sqrt(new_accum) / lr + 2 * l2
     else:

@@ -178,3 +178,12 @@ def test_math_namespace_and_convert_to_tensor_build_graphs():
     total = tf.math.reduce_sum(tf.math.cumsum(x))
     with tf.Session() as sess:
         assert sess.run(total) == 4.0
+
+
+def test_nn_top_k_and_in_top_k_take_tf1s_argument_order():
+    predictions = tf.constant([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2]])
+    values, indices = tf.nn.top_k(predictions, k=1)
+    hits = tf.nn.in_top_k(predictions, tf.constant([1, 2]), 1)  # (predictions, targets, k)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(indices), [[1], [0]])
+        np.testing.assert_array_equal(sess.run(hits), [True, False])

@@ -228,3 +228,10 @@ def test_shape_errors_at_build_and_run_time():
         df.repeat(df.zeros([3, 2]), [1, 2], axis=0)
     with pytest.raises(ValueError, match="`maxlen` must be scalar"):
         df.sequence_mask([1, 2], [3])
+
+
+def test_top_k_gradient_of_empty_rows_is_empty():
+    v = df.Variable(np.zeros((3, 0), np.float32))
+    with df.GradientTape() as tape:
+        y = df.reduce_sum(df.math.top_k(v, 0).values)
+    assert tape.gradient(y, v).shape == (3, 0)

@@ -116,6 +116,15 @@ for _m in (_activation_ops, _normalization_ops):  # tf.nn.relu6, tf.nn.moments, 
     for _name in _m.__all__:
         setattr(nn, _name, _v1(getattr(_m, _name)))
 nn.moments = _v1(_normalization_ops.moments_v1)  # TF1's argument order: name before keep_dims
+nn.top_k = _v1(_ops.sort_ops.top_k)
+
+
+@_v1
+def _in_top_k_v1(predictions, targets, k, name=None):  # TF1's order: predictions first
+    return _ops.sort_ops.in_top_k(targets, predictions, k, name=name)
+
+
+nn.in_top_k = _in_top_k_v1
 log_sigmoid = _v1(_activation_ops.log_sigmoid)  # tf.log_sigmoid (TF1's top-level name)
 random = _wrapped_namespace("random", _random_ops)
 math = _wrapped_namespace("math", _math)  # tf.math.reduce_sum, ... (TF 1.13 and later)

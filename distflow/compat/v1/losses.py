@@ -254,11 +254,8 @@ def _assert_broadcastable(weights, values):
 
 
 def _safe_mean(total, count):
-    """total / count, and 0 when count is 0; the tensor is named 'value' (TF's div_no_nan)."""
-    zero = comparison_ops.equal(count, 0.0)
-    safe = comparison_ops.where(zero, array_ops.ones_like(count), count)
-    return comparison_ops.where(zero, array_ops.zeros_like(total), math_ops.divide(total, safe),
-                                name="value")
+    """total / count, and 0 when count is 0: TF's div_no_nan, named 'value' as TF names it."""
+    return math_ops.divide_no_nan(total, count, name="value")
 
 
 def _num_elements(losses):
