@@ -53,7 +53,10 @@ def prune(fetch_elements, feed_tensors):
 def _deps(op, fed):
     refs = op.opdef.ref_inputs
     deps = [x.op for i, x in enumerate(op.inputs) if id(x) not in fed and i not in refs]
-    deps.extend(op.control_inputs)
+    # a control input whose outputs are all fed has nothing left to run (as in TF: a gradient
+    # fed to a df.function is a placeholder the optimizer's update waits for)
+    deps.extend(c for c in op.control_inputs
+                if not (c.outputs and all(id(t) in fed for t in c.outputs)))
     return deps
 
 

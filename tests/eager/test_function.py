@@ -403,3 +403,15 @@ def test_a_training_step_orders_its_updates_without_copying_the_weights():
     assert "Snapshot" not in [op.type for op in graph.get_operations()]
     # w1's gradient reads w2: computed before w2's update, it is 2 * sum of w2's rows = 2 * 1
     np.testing.assert_allclose(w1.numpy(), np.full((3, 4), 1 - 0.1 * 2), rtol=1e-6)
+
+
+def test_gradients_passed_in_as_arguments_are_applied():
+    v = df.Variable([1.0, 2.0])
+    opt = df.optimizers.SGD(0.1)
+
+    @df.function
+    def apply(grad):  # the update waits for the fed gradient: nothing to run, nothing missing
+        opt.apply_gradients([(grad, v)])
+
+    apply(df.constant([1.0, 1.0]))
+    np.testing.assert_allclose(v.numpy(), [0.9, 1.9], rtol=1e-6)
