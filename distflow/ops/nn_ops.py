@@ -9,6 +9,7 @@ import numpy as np
 
 from distflow import backend
 from distflow.framework import errors
+from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import name_scope
 from distflow.framework.tensor_shape import TensorShape
 from distflow.ops import array_ops, math_ops, random_ops
@@ -48,9 +49,12 @@ def _float_input(opname, param="x"):
 def _apply_float(opdef, x, name, attrs=None, param="x"):
     """apply() for an op defined on floats only. Eager calls skip the shape rule, so the dtype is
     checked here too: TF refuses sigmoid(int32), where NumPy would return float64."""
-    if dtype_of(x) is None:
-        x = convert_to_tensor(x)
-    _float_input(opdef.name, param)(x)
+    if type(x) is EagerTensor:  # the eager hot path: the array's dtype, no DType objects
+        if x._value.dtype.kind != "f":
+            _float_input(opdef.name, param)(x)  # raises TF's message
+    else:  # graph building checks in the shape rule; a Python value is converted first
+        x = convert_to_tensor(x) if dtype_of(x) is None else x
+        _float_input(opdef.name, param)(x)
     return apply(opdef, [x], attrs, name=name)
 
 
@@ -515,6 +519,19 @@ def _bias_add_grad(op, dy):
 BiasAdd = op_def("BiasAdd", infer=_bias_add_infer, forward=_bias_add_forward, grad=_bias_add_grad)
 
 
+def _check_bias(value, bias, data_format):
+    """The shape rule's checks on the arrays of an eager call, which skips the rule."""
+    if bias.ndim != 1:
+        raise ValueError("Shape must be rank 1 but is rank %d for 'BiasAdd'" % bias.ndim)
+    if value.ndim < 2:
+        raise ValueError("Shape must be at least rank 2 but is rank %d for 'BiasAdd'"
+                         % value.ndim)
+    channels = value.shape[_channel_axis(data_format, value.ndim)]
+    if channels != bias.shape[0]:
+        raise ValueError("Dimensions must be equal, but are %d and %d for 'BiasAdd' with input "
+                         "shapes: %s, %s." % (channels, bias.shape[0], value.shape, bias.shape))
+
+
 def bias_add(value, bias, data_format=None, name=None):
     """value + bias, with the 1-D bias added along the channel dimension (last, or 1 for NCHW)."""
     if data_format not in (None, "NHWC", "NCHW", "N...C", "NC..."):
@@ -522,5 +539,6 @@ def bias_add(value, bias, data_format=None, name=None):
     data_format = "NCHW" if data_format in ("NCHW", "NC...") else "NHWC"
     value = convert_to_tensor(value)
     bias = _same_dtype(bias, value, "bias", "value")
-    _bias_add_infer(value, bias, data_format=data_format)  # eagerly too: NumPy would broadcast
+    if type(value) is EagerTensor and type(bias) is EagerTensor:  # graphs check in the rule
+        _check_bias(value._value, bias._value, data_format)  # NumPy would broadcast a bad bias
     return apply(BiasAdd, [value, bias], {"data_format": data_format}, name=name)
