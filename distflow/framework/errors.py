@@ -33,3 +33,9 @@ UnimplementedError = _make("UnimplementedError", 12)
 InternalError = _make("InternalError", 13)
 UnavailableError = _make("UnavailableError", 14)
 DataLossError = _make("DataLossError", 15)
+
+
+def run_error(message):
+    """The error a kernel raises for inputs it cannot take at run time (a bad index, a shape
+    only known then): TF's InvalidArgumentError, the same eagerly and inside Session.run."""
+    return InvalidArgumentError(None, None, message)

@@ -8,7 +8,7 @@ where a check would wait for the device).
 """
 import numpy as np
 
-from distflow.framework.errors import InvalidArgumentError
+from distflow.framework.errors import run_error
 from distflow.framework.tensor_shape import TensorShape, unknown_shape
 from distflow.ops import dispatch
 from distflow.ops.array_ops import (as_int32, as_tensor, concat, fill, known_ints, op_scope, rank,
@@ -30,9 +30,6 @@ __all__ = [
 newaxis = None
 
 
-def _run_error(message):
-    return InvalidArgumentError(None, None, message)
-
 
 def _dims_str(dims):
     return "[%s]" % ",".join(str(d) for d in dims)
@@ -48,7 +45,7 @@ def _flat_positions(xp, indices, dims, message):
         bad = np.flatnonzero(((rows < 0) | (rows >= np.array(dims[:m]))).any(axis=1))
         if bad.size:
             at = np.unravel_index(bad[0], indices.shape[:-1])
-            raise _run_error(message % (",".join(map(str, at)),
+            raise run_error(message % (",".join(map(str, at)),
                                         ", ".join(map(str, rows[bad[0]].tolist())),
                                         _dims_str(dims)))
     strides = [int(np.prod(dims[j + 1:m])) for j in range(m)]
@@ -72,7 +69,7 @@ def _scattered_rows(indices, updates, dims, tensor_op):
     m, outer = indices.shape[-1], indices.ndim - 1
     if updates.shape != indices.shape[:-1] + tuple(dims[m:]):
         message = _UPDATES_ERRORS[tensor_op, updates.shape[:outer] != indices.shape[:-1]]
-        raise _run_error(message.format(
+        raise run_error(message.format(
             o=outer, m=m, r=len(dims), n=len(dims) - m, ur=updates.ndim, d=_dims_str(dims),
             i=_dims_str(indices.shape), u=_dims_str(updates.shape)))
     return updates.reshape((int(np.prod(indices.shape[:-1])),) + tuple(dims[m:]))
@@ -110,7 +107,7 @@ def _gather_nd_infer(params, indices):
 
 
 def _gather_nd_forward(xp, params, indices):
-    _check_index_rank(indices, params.ndim, _run_error)
+    _check_index_rank(indices, params.ndim, run_error)
     m = indices.shape[-1]
     flat = _flat_positions(xp, indices, params.shape,
                            "indices[%s] = [%s] does not index into param shape %s, "
@@ -137,13 +134,13 @@ def _scatter_nd_forward(xp, indices, updates, shape_a):
     dims = tuple(int(d) for d in shape_a.tolist())
     for d in dims:
         if d < 0:
-            raise _run_error("Dimension %d must be >= 0" % d)
-    _check_index_rank(indices, len(dims), _run_error)
+            raise run_error("Dimension %d must be >= 0" % d)
+    _check_index_rank(indices, len(dims), run_error)
     if indices.size and not np.prod(dims):
-        raise _run_error("Indices and updates specified for empty output.  indices shape: %s"
+        raise run_error("Indices and updates specified for empty output.  indices shape: %s"
                          % _dims_str(indices.shape))
     if indices.shape[-1] == 0 and updates.size:  # TF's kernel refuses positions of length 0
-        raise _run_error("Indices and updates specified for empty output shape")
+        raise run_error("Indices and updates specified for empty output shape")
     rows = _scattered_rows(indices, updates, dims, tensor_op=False)
     flat = _flat_positions(xp, indices, dims, "indices[%s] = [%s] does not index into shape %s")
     m = indices.shape[-1]
@@ -214,7 +211,7 @@ def _tensor_scatter_infer(tensor, indices, updates):
 def _tensor_scatter(add):
     def forward(xp, tensor, indices, updates):
         dims = tensor.shape
-        _check_index_rank(indices, len(dims), _run_error)
+        _check_index_rank(indices, len(dims), run_error)
         rows = _scattered_rows(indices, updates, dims, tensor_op=True)
         flat = _flat_positions(xp, indices, dims,
                                "indices[%s] = [%s] does not index into shape %s")

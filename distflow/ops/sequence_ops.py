@@ -4,7 +4,7 @@ repeat and sequence_mask (composites, as TF builds them), and linspace.
 import numpy as np
 
 from distflow.framework import dtypes
-from distflow.framework.errors import InvalidArgumentError
+from distflow.framework.errors import run_error
 from distflow.framework.tensor_shape import TensorShape
 from distflow.ops import dispatch
 from distflow.ops.array_ops import (as_int32, as_tensor, check_axis, concat, expand_dims,
@@ -23,9 +23,6 @@ __all__ = [
     "sequence_mask",
 ]
 
-
-def _run_error(message):
-    return InvalidArgumentError(None, None, message)
 
 
 # -- ReverseV2, Roll ------------------------------------------------------------------------
@@ -51,8 +48,8 @@ def _reverse_infer(x, axis):
 
 def _reverse_forward(xp, x, axis):
     if axis.ndim != 1:
-        raise _run_error("'dims' must be 1-dimension, not %d" % axis.ndim)
-    axes = _reverse_axes(axis.tolist(), x.ndim, _run_error)
+        raise run_error("'dims' must be 1-dimension, not %d" % axis.ndim)
+    axes = _reverse_axes(axis.tolist(), x.ndim, run_error)
     return xp.flip(x, axis=axes) if axes else x
 
 
@@ -76,13 +73,13 @@ def _roll_infer(x, shift, axis):
 
 def _roll_forward(xp, x, shift, axis):
     if x.ndim < 1:
-        raise _run_error("input must be 1-D or higher")
+        raise run_error("input must be 1-D or higher")
     if shift.shape != axis.shape:
-        raise _run_error("shift and axis must have the same size")
+        raise run_error("shift and axis must have the same size")
     shifts, axes = shift.reshape(-1).tolist(), axis.reshape(-1).tolist()
     for a in axes:
         if not -x.ndim <= a < x.ndim:
-            raise _run_error("axis %d is out of range" % a)
+            raise run_error("axis %d is out of range" % a)
     return xp.roll(x, tuple(shifts), tuple(axes)) if axes else x.copy()  # repeats: shifts add
 
 
@@ -124,11 +121,11 @@ def _linspace_forward(xp, start, stop, num, axis=0):
     and stop itself."""
     n = int(num)
     if n < 0:
-        raise _run_error("Requires start <= limit when delta > 0: 1/-1")
+        raise run_error("Requires start <= limit when delta > 0: 1/-1")
     dtype = _linspace_dtype(dtypes.as_dtype(start.dtype)).as_numpy_dtype
     start, stop = xp.broadcast_arrays(start, stop)
     if not -start.ndim - 1 <= axis <= start.ndim:
-        raise _run_error("Tried to expand dim index %d for tensor with %d dimensions."
+        raise run_error("Tried to expand dim index %d for tensor with %d dimensions."
                          % (axis, start.ndim))
     a = axis % (start.ndim + 1)
     steps = max(n - 1, 1)

@@ -8,7 +8,7 @@ and dynamic_stitch merges such groups back by index.
 import collections
 
 from distflow.framework import dtypes
-from distflow.framework.errors import InvalidArgumentError
+from distflow.framework.errors import run_error
 from distflow.framework.graph import Tensor
 from distflow.framework.tensor_shape import TensorShape
 from distflow.ops import array_ops
@@ -32,9 +32,6 @@ __all__ = [
 ]
 
 
-def _run_error(message):
-    return InvalidArgumentError(None, None, message)
-
 
 def _check_rank1(opname, *tensors):
     for t in tensors:
@@ -52,7 +49,7 @@ def _list_diff_infer(x, y, out_idx=dtypes.int32):
 
 def _list_diff_forward(xp, x, y, out_idx=dtypes.int32):
     if x.ndim != 1 or y.ndim != 1:
-        raise _run_error("x and y should be 1D vectors, got shapes %s and %s"
+        raise run_error("x and y should be 1D vectors, got shapes %s and %s"
                          % (list(x.shape), list(y.shape)))
     idx = xp.flatnonzero(~xp.isin(x, y))
     return x[idx], idx.astype(out_idx.as_numpy_dtype)
@@ -79,7 +76,7 @@ def _unique_infer(x, out_idx=dtypes.int32):
 
 def _unique_forward(xp, x, out_idx=dtypes.int32):
     if x.ndim != 1:
-        raise _run_error("unique expects a 1D vector, got shape %s" % list(x.shape))
+        raise run_error("unique expects a 1D vector, got shape %s" % list(x.shape))
     values, first, inverse = xp.unique(x, return_index=True, return_inverse=True)
     order = xp.argsort(first)  # sorted values -> first-occurrence order, the order TF lists them
     position = xp.empty_like(order)
@@ -141,7 +138,7 @@ def _dynamic_partition_infer(data, partitions, num_partitions):
 
 def _dynamic_partition_forward(xp, data, partitions, num_partitions):
     if data.shape[:partitions.ndim] != partitions.shape:
-        raise _run_error("data.shape must start with partitions.shape, got data.shape = %s, "
+        raise run_error("data.shape must start with partitions.shape, got data.shape = %s, "
                          "partitions.shape = %s" % (list(data.shape), list(partitions.shape)))
     check_indices(xp, partitions.reshape(-1), num_partitions,
                   "partitions[%d] = %d is not in [0, %d)")
@@ -187,7 +184,7 @@ def _dynamic_stitch_forward(xp, *arrays, N):
     rest = data[0].shape[indices[0].ndim:]
     for i, (idx, d) in enumerate(zip(indices, data)):
         if d.shape != idx.shape + rest:
-            raise _run_error("data[%d].shape = %s does not start with indices[%d].shape = %s"
+            raise run_error("data[%d].shape = %s does not start with indices[%d].shape = %s"
                              % (i, list(d.shape), i, list(idx.shape)))
     rows = 1 + max((int(idx.max()) for idx in indices if idx.size), default=-1)
     out = xp.zeros((rows,) + rest, dtype=data[0].dtype)

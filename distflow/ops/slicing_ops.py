@@ -10,7 +10,7 @@ import numpy as np
 
 from distflow.framework import dtypes
 from distflow.framework.eager import EagerTensor
-from distflow.framework.errors import InvalidArgumentError
+from distflow.framework.errors import InvalidArgumentError, run_error
 from distflow.framework.graph import Tensor
 from distflow.framework.tensor_shape import TensorShape, unknown_shape
 from distflow.ops import dispatch
@@ -32,10 +32,6 @@ __all__ = [
     "range",
 ]
 
-
-def _run_error(message):
-    # Kernels raise TF's run-time error class, in eager mode and inside Session.run alike.
-    return InvalidArgumentError(None, None, message)
 
 
 def _reduce_sum(x):
@@ -90,7 +86,7 @@ def _slice_grad(op, dy):
 
 Slice = op_def("Slice", infer=_slice_infer, aliases=True, grad=_slice_grad,
                forward=lambda xp, x, begin, size: x[_slice_key(
-                   begin.tolist(), size.tolist(), x.shape, _run_error)])
+                   begin.tolist(), size.tolist(), x.shape, run_error)])
 
 
 def slice(input_, begin, size, name=None):
@@ -184,7 +180,7 @@ def _strided_slice_infer(x, begin, end, strides, **masks):
 
 def _strided_slice_forward(xp, x, begin, end, strides, **masks):
     key = _index_key(begin.tolist(), end.tolist(), strides.tolist(), **masks)
-    _sliced_dims(key, x.shape, _run_error)
+    _sliced_dims(key, x.shape, run_error)
     return xp.asarray(x[key])  # asarray: NumPy gives a scalar, not a 0-d array, for x[i] of 1-D
 
 
@@ -323,7 +319,7 @@ def _pad_infer(x, paddings, *constant_values, mode=None):
 
 
 def _pad_forward(xp, x, paddings, constant_values=0):
-    pairs = _pad_pairs(x.shape, paddings.reshape(-1).tolist(), None, _run_error)
+    pairs = _pad_pairs(x.shape, paddings.reshape(-1).tolist(), None, run_error)
     out = xp.empty(tuple(d + lo + hi for d, (lo, hi) in zip(x.shape, pairs)), dtype=x.dtype)
     out[...] = constant_values
     out[tuple(builtins.slice(lo, lo + d) for d, (lo, _) in zip(x.shape, pairs))] = x
@@ -346,7 +342,7 @@ PadV2 = op_def("PadV2", infer=_pad_infer, forward=_pad_forward, grad=_pad_grad)
 
 
 def _mirror_pad_forward(xp, x, paddings, mode):
-    pairs = _pad_pairs(x.shape, paddings.reshape(-1).tolist(), mode, _run_error)
+    pairs = _pad_pairs(x.shape, paddings.reshape(-1).tolist(), mode, run_error)
     return xp.pad(x, pairs, mode=mode.lower())
 
 
@@ -412,7 +408,7 @@ def check_indices(xp, ids, n, message):
         bad = np.flatnonzero((ids < 0) | (ids >= n))
         if bad.size:
             i = bad[0]
-            raise _run_error(message % (i, ids.reshape(-1)[i], n))
+            raise run_error(message % (i, ids.reshape(-1)[i], n))
 
 
 def _gather_forward(xp, params, indices, axis, batch_dims=0):
@@ -465,7 +461,7 @@ def _segment_sum_infer(data, segment_ids, num_segments):
 def _segment_sum_forward(xp, data, segment_ids, num_segments):
     n, ir = int(num_segments), segment_ids.ndim
     if data.shape[:ir] != segment_ids.shape:
-        raise _run_error("segment_ids.shape = %s does not match prefix of data.shape = %s"
+        raise run_error("segment_ids.shape = %s does not match prefix of data.shape = %s"
                          % (list(segment_ids.shape), list(data.shape)))
     ids = segment_ids.reshape(-1)
     # TF drops negative ids; here they are an error, so the gradient (a gather) stays exact.

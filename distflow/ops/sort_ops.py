@@ -12,7 +12,7 @@ import collections
 import numpy as np
 
 from distflow.framework import dtypes
-from distflow.framework.errors import InvalidArgumentError
+from distflow.framework.errors import run_error
 from distflow.framework.tensor_shape import TensorShape
 from distflow.ops.array_ops import (as_int32, as_tensor, concat, known_int, op_scope, rank,
                                     reshape, shape, stack, transpose)
@@ -26,9 +26,6 @@ __all__ = [
     "argsort",
 ]
 
-
-def _run_error(message):
-    return InvalidArgumentError(None, None, message)
 
 
 # -- TopKV2 ---------------------------------------------------------------------------------
@@ -61,11 +58,11 @@ def descending_order(xp, x):
 def _top_k_forward(xp, x, k, sorted=True, index_type=dtypes.int32):
     k = int(k)
     if x.ndim < 1:
-        raise _run_error("input must be >= 1-D, got shape %s" % list(x.shape))
+        raise run_error("input must be >= 1-D, got shape %s" % list(x.shape))
     if k < 0:
-        raise _run_error("Need k >= 0, got %d" % k)
+        raise run_error("Need k >= 0, got %d" % k)
     if x.shape[-1] < k:
-        raise _run_error("input must have at least k columns. Had %d, needed %d"
+        raise run_error("input must have at least k columns. Had %d, needed %d"
                          % (x.shape[-1], k))
     indices = descending_order(xp, x)[..., :k]
     values = xp.take_along_axis(x, indices, axis=-1)
@@ -192,11 +189,11 @@ def _in_top_k_infer(predictions, targets, k):
 
 def _in_top_k_forward(xp, predictions, targets, k):
     if predictions.ndim != 2:
-        raise _run_error("predictions must be 2-dimensional")
+        raise run_error("predictions must be 2-dimensional")
     if targets.ndim != 1:
-        raise _run_error("targets must be 1-dimensional")
+        raise run_error("targets must be 1-dimensional")
     if predictions.shape[0] != targets.shape[0]:
-        raise _run_error("First dimension of predictions %d must match length of targets %d"
+        raise run_error("First dimension of predictions %d must match length of targets %d"
                          % (predictions.shape[0], targets.shape[0]))
     n = predictions.shape[1]
     valid = (targets >= 0) & (targets < n)  # as TF: a target out of range is never in the top k
