@@ -12,3 +12,15 @@ from distflow.data import boston as boston_housing  # noqa: F401  (Keras's name:
 from distflow.data.csv import DataError, load_csv, read_csv_columns, verify_sha256  # noqa: F401
 from distflow.data.scaling import Standardizer  # noqa: F401
 from distflow.data.splits import keras_split, kfold, random_split, take  # noqa: F401
+
+# tf.data's input pipelines (dataset.py) use the framework, so they load on first use:
+# `import distflow.data` stays NumPy only.
+_DATASET_NAMES = ("Dataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
+                  "experimental")
+
+
+def __getattr__(name):
+    if name in _DATASET_NAMES:
+        from distflow.data import dataset
+        return getattr(dataset, name)
+    raise AttributeError("module 'distflow.data' has no attribute %r" % name)

@@ -17,13 +17,16 @@ The numbers are Keras's:
   * shuffle=True draws a new order of the training rows every epoch (from the global seed when
     one is set: tf.keras.utils.set_random_seed); the last, short batch is kept;
   * evaluate returns the loss alone, or [loss, *metrics] when metrics were compiled
-    (return_dict=True: a dict); predict returns a NumPy array.
+    (return_dict=True: a dict); predict returns a NumPy array;
+  * x may be a tf.data.Dataset of (x, y) batches (fit, evaluate, validation_data) or of x
+    batches (predict): its batches are the steps (batch_size and shuffle are then ignored).
 """
 import time
 
 import numpy as np
 
 from distflow.autodiff.tape import GradientTape
+from distflow.data.dataset import Dataset
 from distflow.function import TensorSpec, function
 from distflow.framework import dtypes
 from distflow.keras import callbacks as callbacks_module
@@ -124,6 +127,9 @@ class Trainer:
         batch_size = _batch_size(batch_size)
         verbose = _verbose(verbose)
         x, y = self._arrays(x, y)
+        if _is_dataset(x) and validation_split:
+            raise ValueError("Argument `validation_split` is only supported for tensors or NumPy "
+                             "arrays.Found incompatible type in the input: %r" % (type(x),))
         if not isinstance(validation_split, (int, float, np.floating)) \
                 or not 0 <= validation_split < 1:
             raise ValueError("`validation_split` must be a float in [0, 1), got %r"
@@ -140,12 +146,13 @@ class Trainer:
             x, y = x[:split_at], y[:split_at]
         if validation_data is not None:
             val_x, val_y = self._arrays(*_unpack(validation_data))
-        self._build_for(x)
-        metric_objects = self._metrics_for(y)
-        steps = -(-len(x) // batch_size)
+        steps = _num_steps(x, batch_size)
+        x_like, y_like = self._shaped_like(x, y)
+        self._build_for(x_like)
+        metric_objects = self._metrics_for(y_like)
         cbs = callbacks_module.CallbackList(callbacks, self, {
             "epochs": epochs, "steps": steps, "verbose": verbose}, verbose)
-        rng = _shuffle_rng() if shuffle else None
+        rng = _shuffle_rng() if shuffle and not _is_dataset(x) else None  # a dataset: its order
         self.stop_training = False
         cbs.call("on_train_begin", None)
         logs = None
@@ -166,16 +173,13 @@ class Trainer:
 
     def _run_epoch(self, kind, x, y, batch_size, metric_objects, order=None, cbs=None):
         """Runs every batch, then turns the batch results into Keras's logs (Python floats)."""
-        step = self._step(kind, x, y)
+        step = None if _is_dataset(x) else self._step(kind, x, y)
         hooks = cbs.batch_hooks if cbs is not None else []
         results = []
-        for b, start in enumerate(range(0, len(x), batch_size)):
-            rows = slice(start, start + batch_size) if order is None \
-                else order[start:start + batch_size]
-            xb, yb = x[rows], y[rows]
+        for b, (xb, yb) in enumerate(self._batches(x, y, batch_size, order)):
             for cb in hooks:
                 cb.on_train_batch_begin(b, None)
-            loss, y_pred = step(xb, yb)
+            loss, y_pred = (step or self._step(kind, xb, yb))(xb, yb)
             results.append((len(xb), yb, loss, y_pred))
             for cb in hooks:
                 cb.on_train_batch_end(b, {"loss": float(_host(loss))})
@@ -202,11 +206,12 @@ class Trainer:
         _unsupported(sample_weight=sample_weight, steps=steps)
         batch_size, verbose = _batch_size(batch_size), _verbose(verbose)
         x, y = self._arrays(x, y)
-        self._build_for(x)
+        x_like, y_like = self._shaped_like(x, y)
+        self._build_for(x_like)
         start = time.perf_counter()
-        logs = self._run_epoch("test", x, y, batch_size, self._metrics_for(y))
+        logs = self._run_epoch("test", x, y, batch_size, self._metrics_for(y_like))
         if verbose:
-            callbacks_module.print_progress(-(-len(x) // batch_size),
+            callbacks_module.print_progress(_num_steps(x, batch_size) or 0,
                                             time.perf_counter() - start, _sorted(logs), verbose)
         if return_dict:
             return _sorted(logs)
@@ -216,11 +221,15 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         _unsupported(steps=steps)
         batch_size, verbose = _batch_size(batch_size), _verbose(verbose)
-        x = self._inputs(x)
+        if _is_dataset(x):
+            x, batches = self._shaped_like(x, None)[0], \
+                (self._inputs(_unpack_element(e)[0]) for e in x)
+        else:
+            x = self._inputs(x)
+            batches = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
         self._build_for(x)
         start = time.perf_counter()
-        step = self._step("predict", x)
-        outs = [step(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        outs = [self._step("predict", xb)(xb) for xb in batches]
         if verbose:
             callbacks_module.print_progress(len(outs), time.perf_counter() - start, {}, verbose)
         if not outs:
@@ -235,7 +244,8 @@ class Trainer:
             out_shape = None
             if getattr(self, "input_shape", None) is not None:
                 out_shape = self.compute_output_shape(self.input_shape).as_list()
-            made = [metrics_module.get(m, y.shape, out_shape) for m in self._compiled_metrics]
+            made = [metrics_module.get(m, getattr(y, "shape", None), out_shape)
+                    for m in self._compiled_metrics]
             self._metric_objects = made
         return self._metric_objects
 
@@ -248,6 +258,12 @@ class Trainer:
                                     else np.float32)
 
     def _arrays(self, x, y):
+        if _is_dataset(x):
+            if y is not None:
+                raise ValueError("When providing `x` as a tf.data.Dataset, `y` should not be "
+                                 "passed. Instead, the targets should be included as part of "
+                                 "the tf.data.Dataset.")
+            return x, None
         x = self._inputs(x)
         if y is None:
             raise ValueError("fit / evaluate need targets: y=None (a model trained from x alone "
@@ -261,6 +277,27 @@ class Trainer:
                              "same number of samples.'x' sizes: %d\n'y' sizes: %d\n"
                              % (len(x), len(y)))
         return x, y
+
+    def _batches(self, x, y, batch_size, order=None):
+        """(x, y) NumPy batches: a dataset's own, or slices of the arrays (in `order`)."""
+        if _is_dataset(x):
+            for element in x:
+                xb, yb = _unpack_element(element)
+                yield self._arrays(xb, yb)
+            return
+        for start in range(0, len(x), batch_size):
+            rows = slice(start, start + batch_size) if order is None \
+                else order[start:start + batch_size]
+            yield x[rows], y[rows]
+
+    def _shaped_like(self, x, y):
+        """Arrays with no rows shaped like a dataset's batches (from its element_spec), to
+        build the model and pick the metrics; arrays are their own."""
+        if not _is_dataset(x):
+            return x, y
+        specs = [np.zeros([0] + [d or 0 for d in s.shape.as_list()[1:]], s.dtype.as_numpy_dtype)
+                 for s in _unpack_element(x.element_spec) if s is not None]
+        return self._inputs(specs[0]), specs[1] if len(specs) > 1 else None
 
     def _build_for(self, x):
         if not getattr(self, "built", True) and hasattr(self, "build"):
@@ -283,7 +320,33 @@ def _host(t):
     return t.numpy() if hasattr(t, "numpy") else np.asarray(t)
 
 
+def _is_dataset(x):
+    return isinstance(x, Dataset)
+
+
+def _unpack_element(element):
+    """A dataset element as Keras reads it: (x, y), (x, y, sample_weight) or x alone."""
+    if isinstance(element, tuple) and 1 <= len(element) <= 3:
+        if len(element) == 3 and element[2] is not None:
+            raise NotImplementedError("distflow.keras does not support sample weights")
+        return element[0], element[1] if len(element) > 1 else None
+    return element, None
+
+
+def _num_steps(x, batch_size):
+    """Batches per epoch: a dataset's cardinality (None when unknown)."""
+    if not _is_dataset(x):
+        return -(-len(x) // batch_size)
+    n = int(x.cardinality())
+    if n == -1:
+        raise ValueError("When providing an infinite dataset, you must specify the number of "
+                         "steps to run (steps_per_epoch is not supported: take() a finite part)")
+    return n if n >= 0 else None
+
+
 def _unpack(data):
+    if _is_dataset(data):
+        return data, None
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
         raise ValueError("When passing a `validation_data` argument, it must contain either 2 "
                          "items (x_val, y_val), or 3 items (x_val, y_val, val_sample_weights). "

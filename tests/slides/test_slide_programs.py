@@ -52,3 +52,22 @@ def test_tf2_boston_program_prints_what_tensorflow_prints():
         "keras: test RMSE 6.553, MAE 4.475",
         "['8.15', '20.38', '20.26']",
     ]
+
+
+def test_tf2_boston_dataset_program_prints_what_tensorflow_prints():
+    # tf.data: from_tensor_slices(...).batch(32) in a GradientTape loop and a tf.function, then
+    # Keras fit / evaluate / predict on datasets (no shuffle: the batches are TF's)
+    assert run_example("tf2_boston_dataset.py") == [
+        "(TensorSpec(shape=(None, 13), dtype=tf.float32, name=None), "
+        "TensorSpec(shape=(None, 1), dtype=tf.float32, name=None))",
+        "13 13 [64, 38]",
+        "[np.int64(0), np.int64(4), np.int64(16)]",
+        "epoch 5: loss 29.5094",
+        "epoch 10: loss 24.0134",
+        "epoch 15: loss 23.5190",
+        "after 20 epochs: last batch loss 18.7219, test RMSE 4.916",
+        "['loss', 'mae', 'val_loss', 'val_mae'] 10",
+        "keras: loss 28.1730, val_mae 3.5000",
+        "keras: test RMSE 4.948, MAE 3.500",
+        "(102, 1) ['9.78', '19.30', '19.36']",
+    ]
