@@ -196,8 +196,7 @@ class Function:
         concrete = ConcreteFunction(graph, placeholders, structured, outputs, updates, self._name)
         # tf.print / tf.Print (and a cond or loop that may print or update) run on every call,
         # as TF2's automatic control dependencies make them
-        concrete._prints = [op for op in graph._ops if op.type in ("PrintV2", "Print", "If",
-                                                                    "While")]
+        concrete._prints = side_effect_ops(graph)
         return concrete
 
 
@@ -515,7 +514,7 @@ def _order_variable_accesses(graph, outputs):
     captures = graph.__dict__.get("_variable_captures", {})
     state = {id(handle): _VariableVersions(var, read) for handle, read, var in captures.values()}
     first_reads = {id(read): state[id(handle)] for handle, read, _ in captures.values()}
-    updates = []
+    updates, waits = [], []
     for op in list(graph._ops):
         refs = op.opdef.ref_inputs
         for i, x in enumerate(op.inputs):
@@ -529,19 +528,33 @@ def _order_variable_accesses(graph, outputs):
             for h in handles:
                 versions = state.get(id(h))
                 if versions is not None:
-                    _protect_readers(graph, versions.read, op, outputs)
+                    waits.extend((op, use) for use in
+                                 _protect_readers(graph, versions.read, op, outputs))
                     versions.updated_by(op)
+    # an update waits only for uses that run anyway: a gradient nobody fetches (the input
+    # batch's, say) must not be computed just to be waited for
+    roots = [t.op for t in outputs if t is not None] + updates + side_effect_ops(graph)
+    needed = set().union(*(_ancestors(root) | {id(root)} for root in roots)) if roots else set()
+    for update, use in waits:
+        if id(use) in needed and use not in update.control_inputs:
+            update.control_inputs.append(use)
     return updates
 
 
+def side_effect_ops(graph):
+    """The ops a function runs on every call besides its outputs and updates: prints, and a
+    cond or loop that may print or update (TF2's automatic control dependencies)."""
+    return [op for op in graph._ops if op.type in ("PrintV2", "Print", "If", "While")]
+
+
 def _protect_readers(graph, read, update, outputs):
-    """Orders the uses of `read` built before `update` ahead of its in-place write: the update
-    waits for them (a control dependency, no copy), except where the read's storage itself
-    outlives the update (an alias such as read_value() that is returned or used after it),
-    which is given a copy taken before the update instead. `outputs` that are the read itself
-    are replaced by such a copy."""
+    """The uses of `read` built before `update` that must run ahead of its in-place write (the
+    caller makes the update wait for those that run at all: a control dependency, no copy).
+    Where the read's storage itself outlives the update (an alias such as read_value() that is
+    returned or used after it) the use is given a copy taken before the update instead;
+    `outputs` that are the read itself are replaced by such a copy."""
     if read is None:
-        return
+        return []
     before = _ancestors(update)
     consumers, built_before = {}, set()
     for op in graph._ops:
@@ -561,11 +574,10 @@ def _protect_readers(graph, read, update, outputs):
             if copy is None:
                 copy = _snapshot_before(graph, read, update)
             op.inputs = tuple(copy if x is read else x for x in op.inputs)
-    update.control_inputs.extend(op for op in waits
-                                 if id(op) not in before and op not in update.control_inputs)
     for i, t in enumerate(outputs):
         if t is read:
             outputs[i] = copy if copy is not None else _snapshot_before(graph, read, update)
+    return [op for op in waits if id(op) not in before]
 
 
 def _alias_uses(op, consumers, built_before, returned, waits):
