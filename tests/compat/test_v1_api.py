@@ -187,3 +187,13 @@ def test_nn_top_k_and_in_top_k_take_tf1s_argument_order():
     with tf.Session() as sess:
         np.testing.assert_array_equal(sess.run(indices), [[1], [0]])
         np.testing.assert_array_equal(sess.run(hits), [True, False])
+
+
+def test_tf1_top_level_math_names_that_tf2_keeps_under_tf_math():
+    x = tf.constant([0.5, 1.0])
+    outputs = [tf.expm1(x), tf.erf(x), tf.erfc(x), tf.cumprod(x)]
+    with tf.Session() as sess:
+        expm1, erf, erfc, cumprod = sess.run(outputs)
+    np.testing.assert_allclose(expm1, np.expm1([0.5, 1.0]), rtol=1e-6)
+    np.testing.assert_allclose(erf + erfc, [1.0, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(cumprod, [0.5, 0.5], rtol=1e-6)

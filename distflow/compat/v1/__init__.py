@@ -128,6 +128,8 @@ nn.in_top_k = _in_top_k_v1
 log_sigmoid = _v1(_activation_ops.log_sigmoid)  # tf.log_sigmoid (TF1's top-level name)
 random = _wrapped_namespace("random", _random_ops)
 math = _wrapped_namespace("math", _math)  # tf.math.reduce_sum, ... (TF 1.13 and later)
+for _name in ("expm1", "erf", "erfc", "cumprod"):  # TF1's top level has these, TF2's only tf.math
+    globals()[_name] = getattr(math, _name)
 convert_to_tensor = _v1(_convert_to_tensor)
 linalg = _wrapped_namespace("linalg", _linalg)  # tf.linalg.inv, ...; TF1's linalg.transpose too
 linalg.transpose = linalg.matrix_transpose
