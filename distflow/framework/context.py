@@ -11,6 +11,7 @@ import threading
 class _Context(threading.local):
     def __init__(self):
         self.modes = ["eager"]
+        self.eager_name_stack = ""  # "outer/inner" while eager code is in name scopes (TF2)
         self.graphs = []
         self.tapes = []
         self.v1_eager = False  # compat.v1.enable_eager_execution() flips it

@@ -338,10 +338,28 @@ def reset_default_graph():
 
 
 def name_scope(name, default_name=None, values=None):
-    """`with name_scope('layer'):` in the default graph; a no-op while executing eagerly."""
+    """`with name_scope('layer'):` in the default graph. While executing eagerly it names only
+    the Variables created inside (TF2: `outer/w:0`); eager names are never made unique."""
     if context.executing_eagerly():
-        return contextlib.nullcontext("")
+        return _eager_name_scope(name or default_name)
     return get_default_graph().name_scope(name or default_name)
+
+
+@contextlib.contextmanager
+def _eager_name_scope(name):
+    ctx = context.ctx
+    old = ctx.eager_name_stack
+    if not name:
+        new = ""
+    elif name.endswith("/"):  # a scope's full name re-enters it, as in graphs
+        new = name[:-1]
+    else:
+        new = old + "/" + name if old else name
+    ctx.eager_name_stack = new
+    try:
+        yield new + "/" if new else ""
+    finally:
+        ctx.eager_name_stack = old
 
 
 def control_dependencies(control_inputs):

@@ -163,7 +163,8 @@ class EagerVariable(Variable):
             t = EagerTensor(t._value.astype(dtypes.as_dtype(dtype).as_numpy_dtype))
         self._value = t._value.copy() if hasattr(t._value, "copy") else t._value
         self._trainable = bool(trainable)
-        self._name = (name or "Variable") + ":0"
+        scope = context.ctx.eager_name_stack
+        self._name = (scope + "/" if scope else "") + (name or "Variable") + ":0"
 
     # storage protocol used by dispatch and by graph kernels that capture this variable
     def _value_or_none(self):
