@@ -514,13 +514,22 @@ def _order_variable_accesses(graph, outputs):
     captures = graph.__dict__.get("_variable_captures", {})
     state = {id(handle): _VariableVersions(var, read) for handle, read, var in captures.values()}
     first_reads = {id(read): state[id(handle)] for handle, read, _ in captures.values()}
+    ops = list(graph._ops)
+    position = {id(op): i for i, op in enumerate(ops)}
+    consumers = {}  # id(tensor) -> the ops reading it, kept up to date as inputs are rewritten
+    for op in ops:
+        for x in op.inputs:
+            consumers.setdefault(id(x), []).append(op)
+    returned = {id(t) for t in outputs if t is not None}
     updates, waits = [], []
-    for op in list(graph._ops):
+    for op in ops:
         refs = op.opdef.ref_inputs
         for i, x in enumerate(op.inputs):
             versions = first_reads.get(id(x))
             if i not in refs and versions is not None and versions.last_update is not None:
-                op.inputs = op.inputs[:i] + (versions.current_read(graph),) + op.inputs[i + 1:]
+                fresh = versions.current_read(graph)
+                op.inputs = op.inputs[:i] + (fresh,) + op.inputs[i + 1:]
+                consumers.setdefault(id(fresh), []).append(op)
         # a cond or while_loop whose sub-graphs update variables counts as an update of them
         handles = [op.inputs[i] for i in refs] or func_graph.updated_variables(op)
         if handles:
@@ -528,13 +537,13 @@ def _order_variable_accesses(graph, outputs):
             for h in handles:
                 versions = state.get(id(h))
                 if versions is not None:
-                    waits.extend((op, use) for use in
-                                 _protect_readers(graph, versions.read, op, outputs))
+                    waits.extend((op, use) for use in _protect_readers(
+                        graph, versions.read, op, outputs, consumers, position, returned))
                     versions.updated_by(op)
     # an update waits only for uses that run anyway: a gradient nobody fetches (the input
     # batch's, say) must not be computed just to be waited for
-    roots = [t.op for t in outputs if t is not None] + updates + side_effect_ops(graph)
-    needed = set().union(*(_ancestors(root) | {id(root)} for root in roots)) if roots else set()
+    needed = _ancestors([t.op for t in outputs if t is not None] + updates
+                        + side_effect_ops(graph))
     for update, use in waits:
         if id(use) in needed and use not in update.control_inputs:
             update.control_inputs.append(use)
@@ -547,7 +556,7 @@ def side_effect_ops(graph):
     return [op for op in graph._ops if op.type in ("PrintV2", "Print", "If", "While")]
 
 
-def _protect_readers(graph, read, update, outputs):
+def _protect_readers(graph, read, update, outputs, consumers, position, returned):
     """The uses of `read` built before `update` that must run ahead of its in-place write (the
     caller makes the update wait for those that run at all: a control dependency, no copy).
     Where the read's storage itself outlives the update (an alias such as read_value() that is
@@ -555,35 +564,26 @@ def _protect_readers(graph, read, update, outputs):
     `outputs` that are the read itself are replaced by such a copy."""
     if read is None:
         return []
-    before = _ancestors(update)
-    consumers, built_before = {}, set()
-    for op in graph._ops:
-        if op is update:
-            built_before.add(None)  # from here on: built after the update
-        elif None not in built_before:
-            built_before.add(id(op))
-        for x in op.inputs:
-            consumers.setdefault(id(x), []).append(op)
-    returned = {id(t) for t in outputs if t is not None}
+    limit = position[id(update)]
     copy, waits = None, []
-    for op in consumers.get(id(read), ()):
-        if id(op) not in built_before:
-            continue  # the walk gives it a fresh read of the updated value
-        escapes = _alias_uses(op, consumers, built_before, returned, waits)
-        if escapes:
+    for op in list(consumers.get(id(read), ())):
+        if position.get(id(op), limit) >= limit:
+            continue  # built after the update: the walk gives it a fresh read of the new value
+        if _alias_uses(op, consumers, position, limit, returned, waits):
             if copy is None:
                 copy = _snapshot_before(graph, read, update)
             op.inputs = tuple(copy if x is read else x for x in op.inputs)
+            consumers.setdefault(id(copy), []).append(op)
     for i, t in enumerate(outputs):
         if t is read:
             outputs[i] = copy if copy is not None else _snapshot_before(graph, read, update)
-    return [op for op in waits if id(op) not in before]
+    return waits
 
 
-def _alias_uses(op, consumers, built_before, returned, waits):
-    """Adds to `waits` the ops reading the storage through `op` that must run before the update;
-    True when the storage escapes it instead: `op` passes it on (an alias) to a use built after
-    the update, or to the function's result."""
+def _alias_uses(op, consumers, position, limit, returned, waits):
+    """Adds to `waits` the ops reading the storage through `op` that must run before the update
+    (built before position `limit`); True when the storage escapes it instead: `op` passes it on
+    (an alias) to a use built after the update, or to the function's result."""
     if not op.opdef.aliases:
         waits.append(op)
         return False
@@ -591,8 +591,8 @@ def _alias_uses(op, consumers, built_before, returned, waits):
         if id(t) in returned:
             return True
         for c in consumers.get(id(t), ()):
-            if id(c) not in built_before or _alias_uses(c, consumers, built_before, returned,
-                                                        waits):
+            if position.get(id(c), limit) >= limit or _alias_uses(c, consumers, position, limit,
+                                                                   returned, waits):
                 return True
     return False
 
@@ -604,9 +604,9 @@ def _snapshot_before(graph, tensor, update):
     return copy
 
 
-def _ancestors(op):
-    """The ids of every op `op` waits for, through its inputs and control inputs."""
-    seen, stack = set(), [op]
+def _ancestors(roots):
+    """The ids of `roots` and of every op they wait for, through inputs and control inputs."""
+    seen, stack = {id(op) for op in roots}, list(roots)
     while stack:
         current = stack.pop()
         for parent in [x.op for x in current.inputs] + list(current.control_inputs):

@@ -34,13 +34,15 @@ class _ModuleScope:
 
     def __init__(self, full_name):
         self.name = full_name
+        self._entered = []  # a stack: a method may re-enter its own module's scope (recursion)
 
     def __enter__(self):
-        self._scope = name_scope(self.name)
-        return self._scope.__enter__()
+        scope = name_scope(self.name)
+        self._entered.append(scope)
+        return scope.__enter__()
 
     def __exit__(self, *exc):
-        return self._scope.__exit__(*exc)
+        return self._entered.pop().__exit__(*exc)
 
 
 class Module:

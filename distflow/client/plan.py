@@ -24,6 +24,8 @@ from distflow.ops.registry import REGISTRY
 def prune(fetch_elements, feed_tensors):
     """The ops needed for the fetches, in an order where every op follows its inputs."""
     fed = {id(t) for t in feed_tensors}
+    # ops whose outputs are all fed: nothing of theirs runs, even as a control input
+    fed_ops = {id(t.op) for t in feed_tensors if all(id(o) in fed for o in t.op.outputs)}
     targets = []
     for el in fetch_elements:
         if isinstance(el, Tensor):
@@ -36,13 +38,13 @@ def prune(fetch_elements, feed_tensors):
         if id(root) in seen:
             continue
         seen.add(id(root))
-        stack = [(root, iter(_deps(root, fed)))]
+        stack = [(root, iter(_deps(root, fed, fed_ops)))]
         while stack:
             op, it = stack[-1]
             for dep in it:
                 if id(dep) not in seen:
                     seen.add(id(dep))
-                    stack.append((dep, iter(_deps(dep, fed))))
+                    stack.append((dep, iter(_deps(dep, fed, fed_ops))))
                     break
             else:
                 stack.pop()
@@ -50,13 +52,16 @@ def prune(fetch_elements, feed_tensors):
     return order
 
 
-def _deps(op, fed):
+def _deps(op, fed, fed_ops):
     refs = op.opdef.ref_inputs
     deps = [x.op for i, x in enumerate(op.inputs) if id(x) not in fed and i not in refs]
     # a control input whose outputs are all fed has nothing left to run (as in TF: a gradient
-    # fed to a df.function is a placeholder the optimizer's update waits for)
-    deps.extend(c for c in op.control_inputs
-                if not (c.outputs and all(id(t) in fed for t in c.outputs)))
+    # fed to a df.function is a placeholder the optimizer's update waits for); an optimizer's
+    # updates each wait for every gradient, so the common case is tested in C
+    controls = op.control_inputs
+    if controls and fed_ops and not fed_ops.isdisjoint(map(id, controls)):
+        controls = [c for c in controls if id(c) not in fed_ops]
+    deps.extend(controls)
     return deps
 
 

@@ -168,7 +168,8 @@ class Dataset:
         passes = itertools.count()
 
         def make():
-            rng = np.random.default_rng(base + ([next(passes)] if reshuffle_each_iteration else []))
+            again = reshuffle_each_iteration and not elements.PEEKING[0]
+            rng = np.random.default_rng(base + ([next(passes)] if again else []))
             it, buffer = self._make(), []
             buffer.extend(itertools.islice(it, size))
             while buffer:

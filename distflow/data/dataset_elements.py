@@ -102,6 +102,9 @@ def stack(chunk):
     return nest.pack_sequence_as(chunk[0], columns)
 
 
+PEEKING = [False]  # True while map_spec looks at a first element (dataset.shuffle reads it)
+
+
 def map_spec(fn, dataset):
     """map's element_spec: fn traced once on placeholders of the input's specs, as TF does; the
     first element's specs when tracing fails (a function that needs values)."""
@@ -114,6 +117,10 @@ def map_spec(fn, dataset):
             out = call(fn, args)
             return nest.map_structure(lambda t: TensorSpec(t.shape, t.dtype), outputs(out))
     except Exception:  # noqa: BLE001 (any failure: ask the data instead)
-        for e in dataset._make():
-            return spec_of(eager_call(fn, e))
+        PEEKING[0] = True  # a look at the first element is no pass: shuffles keep their order
+        try:
+            for e in dataset._make():
+                return spec_of(eager_call(fn, e))
+        finally:
+            PEEKING[0] = False
         raise

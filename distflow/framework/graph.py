@@ -345,21 +345,29 @@ def name_scope(name, default_name=None, values=None):
     return get_default_graph().name_scope(name or default_name)
 
 
-@contextlib.contextmanager
-def _eager_name_scope(name):
-    ctx = context.ctx
-    old = ctx.eager_name_stack
-    if not name:
-        new = ""
-    elif name.endswith("/"):  # a scope's full name re-enters it, as in graphs
-        new = name[:-1]
-    else:
-        new = old + "/" + name if old else name
-    ctx.eager_name_stack = new
-    try:
-        yield new + "/" if new else ""
-    finally:
-        ctx.eager_name_stack = old
+class _eager_name_scope:
+    """A class, not a generator: composite ops open a scope per call, eagerly too."""
+
+    __slots__ = ("name", "old")
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        ctx, name = context.ctx, self.name
+        self.old = old = ctx.eager_name_stack
+        if not name:
+            new = ""
+        elif name.endswith("/"):  # a scope's full name re-enters it, as in graphs
+            new = name[:-1]
+        else:
+            new = old + "/" + name if old else name
+        ctx.eager_name_stack = new
+        return new + "/" if new else ""
+
+    def __exit__(self, *exc):
+        context.ctx.eager_name_stack = self.old
+        return False
 
 
 def control_dependencies(control_inputs):

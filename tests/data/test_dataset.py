@@ -210,3 +210,13 @@ def test_import_distflow_does_not_load_the_dataset_module():
             "import distflow.data; assert 'distflow.data.dataset' not in sys.modules; "
             "tf.data.Dataset; assert 'distflow.data.dataset' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_reading_a_mapped_datasets_element_spec_does_not_change_its_shuffle_order():
+    def make():  # the map needs values (int(x)), so its spec is read off a first element
+        return tf.data.Dataset.range(6).shuffle(6, seed=3).map(
+            lambda x: x * 2 if int(x) > 2 else x)
+
+    untouched, inspected = make(), make()
+    inspected.element_spec
+    assert list(inspected.as_numpy_iterator()) == list(untouched.as_numpy_iterator())

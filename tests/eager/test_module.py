@@ -63,3 +63,23 @@ def test_name_scopes_name_eager_variables_as_in_tf2():
 def test_module_names_must_be_identifiers():
     with pytest.raises(ValueError, match="not a valid module name"):
         Dense(1, 1, name="not valid")
+
+
+def test_a_method_that_reenters_its_modules_scope_keeps_it():
+    class Recursive(df.Module):
+        @df.Module.with_name_scope
+        def build(self, n):
+            if n:
+                self.build(n - 1)
+            setattr(self, "v%d" % n, df.Variable(1.0, name="v%d" % n))
+
+    m = Recursive(name="m")
+    m.build(1)
+    assert (m.v0.name, m.v1.name) == ("m/v0:0", "m/v1:0")  # TF 2.21's names
+
+
+def test_an_error_inside_an_eager_name_scope_leaves_no_scope_behind():
+    with pytest.raises(RuntimeError):
+        with df.name_scope("broken"):
+            raise RuntimeError("inside")
+    assert df.Variable(1.0).name == "Variable:0"
