@@ -61,9 +61,32 @@ class FuncGraph(Graph):
 
     def capture_variable(self, variable, ref):
         """A variable used here: an update names its storage in its own graph (ref); a read is
-        a capture of the enclosing graph's read."""
+        a capture of the enclosing graph's read, except after an update built here, where it
+        reads the storage once that update has run (TF2's automatic control dependencies
+        inside a branch: `v.assign_add(1); return v * 10` sees the new value)."""
         outer = dispatch.to_graph_tensor(variable, self.outer_graph, ref=ref)
-        return outer if ref else self.capture(outer)
+        if ref:
+            return outer
+        last_update = self._last_update_of(variable)
+        if last_update is not None:
+            from distflow.ops.state_ops import CapturedVariable
+            with self.control_dependencies([last_update]):
+                return dispatch._apply_graph(self, CapturedVariable, [],
+                                             {"variable": variable}, "ReadVariable")
+        return self.capture(outer)
+
+    def _last_update_of(self, variable):
+        """The last op built here that updates an eager Variable (a df.function capture);
+        None for none, and for a Session's variables, whose storage a sub-graph reaches only
+        through the enclosing graph."""
+        if not hasattr(variable, "_eager_read"):
+            return None
+        storage = dispatch.to_graph_tensor(variable, self.outer_graph, ref=True)
+        for op in reversed(self._ops):
+            if any(op.inputs[i] is storage for i in op.opdef.ref_inputs) or \
+                    any(t is storage for t in updated_variables(op)):
+                return op
+        return None
 
     def captured_outer_tensors(self):
         return [outer for outer, _ in self.captures.values()]

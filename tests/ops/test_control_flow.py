@@ -272,3 +272,27 @@ def test_second_derivative_through_while_loop_names_the_op():
             tf1.gradients(dx, x)
         with tf1.Session() as s:
             assert s.run(dx, {x: 2.0}) == pytest.approx(4 * 2.0 ** 3)
+
+
+def test_a_read_after_an_assign_in_the_same_branch_sees_the_new_value():
+    # TF 2.21 gives 20.0 and 9.0 for these two programs
+    v = df.Variable(1.0)
+
+    @df.function
+    def in_cond(p):
+        def taken():
+            v.assign_add(1.0)
+            return v * 10.0
+        return df.cond(p, taken, lambda: v * 10.0)
+
+    assert float(in_cond(df.constant(True))) == 20.0 and float(v.numpy()) == 2.0
+    w = df.Variable(1.0)
+
+    @df.function
+    def in_loop():
+        def body(i, total):
+            w.assign_add(1.0)
+            return i + 1, total + w
+        return df.while_loop(lambda i, total: i < 3, body, [df.constant(0), df.constant(0.0)])
+
+    assert float(in_loop()[1]) == 9.0  # 2 + 3 + 4
