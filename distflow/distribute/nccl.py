@@ -37,6 +37,11 @@ def _nccl_dtypes(nccl):
             np.dtype(np.uint64): nccl.NCCL_UINT64}
 
 
+def _nccl_ops(nccl):
+    return {"sum": nccl.NCCL_SUM, "mean": nccl.NCCL_SUM, "max": nccl.NCCL_MAX,
+            "min": nccl.NCCL_MIN}
+
+
 class NCCLCommunicator(Communicator):
     name = "nccl"
     capturable = True  # its collectives may be captured into a CUDA graph (client/cuda_graph.py)
@@ -51,8 +56,7 @@ class NCCLCommunicator(Communicator):
         self.device_index = cp.cuda.runtime.getDevice() if device_index is None \
             else int(device_index)
         self._dtypes = _nccl_dtypes(nccl)
-        self._ops = {"sum": nccl.NCCL_SUM, "mean": nccl.NCCL_SUM, "max": nccl.NCCL_MAX,
-                     "min": nccl.NCCL_MIN}
+        self._ops = _nccl_ops(nccl)
         uid = nccl.get_unique_id() if self.rank == 0 else None
         uid = bootstrap.broadcast_object(uid, 0)
         with cp.cuda.Device(self.device_index):
