@@ -53,17 +53,17 @@ NCUPY=$($PY -m pip list 2>/dev/null | grep -ci '^cupy')
 if [ "${NCUPY:-0}" -gt 1 ]; then
     $PY -m pip list 2>/dev/null | grep -i '^cupy'
     echo "GPU CHECK: FAILED: $NCUPY CuPy packages are installed in $PY; they overwrite each" \
-         "other's files: keep the one for this driver's CUDA (${CUDA_MAJOR:-?}: " \
-         "cupy-cuda${CUDA_MAJOR:-13}x)" | tee -a "$LOG/info.txt"
+         "other's files: keep one, e.g. cupy-cuda${CUDA_MAJOR:-13}x for this driver (CUDA" \
+         "${CUDA_MAJOR:-?})" | tee -a "$LOG/info.txt"
     exit 1
 fi
 if ! $PY -c "import cupy, sys; n = cupy.cuda.runtime.getDeviceCount(); \
 print('CuPy', cupy.__version__, 'CUDA runtime', cupy.cuda.runtime.runtimeGetVersion(), '-', n, \
 'GPU(s)'); sys.exit(n == 0)" 2>&1 | tee -a "$LOG/info.txt"; then
-    echo "GPU CHECK: FAILED: there is a GPU but $PY's CuPy cannot use it (above). The machine's" \
-         "driver runs CUDA ${CUDA_MAJOR:-?}: CuPy must be cupy-cuda${CUDA_MAJOR:-13}x, for this" \
-         "Python (carry its wheel in .whl/ if it is missing; PYTHON=... picks another" \
-         "interpreter)" | tee -a "$LOG/info.txt"
+    echo "GPU CHECK: FAILED: there is a GPU but $PY's CuPy cannot use it (above). The driver" \
+         "runs CUDA up to ${CUDA_MAJOR:-?}: CuPy must be cupy-cuda${CUDA_MAJOR:-13}x (or one of" \
+         "an older CUDA major) built for this Python (carry its wheel in .whl/ if it is" \
+         "missing; PYTHON=... picks another interpreter)" | tee -a "$LOG/info.txt"
     exit 1
 fi
 

@@ -211,8 +211,12 @@ class _FileWalk:
                         self.self_attrs[tt.attr] = v
         elif isinstance(n, (ast.With, ast.AsyncWith)):
             for item in n.items:
+                v = self.eval(item.context_expr, envs, fname)
+                if isinstance(v, Ref) and v.instance:  # `with stream:`, `with Device(i):`
+                    for method in ("__enter__", "__exit__"):
+                        self.use(item.context_expr, v.path + "." + method,
+                                 None if hasattr(v.obj, method) else "not in CuPy")
                 if item.optional_vars is not None:
-                    v = self.eval(item.context_expr, envs, fname)
                     for name in _assigned_names(item.optional_vars):
                         put(name, v)
 
