@@ -4,6 +4,7 @@ Kernels are written against an array module `xp`; `get_array_module` picks it fr
 themselves (Chainer's idea), without importing CuPy unless a CuPy array is present.
 """
 import contextlib
+import sys
 import threading
 
 import numpy
@@ -49,7 +50,22 @@ def xp_for_device(device):
     return cupy() if gpu.is_gpu_name(device) else numpy
 
 
+def _no_driver():
+    """True when the NVIDIA driver's library cannot load (Linux): CuPy then finds no device
+    either, and importing it to learn that (about 0.3 s) is skipped. False when unsure."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    try:
+        ctypes.CDLL("libcuda.so.1")  # what the CUDA runtime loads, on the same search path
+    except OSError:
+        return True
+    return False
+
+
 def gpu_available():
+    if _cupy is None and _no_driver():
+        return False
     try:
         cp = cupy()
         return cp.cuda.runtime.getDeviceCount() > 0

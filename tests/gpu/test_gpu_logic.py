@@ -158,3 +158,18 @@ def test_no_host_value_moves_to_the_gpu_while_a_cuda_graph_is_captured(monkeypat
     with pytest.raises(gpu.HostValueInCapture, match=r"shape \(2,\) \(float32\) would move"):
         gpu.device_args(xp, [np.ones(2, np.float32)])
     assert xp.moved == []
+
+
+def test_without_the_driver_library_no_gpu_is_found_and_cupy_is_not_imported(monkeypatch):
+    import ctypes
+    import sys
+    from distflow import backend
+    imported = []
+    monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend, "cupy", lambda: imported.append(1))
+    monkeypatch.setattr(sys, "platform", "linux")
+
+    def no_driver(name, *args, **kwargs):
+        raise OSError("%s: cannot open shared object file" % name)
+    monkeypatch.setattr(ctypes, "CDLL", no_driver)
+    assert backend.gpu_available() is False and imported == []  # CuPy installed or not
