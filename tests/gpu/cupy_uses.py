@@ -147,7 +147,7 @@ class _FileWalk:
             self.bind(n, envs, env, fname)
         for n in body:
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-                inner = getattr(n, "name", fname if isinstance(n, ast.Lambda) else fname)
+                inner = getattr(n, "name", fname)  # a lambda belongs to its function
                 self.scope(n, envs, inner)
             elif isinstance(n, (ast.Attribute, ast.Call)):
                 self.eval(n, envs, fname)
