@@ -98,6 +98,8 @@ def init(collective_timeout=None, device=None, communicator=None, abort_on_excep
         timeout = parse_timeout(collective_timeout)
         comm = _make_communicator(communicator, timeout)
         host = socket.gethostname()
+        if comm.size > 1:
+            _check_one_device_kind(comm, device or "cpu", host)
         local_rank, local_size = 0, 1
         if comm.size > 1 and hasattr(comm, "local_rank_and_size"):
             local_rank, local_size = comm.local_rank_and_size()
@@ -112,6 +114,29 @@ def init(collective_timeout=None, device=None, communicator=None, abort_on_excep
         if reason and comm.rank == 0:
             _log.info("distflow: %s communicator: %s", comm.name, reason)
         return _context
+
+
+class DeviceMismatchError(ValueError):
+    """The ranks of one job chose different kinds of device (each resolves 'auto' alone)."""
+
+
+def _check_one_device_kind(comm, kind, host):
+    """Raises DeviceMismatchError on every rank unless all ranks chose `kind`: GPU ranks gather
+    their GPUs' identities and pick a GPU communicator, CPU ranks do neither, and the job would
+    hang in its first collective (`auto` on nodes with and without GPUs does this)."""
+    everyone = comm.allgather_object((kind, host))
+    if len({k for k, _ in everyone}) == 1:
+        return
+    where = {}  # kind -> host -> ranks
+    for rank, (k, h) in enumerate(everyone):
+        where.setdefault(k, {}).setdefault(h, []).append(str(rank))
+    found = "; ".join("%s for %s" % (k, ", ".join(
+        "rank%s %s on %s" % ("s" if len(ranks) > 1 else "", ", ".join(ranks), h)
+        for h, ranks in hosts.items())) for k, hosts in sorted(where.items()))
+    raise DeviceMismatchError(
+        "the ranks of one job must all use the CPU or all use GPUs, but they chose %s. Give every "
+        "node the same kind of device, or choose one for all ranks (--device cpu, or device: cpu "
+        "in the config)" % found)
 
 
 def _make_communicator(kind, timeout):

@@ -82,6 +82,8 @@ def join(config):
                           "ranks; allowed: auto or mpi" % launcher_size())
     try:
         ctx = runtime.init(collective_timeout=dist["timeout_s"], device=device, communicator=kind)
+    except runtime.DeviceMismatchError as e:
+        raise ConfigError("device = %r: %s" % (config["device"], e)) from None
     except ValueError as e:
         raise ConfigError("distributed.communicator = %r: %s" % (dist["communicator"], e)) from None
     from distflow.run.config import check_against_world

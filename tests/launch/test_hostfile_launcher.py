@@ -105,3 +105,13 @@ def test_boston_on_two_nodes_trains_as_one_process(tmp_path):
     for name in weights_1:  # 4 partial sums instead of 1: only the float summation order differs
         np.testing.assert_allclose(weights_n[name], weights_1[name], rtol=1e-3, atol=1e-4,
                                    err_msg=name)
+
+
+def test_nodes_with_different_devices_stop_with_one_message(tmp_path):
+    """node0's ranks choose the CPU, node1's GPUs (as `auto` does when only node1 has GPUs)."""
+    worker = os.path.join(os.path.dirname(WORKER), "device_kinds.py")
+    proc = on_two_nodes(tmp_path, [sys.executable, worker, str(tmp_path), str(PER_NODE)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for r in range(NODES * PER_NODE):
+        said = (tmp_path / ("rank-%d.txt" % r)).read_text()
+        assert "but they chose cpu for ranks 0, 1 on node0; gpu for ranks 2, 3 on node1." in said
