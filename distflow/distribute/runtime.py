@@ -42,6 +42,22 @@ def launched_by_mpi(env=None):
     return any(v in env for v in _LAUNCHER_VARS)
 
 
+def tasks_without_mpi(env=None):
+    """How many tasks srun started in this step when it gave them no MPI rank (0 otherwise):
+    without --mpi=pmi2 (or another PMI plugin) every task is a job of one rank, alone."""
+    env = os.environ if env is None else env
+    tasks = env.get("SLURM_STEP_NUM_TASKS", "")  # srun sets it; a batch script has none
+    if tasks.isdigit() and int(tasks) > 1 and not launched_by_mpi(env):
+        return int(tasks)
+    return 0
+
+
+def tasks_without_mpi_message(tasks):
+    return ("srun started %d tasks without telling them they are ranks of one job, so each would "
+            "run alone: start them with srun --mpi=pmi2 (launch/slurm.sbatch does), or with "
+            "another MPI plugin of the cluster (srun --mpi=list)" % tasks)
+
+
 class DistContext:
     """Where this process sits in the job. `device` is 'cpu' or 'gpu:<local_rank>'."""
 

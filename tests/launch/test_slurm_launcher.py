@@ -1,7 +1,9 @@
 """launch/slurm.sbatch, submitted to a real (throwaway, one-node) Slurm: on 2 tasks it trains Boston
 exactly as `mpirun -n 2` does, and the device follows what the allocation has."""
 import importlib.util
+import json
 import os
+import sys
 
 import pytest
 
@@ -93,3 +95,27 @@ def test_the_device_follows_a_gpu_allocation(cluster, tmp_path, options, args, e
         assert status == 0, "the job failed (%d):\n%s" % (status, output)
         assert "on 2 ranks (%s" % device in output, output
     assert "Traceback" not in output
+
+
+def test_srun_without_an_mpi_plugin_is_refused_not_run_twice(cluster, tmp_path):
+    """`srun -n 2` without --mpi=pmi2 (a cluster whose MpiDefault is none) starts two one-rank
+    jobs; each would train alone into the same directory. Both refuse, saying what to add."""
+    proc = cluster.run(["srun", "-n", "2", "--mpi=none", sys.executable, "-m", "distflow",
+                        "train", BOSTON_YAML, "--output", tmp_path / "run"],
+                       timeout=120, env=clean_env(), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    expected = ("distflow: srun started 2 tasks without telling them they are ranks of one job, "
+                "so each would run alone: start them with srun --mpi=pmi2")
+    assert proc.stderr.count(expected) == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "run").exists()
+
+    info = cluster.run(["srun", "-n", "2", "--mpi=none", sys.executable, "-m", "distflow",
+                        "info", "--json"], timeout=120, env=clean_env(), cwd=tmp_path)
+    assert info.stdout.count("srun started 2 tasks without telling them") == 2, info.stdout
+
+    ok = cluster.run(["srun", "-n", "2", "--mpi=pmi2", sys.executable, "-m", "distflow",
+                      "info", "--json"], timeout=120, env=clean_env(), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    ranks = json.loads(ok.stdout)["ranks"]  # rank 0 alone prints
+    assert [(r["rank"], r["local_rank"], r["device"]) for r in ranks] == [(0, 0, "cpu"),
+                                                                        (1, 1, "cpu")]

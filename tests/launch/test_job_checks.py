@@ -1,6 +1,8 @@
-"""A job whose ranks chose different kinds of device (`device: auto` on nodes with and without
-GPUs) stops at init() on every rank with one message naming who chose what, instead of hanging in
-its first collective; `distflow train` turns it into a config error (exit status 2)."""
+"""What a launcher can get wrong, found when the job starts rather than as a hang or as copies of
+one run: ranks that chose different kinds of device (`device: auto` on nodes with and without
+GPUs) stop at init() on every rank with one message naming who chose what (`distflow train`: a
+config error, exit status 2); srun tasks given no MPI rank are told so (tested against a real
+srun in test_slurm_launcher.py)."""
 import importlib.util
 import os
 import subprocess
@@ -8,7 +10,7 @@ import sys
 
 import pytest
 
-from launch_support import clean_env, find_mpirun
+from launch_support import BOSTON_YAML, clean_env, find_mpirun
 
 from distflow.distribute import runtime
 from distflow.distribute.runtime import launched_by_mpi
@@ -57,9 +59,34 @@ def test_train_reports_it_as_the_device_setting(monkeypatch):
     def disagree(**kwargs):
         raise runtime.DeviceMismatchError("they chose cpu for rank 0 on a; gpu for rank 1 on b")
     monkeypatch.setattr(runtime, "init", disagree)
-    config = load_config(os.path.join(os.path.dirname(WORKER), "..", "..", "..", "configs",
-                                      "boston.yaml"))
+    config = load_config(BOSTON_YAML)
     config["device"] = "cpu"  # resolve_device would refuse 'gpu' on a machine without one
     with pytest.raises(ConfigError) as e:
         world.join(config)
     assert str(e.value) == "device = 'cpu': they chose cpu for rank 0 on a; gpu for rank 1 on b"
+
+
+@pytest.mark.parametrize("env, tasks", [
+    ({"SLURM_STEP_NUM_TASKS": "2"}, 2),                            # srun -n 2 --mpi=none
+    ({"SLURM_STEP_NUM_TASKS": "2", "PMI_RANK": "0", "PMI_SIZE": "2"}, 0),  # --mpi=pmi2
+    ({"SLURM_STEP_NUM_TASKS": "4", "PMIX_RANK": "3"}, 0),          # --mpi=pmix
+    ({"SLURM_STEP_NUM_TASKS": "1"}, 0),                            # srun -n 1: one process
+    ({"SLURM_NTASKS": "2"}, 0),                                    # the batch script itself
+    ({}, 0),
+])
+def test_srun_tasks_without_an_mpi_rank_are_recognised(env, tasks):
+    assert runtime.tasks_without_mpi(env) == tasks
+
+
+def test_train_refuses_srun_tasks_without_an_mpi_rank(monkeypatch):
+    from distflow.run import load_config, world
+    from distflow.run.config import ConfigError
+    for name in ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE",
+                 "OMPI_COMM_WORLD_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "3")
+    joined = []
+    monkeypatch.setattr(runtime, "init", lambda **kwargs: joined.append(kwargs))
+    with pytest.raises(ConfigError, match="srun started 3 tasks without telling them"):
+        world.join(load_config(BOSTON_YAML))
+    assert joined == []  # refused before joining anything
