@@ -90,3 +90,14 @@ def test_train_refuses_srun_tasks_without_an_mpi_rank(monkeypatch):
     with pytest.raises(ConfigError, match="srun started 3 tasks without telling them"):
         world.join(load_config(BOSTON_YAML))
     assert joined == []  # refused before joining anything
+
+
+def test_info_lists_ranks_that_disagree_on_the_device_as_a_problem(monkeypatch):
+    from distflow.run import info
+
+    def disagree(**kwargs):
+        raise runtime.DeviceMismatchError("they chose cpu for rank 0 on a; gpu for rank 1 on b")
+    monkeypatch.setattr(runtime, "init", disagree)
+    found = {"problems": [], "notes": [], "cuda_devices": []}
+    assert info._rank_map(found, None) is None
+    assert found["problems"] == ["they chose cpu for rank 0 on a; gpu for rank 1 on b"]
