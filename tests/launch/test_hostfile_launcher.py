@@ -89,7 +89,8 @@ def test_distflow_info_maps_ranks_to_the_two_nodes(tmp_path):
 def test_boston_on_two_nodes_trains_as_one_process(tmp_path):
     epochs = ("--set", "train.epochs=10")
     proc = on_two_nodes(tmp_path, [sys.executable, "-m", "distflow", "train", BOSTON_YAML,
-                                   "--output", str(tmp_path / "nodes"), *epochs])
+                                   "--device", "cpu", "--output", str(tmp_path / "nodes"),
+                                   *epochs])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("distflow: trained 10 epochs") == 1, proc.stdout
     assert "on 4 ranks (cpu; gradients through mpi)" in proc.stdout
