@@ -19,10 +19,10 @@ from distflow.distribute.devices import SharedGPUError, check_gpu_sharing  # noq
 from distflow.distribute.global_batch import (compute_average_loss, reduce_metrics,  # noqa: F401
                                               shard, shard_bounds)
 from distflow.distribute.optimizer import DistributedOptimizer  # noqa: F401
-from distflow.distribute.runtime import (DEFAULT_COLLECTIVE_TIMEOUT, DistContext,  # noqa: F401
-                                         communicator, device, get_context, init, is_chief,
-                                         launched_by_mpi, local_rank, local_size, rank, shutdown,
-                                         size)
+from distflow.distribute.runtime import (DEFAULT_COLLECTIVE_TIMEOUT,  # noqa: F401
+                                         DeviceMismatchError, DistContext, communicator, device,
+                                         get_context, init, is_chief, launched_by_mpi,
+                                         local_rank, local_size, rank, shutdown, size)
 from distflow.distribute.single import SingleCommunicator  # noqa: F401
 from distflow.distribute.variables import (ReplicaMismatchError,  # noqa: F401
                                            broadcast_global_variables, broadcast_variables,

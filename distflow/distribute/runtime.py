@@ -42,6 +42,22 @@ def launched_by_mpi(env=None):
     return any(v in env for v in _LAUNCHER_VARS)
 
 
+def tasks_without_mpi(env=None):
+    """How many tasks srun started in this step when it gave them no MPI rank (0 otherwise):
+    without --mpi=pmi2 (or another PMI plugin) every task is a job of one rank, alone."""
+    env = os.environ if env is None else env
+    tasks = env.get("SLURM_STEP_NUM_TASKS", "")  # srun sets it; a batch script has none
+    if tasks.isdigit() and int(tasks) > 1 and not launched_by_mpi(env):
+        return int(tasks)
+    return 0
+
+
+def tasks_without_mpi_message(tasks):
+    return ("srun started %d tasks without telling them they are ranks of one job, so each would "
+            "run alone: start them with srun --mpi=pmi2 (launch/slurm.sbatch does), or with "
+            "another MPI plugin of the cluster (srun --mpi=list)" % tasks)
+
+
 class DistContext:
     """Where this process sits in the job. `device` is 'cpu' or 'gpu:<local_rank>'."""
 
@@ -98,6 +114,8 @@ def init(collective_timeout=None, device=None, communicator=None, abort_on_excep
         timeout = parse_timeout(collective_timeout)
         comm = _make_communicator(communicator, timeout)
         host = socket.gethostname()
+        if comm.size > 1:
+            _check_one_device_kind(comm, device or "cpu", host)
         local_rank, local_size = 0, 1
         if comm.size > 1 and hasattr(comm, "local_rank_and_size"):
             local_rank, local_size = comm.local_rank_and_size()
@@ -112,6 +130,29 @@ def init(collective_timeout=None, device=None, communicator=None, abort_on_excep
         if reason and comm.rank == 0:
             _log.info("distflow: %s communicator: %s", comm.name, reason)
         return _context
+
+
+class DeviceMismatchError(ValueError):
+    """The ranks of one job chose different kinds of device (each resolves 'auto' alone)."""
+
+
+def _check_one_device_kind(comm, kind, host):
+    """Raises DeviceMismatchError on every rank unless all ranks chose `kind`: GPU ranks gather
+    their GPUs' identities and pick a GPU communicator, CPU ranks do neither, and the job would
+    hang in its first collective (`auto` on nodes with and without GPUs does this)."""
+    everyone = comm.allgather_object((kind, host))
+    if len({k for k, _ in everyone}) == 1:
+        return
+    where = {}  # kind -> host -> ranks
+    for rank, (k, h) in enumerate(everyone):
+        where.setdefault(k, {}).setdefault(h, []).append(str(rank))
+    found = "; ".join("%s for %s" % (k, ", ".join(
+        "rank%s %s on %s" % ("s" if len(ranks) > 1 else "", ", ".join(ranks), h)
+        for h, ranks in hosts.items())) for k, hosts in sorted(where.items()))
+    raise DeviceMismatchError(
+        "the ranks of one job must all use the CPU or all use GPUs, but they chose %s. Give every "
+        "node the same kind of device, or choose one for all ranks (--device cpu, or device: cpu "
+        "in the config)" % found)
 
 
 def _make_communicator(kind, timeout):

@@ -100,7 +100,11 @@ def _rank_map(info, cupy):
     from distflow.distribute import devices, runtime
     want = "gpu" if cupy is not None and info["cuda_devices"] else "cpu"
     # 'mpi': on GPUs that stages through host memory, so `info` never starts NCCL itself
-    ctx = runtime.init(device=want, communicator="mpi")
+    try:
+        ctx = runtime.init(device=want, communicator="mpi")
+    except runtime.DeviceMismatchError as e:  # CuPy finds GPUs on some nodes only
+        info["problems"].append(str(e))
+        return None
     launched = world.launcher_size()
     if ctx.size != launched:
         info["problems"].append(
@@ -130,6 +134,10 @@ def collect():
     cupy = _cupy_info(info)
     _cuda_info(info, cupy)
     mpi = _mpi_info(info)
+    from distflow.distribute import runtime
+    tasks = runtime.tasks_without_mpi()
+    if tasks:
+        info["problems"].append(runtime.tasks_without_mpi_message(tasks))
     if mpi is not None and info["launched_by_mpi"]:
         _rank_map(info, cupy)
     elif info["launched_by_mpi"] and world.launcher_size() > 1:

@@ -72,6 +72,9 @@ def join(config):
     process: later calls return the same context), then checks what needs the job's size."""
     from distflow.distribute import runtime
     dist = config["distributed"]
+    tasks = runtime.tasks_without_mpi()
+    if tasks:  # N copies of one run, each writing the same files
+        raise ConfigError(runtime.tasks_without_mpi_message(tasks))
     device = resolve_device(config["device"])
     kind = None if dist["communicator"] == "auto" else dist["communicator"]
     if kind in ("nccl", "host-staged") and device != "gpu":
@@ -82,6 +85,8 @@ def join(config):
                           "ranks; allowed: auto or mpi" % launcher_size())
     try:
         ctx = runtime.init(collective_timeout=dist["timeout_s"], device=device, communicator=kind)
+    except runtime.DeviceMismatchError as e:
+        raise ConfigError("device = %r: %s" % (config["device"], e)) from None
     except ValueError as e:
         raise ConfigError("distributed.communicator = %r: %s" % (dist["communicator"], e)) from None
     from distflow.run.config import check_against_world
