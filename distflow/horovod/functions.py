@@ -21,6 +21,11 @@ def broadcast_variables(variables, root_rank, process_set=None, inplace=False):
     variables = list(variables)
     if not variables:
         return None if context.executing_eagerly() else control_flow_ops.no_op()
+    graph_vars = [v for v in variables if not dd_variables._is_eager(v)]
+    if graph_vars:  # TF1 variables: an op in their graph, whatever the mode of the caller
+        with graph_vars[0].graph.as_default():
+            return control_flow_ops.group(*[v.assign(broadcast(v, root_rank))
+                                            for v in variables])
     if context.executing_eagerly():
         comm = _comm()
         collectives.negotiate(comm, "broadcast_variables",
@@ -33,12 +38,12 @@ def broadcast_variables(variables, root_rank, process_set=None, inplace=False):
 
 def broadcast_global_variables(root_rank):
     """An op broadcasting every global variable of the default graph from root_rank (TF1)."""
-    if context.executing_eagerly():
+    found = get_default_graph().get_collection(GraphKeys.GLOBAL_VARIABLES)
+    if not found and context.executing_eagerly():  # TF2 code: its variables are in no graph
         raise RuntimeError("hvd.broadcast_global_variables() does not support eager execution. "
                            "Please use `hvd.broadcast_variables(<model/optimizer variables>)` "
                            "instead.")
-    return broadcast_variables(get_default_graph().get_collection(GraphKeys.GLOBAL_VARIABLES),
-                               root_rank)
+    return broadcast_variables(found, root_rank)
 
 
 class BroadcastGlobalVariablesHook:

@@ -180,6 +180,9 @@ def alltoall(tensor, splits=None, name=None, ignore_name_scope=False, process_se
     received, in rank order, and (when splits are given) how many came from each rank."""
     _global_only(process_set)
     given = splits is not None
+    if given and isinstance(splits, (list, tuple, np.ndarray)) and len(splits) != _comm().size:
+        raise ValueError("hvd.alltoall: splits must give one row count per rank (%d), got %r"
+                         % (_comm().size, list(splits)))
     splits = dispatch.convert_to_tensor(splits if given else np.zeros(0, np.int32), dtypes.int32)
     out, received = dispatch.apply(HorovodAlltoall, [tensor, splits], {}, name=name)
     return (out, received) if given else out
@@ -213,6 +216,10 @@ HorovodReducescatter = op_def("HorovodReducescatter", infer=_reducescatter_infer
 
 def reducescatter_op(tensor, reduce_op=SUM, prescale_factor=1.0, postscale_factor=1.0,
                      name=None):
+    if reduce_op not in (SUM, AVERAGE):
+        collectives.check_op(reduce_op)
+        raise ValueError("hvd.reducescatter supports op=hvd.Sum and hvd.Average, got hvd.%s"
+                         % collectives.OP_NAMES[reduce_op])
     attrs = {"reduce_op": reduce_op, "prescale_factor": float(prescale_factor),
              "postscale_factor": float(postscale_factor)}
     return dispatch.apply(HorovodReducescatter, [tensor], attrs, name=name)

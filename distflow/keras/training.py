@@ -62,6 +62,12 @@ class Trainer:
             raise TypeError("Type of `metrics` argument not understood. Expected a list or "
                             "dictionary, found: %r" % (metrics,))
         self.optimizer = optimizers_module.get(optimizer)
+        # A distributed optimizer whose reduction does not fit fit's per-rank mean loss refuses
+        # here (distflow.distribute's DistributedOptimizer(op='sum')); the others reduce in
+        # their apply_gradients, which the train step calls.
+        check = getattr(self.optimizer, "_check_keras_fit", None)
+        if check is not None:
+            check()
         self.loss = loss
         self._loss_fn = None if loss is None else losses_module.get(loss)
         self._compiled_metrics = list(metrics or [])
