@@ -56,13 +56,22 @@ def _describe(arrays):
     return tuple("%s %s" % (tuple(a.shape), a.dtype) for a in arrays)
 
 
-def negotiate(comm, kind, desc):
+def header(kind, desc):
+    """This rank's negotiation header for a call of `kind` on tensors described by `desc`."""
+    return np.array([_KINDS[kind], _digest(repr((kind, desc)))], dtype=np.int64)
+
+
+def negotiate(comm, kind, desc, mine=None):
     """Every rank's header for this call; returns the ranks that are in join() (empty when all
-    take part). Raises CollectiveMismatchError on every rank when the active ranks differ."""
+    take part). Raises CollectiveMismatchError on every rank when the active ranks differ.
+    `mine`: header(kind, desc), when the caller keeps it from one call to the next."""
     if comm.size == 1:
         return []
-    mine = np.array([_KINDS[kind], _digest(repr((kind, desc)))], dtype=np.int64)
+    if mine is None:
+        mine = header(kind, desc)
     headers = comm.allgather(mine, name="horovod %s (negotiation)" % kind)
+    if kind != "join" and (headers == mine).all():  # the usual case, in one comparison
+        return []
     joined = [r for r in range(comm.size) if headers[r, 0] == _JOIN and kind != "join"]
     active = [r for r in range(comm.size) if headers[r, 0] != _JOIN]
     if kind == "join":
@@ -103,9 +112,12 @@ def allreduce(comm, arrays, op, prescale=1.0, postscale=1.0, name=None):
         if op == AVERAGE and a.dtype.kind not in "fc":
             raise TypeError("hvd.Average needs floating tensors, got %s for %s: use op=hvd.Sum "
                             "for integers" % (a.dtype, name or "the tensor"))
-    desc = ("op %s pre %r post %r" % (OP_NAMES[op], prescale, postscale),) + _describe(arrays)
-    negotiate(comm, "allreduce", desc)
+    negotiate(comm, "allreduce", allreduce_description(arrays, op, prescale, postscale))
     return _reduce(comm, arrays, op, prescale, postscale, name)
+
+
+def allreduce_description(arrays, op, prescale, postscale):
+    return ("op %s pre %r post %r" % (OP_NAMES[op], prescale, postscale),) + _describe(arrays)
 
 
 def _reduce(comm, arrays, op, prescale, postscale, name):

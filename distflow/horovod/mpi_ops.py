@@ -7,6 +7,9 @@ Horovod's: an allreduce's gradient is the same allreduce of the incoming gradien
 is this rank's rows of the averaged gradient, a broadcast's is the averaged gradient on the root
 and zeros elsewhere, an alltoall's sends the gradient back, a reducescatter's gathers it.
 """
+import types
+import weakref
+
 import numpy as np
 
 from distflow.framework import dtypes
@@ -41,15 +44,75 @@ def _allreduce_infer(*xs, reduce_op, prescale_factor, postscale_factor):
     return [(x.shape, x.dtype) for x in xs]
 
 
-def _allreduce_kernel(op, runtime):
-    attrs = op.attrs
-    name = getattr(op, "name", None) or "HorovodAllreduce"
+class _AllreduceKernel:
+    """One allreduce op's kernel. Eagerly, and for Min / Max / Product: collectives.allreduce,
+    fresh arrays per call. In a plan (a Session's, a df.function's) a Sum or Average is reduced
+    by distflow's fused all-reduce kernel (allreduce_op.FusedKernel): buffers allocated once,
+    gradients computed straight into them, the MPI call bound once, shared memory for big
+    buffers; the negotiation that comes first is one 16-byte allgather whose header is made
+    once per layout. With a rank in join(), the call takes the plain path, as the joined rank
+    does."""
 
-    def run(*arrays):
-        return _single(collectives.allreduce(
-            _comm(), list(arrays), attrs["reduce_op"], attrs["prescale_factor"],
-            attrs["postscale_factor"], name))
-    return run
+    def __init__(self, op, runtime):
+        from distflow.distribute.allreduce_op import DEFAULT_BUCKET_BYTES, FusedKernel
+        a = op.attrs
+        self.op, self.pre, self.post = a["reduce_op"], a["prescale_factor"], a["postscale_factor"]
+        self.name = getattr(op, "name", None) or "HorovodAllreduce"
+        self.comm = _comm()
+        self.scale = self.pre * self.post
+        self.headers = {}  # (shapes, dtypes) -> (header, description)
+        self.fused = None
+        if runtime is not None and self.comm.size > 1 and self.op in (SUM, AVERAGE):
+            names = tuple(getattr(x, "name", None) or "tensor #%d" % i
+                          for i, x in enumerate(op.inputs))
+            self.fused = FusedKernel(_stand_in(op, {
+                "communicator": self.comm, "reduction": "mean" if self.op == AVERAGE else "sum",
+                "bucket_bytes": DEFAULT_BUCKET_BYTES, "names": names}, self.name), runtime)
+            self.input_buffers = self.fused.input_buffers  # the plan's zero-copy offer
+
+    def __call__(self, *arrays):
+        if self.fused is None:
+            return _single(collectives.allreduce(self.comm, list(arrays), self.op, self.pre,
+                                                 self.post, self.name))
+        key = tuple((a.shape, a.dtype) for a in arrays)
+        known = self.headers.get(key)
+        if known is None:
+            known = self.headers[key] = self._describe(arrays)
+        if collectives.negotiate(self.comm, "allreduce", known[1], known[0]):
+            # a rank is in join(): the plain reduction, which the joined rank takes part in
+            return _single(collectives._reduce(self.comm, list(arrays), self.op, self.pre,
+                                               self.post, self.name))
+        out = self.fused(*arrays)
+        if self.scale != 1.0:
+            for o in (out if isinstance(out, tuple) else (out,)):
+                o *= o.dtype.type(self.scale)  # in the fused buffer: no new array
+        return out
+
+    def _describe(self, arrays):
+        for a in arrays:
+            if self.op == AVERAGE and a.dtype.kind not in "fc":
+                raise TypeError("hvd.Average needs floating tensors, got %s: use op=hvd.Sum "
+                                "for integers" % a.dtype)
+        desc = collectives.allreduce_description(arrays, self.op, self.pre, self.post)
+        return collectives.header("allreduce", desc), desc
+
+
+_stand_ins = weakref.WeakKeyDictionary()
+
+
+def _stand_in(op, attrs, name):
+    """What FusedKernel reads of an op (attrs, name), one per allreduce op: the plans compiled
+    for one op share its buffers through it (FusedKernel keys them by its identity)."""
+    try:
+        found = _stand_ins.get(op)
+    except TypeError:  # an op without weak references (an eager record): one per kernel
+        return types.SimpleNamespace(attrs=attrs, name=name)
+    if found is None:
+        found = _stand_ins[op] = types.SimpleNamespace(attrs=attrs, name=name)
+    return found
+
+
+_allreduce_kernel = _AllreduceKernel
 
 
 def _allreduce_grad(op, *dys):

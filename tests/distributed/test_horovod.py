@@ -196,6 +196,25 @@ def test_join_lets_ranks_with_less_data_take_part_with_zeros():
     hvd.barrier()
 
 
+@pytest.mark.parametrize("traced", [False, True])
+def test_join_with_the_fused_path_of_a_session_or_a_function(traced):
+    """In a plan, a Sum or Average takes distflow's fused all-reduce; with a rank in join(),
+    every rank takes the plain path for that call."""
+    me, n = hvd.rank(), hvd.size()
+    if traced:
+        run = tf.function(lambda v: hvd.allreduce(v, op=hvd.Sum))
+    else:
+        x = tf1.placeholder(tf.float32, [2])
+        y = hvd.allreduce(x, op=hvd.Sum)
+        sess = tf1.Session()
+        run = lambda v: sess.run(y, {x: v})  # noqa: E731
+    for step in range(me + 2):
+        got = run(np.array([1.0, float(me)], np.float32))
+        present = [r for r in range(n) if r + 2 > step]
+        np.testing.assert_allclose(np.asarray(got), [len(present), sum(present)])
+    assert int(hvd.join()) == n - 1
+
+
 @pytest.mark.mpi(min_size=2)
 def test_a_joined_rank_takes_part_in_allgather_and_broadcast():
     if hvd.rank() == 0:
