@@ -97,7 +97,7 @@ def test_keras_mnist_example_pattern_with_warmup():
                                          backward_passes_per_step=1,
                                          average_aggregated_gradients=True)
     model.compile(loss=tf.losses.SparseCategoricalCrossentropy(), optimizer=opt,
-                  metrics=["accuracy"])
+                  metrics=["accuracy"], experimental_run_tf_function=False)
     callbacks = [hvd_keras.callbacks.BroadcastGlobalVariablesCallback(0),
                  hvd_keras.callbacks.MetricAverageCallback(),
                  hvd_keras.callbacks.LearningRateWarmupCallback(initial_lr=scaled_lr,
