@@ -78,6 +78,29 @@ def reducescatter(tensor, device_dense="", compression=Compression.none, op=Aver
     return compression.decompress(reduced, ctx)
 
 
+def size_op(process_set_id=0, name=None):
+    """hvd.size() as an int32 tensor (a job's size never changes here: no elastic mode)."""
+    return _constant(size(), name or "size")
+
+
+def local_size_op(name=None):
+    return _constant(local_size(), name or "local_size")
+
+
+def rank_op(name=None):
+    return _constant(rank(), name or "rank")
+
+
+def local_rank_op(name=None):
+    return _constant(local_rank(), name or "local_rank")
+
+
+def _constant(value, name):
+    from distflow.ops import constant_op
+    import numpy as np
+    return constant_op.constant(np.int32(value), name=name)
+
+
 def _op(op, average):
     """Horovod's handle_average_backwards_compatibility: `average` is the deprecated spelling."""
     if op is not None and average is not None:

@@ -35,6 +35,9 @@ def test_process_functions():
     assert hvd.mpi_enabled() is (hvd.size() > 1)
     assert isinstance(hvd.nccl_built(), bool) and isinstance(hvd.mpi_threads_supported(), bool)
     assert (hvd.Average, hvd.Sum, hvd.Adasum, hvd.Min, hvd.Max, hvd.Product) == (0, 1, 2, 3, 4, 5)
+    assert [int(t.numpy()) for t in (hvd.size_op(), hvd.rank_op(), hvd.local_size_op(),
+                                     hvd.local_rank_op())] == \
+        [hvd.size(), hvd.rank(), hvd.local_size(), hvd.local_rank()]
 
 
 def test_run_is_refused_with_the_launcher_to_use():
