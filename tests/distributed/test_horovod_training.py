@@ -165,6 +165,37 @@ def test_tensorflow2_mnist_example_pattern():
     assert_identical_replicas(model.get_weights() + [v.numpy() for v in opt.variables])
 
 
+def test_uneven_batches_with_join_then_broadcast():
+    """Horovod's recipe for uneven data: rank r has r + 1 batches; a rank that ran out joins
+    (its zeros count in the average), then every rank takes the weights of the last to join."""
+    model = linear_model(seed=0)
+    opt = tf.optimizers.SGD(LR)
+    x, y = data(hvd.rank())
+
+    @tf.function
+    def step(xb, yb):
+        with tf.GradientTape() as tape:
+            loss_value = tf.reduce_mean(tf.square(model(xb) - yb))
+        tape = hvd.DistributedGradientTape(tape)
+        grads = tape.gradient(loss_value, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+
+    model.build((None, D))
+    hvd.broadcast_variables(model.variables, root_rank=0)
+    w, b = (a.astype(np.float64) for a in model.get_weights())
+    for k in range(hvd.rank() + 1):
+        step(x, y)
+    last = int(hvd.join())
+    assert last == hvd.size() - 1
+    hvd.broadcast_variables(model.variables, root_rank=last)
+    for k in range(hvd.size()):  # Horovod's average: the joined ranks' zeros count
+        grads = [mse_grads(w, b, *data(r)) for r in range(k, hvd.size())]
+        w = w - LR * sum(g[0] for g in grads) / hvd.size()
+        b = b - LR * sum(g[1] for g in grads) / hvd.size()
+    np.testing.assert_allclose(model.get_weights()[0], w, rtol=1e-5, atol=1e-6)
+    assert_identical_replicas(model.get_weights())
+
+
 def test_gradient_tape_options():
     x = tf.constant(np.arange(3, dtype=np.float32) * (hvd.rank() + 1))
 
