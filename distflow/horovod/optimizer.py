@@ -20,6 +20,7 @@ from distflow.horovod.collectives import AVERAGE, SUM
 from distflow.horovod.mpi_ops import grouped_allreduce_op
 from distflow.ops import dispatch
 from distflow.autodiff.tape import GradientTape
+from distflow.train.keras_style import KerasStyle
 from distflow.train.optimizer import Optimizer
 
 
@@ -142,11 +143,14 @@ def DistributedOptimizer(optimizer, name=None, use_locking=False, device_dense="
     _no_groups(num_groups, groups, process_set)
     wrapped = copy.copy(optimizer)
     wrapped.__class__ = _distributed_class(type(optimizer))
-    # A fresh optimizer of the same configuration (Horovod's Keras one is rebuilt from its
-    # config): the state it makes is its own.
-    wrapped._hyper = dict(optimizer._hyper)
-    wrapped._slots, wrapped._non_slots, wrapped._eager_numbers = {}, {}, {}
-    wrapped._iterations = None
+    if isinstance(optimizer, KerasStyle):
+        # A fresh optimizer of the same configuration, as Horovod's Keras one is rebuilt from
+        # its config: the state it makes is its own.
+        wrapped._hyper = dict(optimizer._hyper)
+        wrapped._slots, wrapped._non_slots, wrapped._eager_numbers = {}, {}, {}
+        wrapped._iterations = None
+    # else (TF1): Horovod's wrapper applies through the wrapped optimizer, so both see the same
+    # slots; the shallow copy shares its dictionaries of slots and hyperparameters alike
     wrapped._hvd_allreduce = make_allreduce_grads_fn(
         name or "Distributed" + type(optimizer).__name__, compression, sparse_as_dense, op,
         gradient_predivide_factor)

@@ -244,10 +244,24 @@ def test_tf1_distributed_optimizer_in_a_session(path):
         for _ in range(2):
             sess.run(train)
         got = sess.run([w, b])
+    assert opt.get_name() == "GradientDescent" and opt.variables() == []
     expected = horovod_sgd(start[0], start[1], steps=2)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
     assert_identical_replicas(got)
+
+
+def test_tf1_wrapper_shares_the_wrapped_optimizers_slots_keras_one_starts_fresh():
+    w, b, loss = _graph_linear(hvd.rank())
+    inner = tf1.train.MomentumOptimizer(LR, 0.9)
+    opt = hvd.DistributedOptimizer(inner)
+    opt.minimize(loss)
+    assert inner.get_slot(w, "momentum") is opt.get_slot(w, "momentum") is not None
+    keras = tf.keras.optimizers.Adam(0.01)
+    wrapped = hvd.DistributedOptimizer(keras)
+    v = tf.Variable([1.0])
+    wrapped.apply_gradients([(tf.constant([0.5]), v)])
+    assert len(wrapped.variables) == 3 and keras.variables == []  # iterations, m, v
 
 
 def test_backward_passes_per_step_accumulates_eagerly():
