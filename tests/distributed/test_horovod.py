@@ -239,6 +239,12 @@ def test_different_collectives_on_different_ranks_fail_on_every_rank_instead_of_
             hvd.broadcast(x, 0)
     with pytest.raises(CollectiveMismatchError, match=r"\(2,\) float32.*\n.*\(3,\) float32"):
         hvd.allreduce(tf.constant(np.ones(2 + min(hvd.rank(), 1), np.float32)))
+    x = tf1.placeholder(tf.float32, [None])
+    y = hvd.allreduce(x)
+    with tf1.Session() as sess:  # the fused path of a plan negotiates too
+        with pytest.raises(CollectiveMismatchError, match=r"\(2,\) float32.*\n.*\(3,\)"):
+            sess.run(y, {x: np.ones(2 + min(hvd.rank(), 1), np.float32)})
+        np.testing.assert_allclose(sess.run(y, {x: np.ones(2, np.float32)}), [1.0, 1.0])
     hvd.barrier()  # the ranks are still in step afterwards
 
 
