@@ -4,7 +4,9 @@ DistributedOptimizer(GradientDescentOptimizer(0.01)) puts ONE fused all-reduce b
 gradients and the update; each rank's loss is its sum of squared errors over its part of the
 global batch divided by the global batch size (compute_average_loss), so the summed gradients are
 the one-process gradients. Session.run(train_op, feed_dict) runs forward, backward, all-reduce and
-update as one plan.
+update as one plan. The `horovod` variant is the same step as a Horovod program writes it
+(distflow.horovod's DistributedOptimizer, each rank's mean loss; equal parts, so the same
+gradients), run as a callable.
 
     mpirun -n 2 python benchmarks/dp_step_distflow.py
 
@@ -48,14 +50,20 @@ def build_step(tf, dd, spec, global_batch, variant, communicator=None):
             h = tf.matmul(h, w) + b
             if i < len(params) - 1:
                 h = tf.nn.relu(h)
-        loss = dd.compute_average_loss(tf.square(h - y), global_batch)
-        opt = dd.DistributedOptimizer(tf.train.GradientDescentOptimizer(spec["lr"]),
-                                      communicator=communicator)
+        if variant == "horovod":  # Horovod's program: each rank's mean loss, averaged gradients
+            import distflow.horovod as hvd
+            hvd.init()
+            loss = tf.reduce_mean(tf.square(h - y))
+            opt = hvd.DistributedOptimizer(tf.train.GradientDescentOptimizer(spec["lr"]))
+        else:
+            loss = dd.compute_average_loss(tf.square(h - y), global_batch)
+            opt = dd.DistributedOptimizer(tf.train.GradientDescentOptimizer(spec["lr"]),
+                                          communicator=communicator)
         train = opt.minimize(loss)
         init = tf.global_variables_initializer()
     sess = tf.Session(graph=graph)
     sess.run(init)
-    if variant == "callable":
+    if variant in ("callable", "horovod"):
         return sess.make_callable(train, [x, y]), ws, sess
 
     def step(xb, yb):
@@ -65,8 +73,9 @@ def build_step(tf, dd, spec, global_batch, variant, communicator=None):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--variant", nargs="+", choices=("graph", "callable"),
-                   default=["graph", "callable"])
+    p.add_argument("--variant", nargs="+", choices=("graph", "callable", "horovod"),
+                   default=["graph", "callable", "horovod"],
+                   help="horovod: the same step written with distflow.horovod (callable)")
     p.add_argument("--workload", choices=("W1", "W2"), default="W1",
                    help="W1: the W4 step (global batch 32); W2: weak scaling, 256 rows per rank")
     p.add_argument("--quick", action="store_true")

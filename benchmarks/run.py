@@ -286,7 +286,7 @@ def rows_for(recs):
     base = find(recs, "W4", "numpy+mpi4py")
     if base is not None:
         add("W4", "NumPy + one mpi4py Allreduce (distflow's MPI settings)", base)
-        for v in ("graph", "callable"):
+        for v in ("graph", "callable", "horovod"):
             r = find(recs, "W4", "distflow", v)
             if r is not None:
                 add("W4", "distflow %s / NumPy+Allreduce" % v, r, base, 1.5)

@@ -4,8 +4,13 @@
     train_op = opt.minimize(loss)      # forward, backward, ONE all-reduce, update: one plan
 
 compute_gradients asks the wrapped optimizer for the local gradients, then inserts a single
-FusedAllReduce over all of them; apply_gradients is the wrapped optimizer's. The same code runs
-eagerly (minimize(loss_fn), or compute_gradients(loss, tape=tape)) and inside df.function.
+FusedAllReduce over all of them. The same code runs eagerly (minimize(loss_fn), or
+compute_gradients(loss, tape=tape)) and inside df.function.
+
+No path updates with local gradients: apply_gradients uses the gradients of the variables whose
+gradients this optimizer's last compute_gradients reduced as they are (also after the caller
+clipped them), and reduces any other gradient first (a GradientTape loop, Keras fit's step).
+A caller that reduced the gradients itself says so with apply_reduced_gradients.
 
 Gradients are SUMMED, not averaged. Each rank's loss must be its sum over its own part of the
 global batch divided by the GLOBAL batch size (`compute_average_loss`); the sum over ranks is
@@ -28,6 +33,9 @@ class DistributedOptimizer(Optimizer):
         if not isinstance(optimizer, Optimizer):
             raise TypeError("DistributedOptimizer wraps a distflow Optimizer, got %r"
                             % (optimizer,))
+        if isinstance(optimizer, DistributedOptimizer) or hasattr(optimizer, "_hvd_allreduce"):
+            raise ValueError("%r reduces its gradients across ranks already: wrapping it in "
+                             "DistributedOptimizer would reduce them twice" % (optimizer,))
         if op not in ("sum", "mean"):
             raise ValueError("op must be 'sum' or 'mean', got %r" % (op,))
         super().__init__(name=name or "Distributed" + optimizer.get_name())
@@ -38,6 +46,7 @@ class DistributedOptimizer(Optimizer):
         self._communicator = communicator
         self._bucket_bytes = bucket_bytes
         self._op = op
+        self._reduced = set()  # ids of the variables whose gradients compute_gradients reduced
 
     @property
     def optimizer(self):
@@ -51,7 +60,9 @@ class DistributedOptimizer(Optimizer):
         """The wrapped optimizer's [(gradient, variable)], gradients reduced across ranks."""
         pairs = self._optimizer.compute_gradients(loss, var_list=var_list, grad_loss=grad_loss,
                                                   tape=tape, **kwargs)
-        return self.reduce_gradients(pairs)
+        reduced = self.reduce_gradients(pairs)
+        self._reduced = {id(v) for g, v in reduced if g is not None}
+        return reduced
 
     def reduce_gradients(self, grads_and_vars):
         """All-reduces the gradients of [(gradient, variable)] pairs with one fused op (None
@@ -74,7 +85,34 @@ class DistributedOptimizer(Optimizer):
         return out
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+        """Applies the gradients, reduced across ranks first unless compute_gradients reduced
+        them (see the module doc)."""
+        pairs = list(grads_and_vars)
+        reduced, self._reduced = self._reduced, set()
+        local = [i for i, (g, v) in enumerate(pairs) if g is not None and id(v) not in reduced]
+        if local:
+            done = self.reduce_gradients([pairs[i] for i in local])
+            for i, pair in zip(local, done):
+                pairs[i] = pair
+        return self._optimizer.apply_gradients(pairs, global_step=global_step, name=name)
+
+    def apply_reduced_gradients(self, grads_and_vars, global_step=None, name=None):
+        """Applies gradients the caller has already summed across ranks itself (the CLI's
+        replica reduces them together with the loss, in one buffer)."""
+        self._reduced = set()
         return self._optimizer.apply_gradients(grads_and_vars, global_step=global_step, name=name)
+
+    def _check_keras_fit(self):
+        """Keras compile() asks: fit divides each rank's loss by its OWN batch, so summed
+        gradients would be size times the mean gradient."""
+        if self._op == "sum":
+            raise ValueError(
+                "DistributedOptimizer(op='sum') sums gradients of losses divided by the GLOBAL "
+                "batch size, but Keras fit divides each rank's loss by its own batch, so the sum "
+                "would be %d times too large. Use DistributedOptimizer(optimizer, op='mean') "
+                "(each rank its own data, Horovod's semantics; or distflow.horovod.keras's "
+                "DistributedOptimizer), or a tf.distribute strategy for global-batch semantics."
+                % self._communicator.size)
 
     # The wrapped optimizer owns the slots and hyperparameters.
     def get_slot(self, var, name):

@@ -202,13 +202,14 @@ def _format(value):
 
 
 class CallbackList:
-    """The callbacks of one fit: History first, the progress printer if verbose, then the
-    user's, in order."""
+    """The callbacks of one fit, in Keras's order: the progress printer if verbose, the user's
+    in order, then History, which so records the logs as the user's callbacks left them
+    (Horovod's MetricAverageCallback averages them over the ranks in place)."""
 
     def __init__(self, callbacks, model, params, verbose):
         self.history = History()
-        self.callbacks = [self.history] + ([ProgbarLogger(verbose)] if verbose else [])
-        self.callbacks += list(callbacks or [])
+        self.callbacks = [ProgbarLogger(verbose)] if verbose else []
+        self.callbacks += list(callbacks or []) + [self.history]
         for cb in self.callbacks:
             if not isinstance(cb, Callback) and not hasattr(cb, "on_epoch_end"):
                 raise TypeError("callbacks must be Callback objects, got %r" % (cb,))

@@ -51,10 +51,12 @@ class Trainer:
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
-                jit_compile="auto", auto_scale_loss=True):
+                jit_compile="auto", auto_scale_loss=True, experimental_run_tf_function=True):
         """optimizer: a name ('adam', 'sgd', ...) or an optimizer; loss: a name ('mse'), a Loss
         or a function of (y_true, y_pred); metrics: a list of names, metrics or functions.
-        run_eagerly=True runs every step op by op (for debugging) instead of as a graph."""
+        run_eagerly=True runs every step op by op (for debugging) instead of as a graph.
+        experimental_run_tf_function: Keras 2's, accepted and without effect (Horovod's Keras
+        examples pass False; each step here is one df.function either way)."""
         if loss_weights is not None or weighted_metrics is not None:
             raise NotImplementedError("loss_weights and weighted_metrics (models with several "
                                       "outputs or sample weights) are not supported")
@@ -62,6 +64,12 @@ class Trainer:
             raise TypeError("Type of `metrics` argument not understood. Expected a list or "
                             "dictionary, found: %r" % (metrics,))
         self.optimizer = optimizers_module.get(optimizer)
+        # A distributed optimizer whose reduction does not fit fit's per-rank mean loss refuses
+        # here (distflow.distribute's DistributedOptimizer(op='sum')); the others reduce in
+        # their apply_gradients, which the train step calls.
+        check = getattr(self.optimizer, "_check_keras_fit", None)
+        if check is not None:
+            check()
         self.loss = loss
         self._loss_fn = None if loss is None else losses_module.get(loss)
         self._compiled_metrics = list(metrics or [])

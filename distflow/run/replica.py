@@ -157,8 +157,9 @@ class Replica:
         if clip is not None:
             grads, _ = clip_ops.clip_by_global_norm(grads, clip)
         self.global_step = get_or_create_global_step()
-        self.train_op = self.optimizer.apply_gradients(list(zip(grads, var_list)),
-                                                       global_step=self.global_step)
+        # reduced above, with the loss: applying them must not reduce them again
+        self.train_op = self.optimizer.apply_reduced_gradients(list(zip(grads, var_list)),
+                                                               global_step=self.global_step)
 
     # -- running ---------------------------------------------------------------------------------
     def train_step(self, x, y, global_size, masks=()):

@@ -39,9 +39,10 @@ def test_w3_distflow_against_raw_mpi4py_in_the_same_processes():
 def test_w4_distflow_matches_numpy_plus_allreduce():
     (base,) = bench_mpi(["dp_step_numpy_mpi.py", "--quick"])
     records = bench_mpi(["dp_step_distflow.py", "--quick"])
-    assert [r["variant"] for r in records] == ["graph", "callable"]
+    assert [r["variant"] for r in records] == ["graph", "callable", "horovod"]
     for r in records:
-        # the same steps on the same data from the same weights: the same parameters
+        # the same steps on the same data from the same weights: the same parameters (Horovod's
+        # average of the ranks' mean losses is the global mean here: the parts are equal)
         assert r["param_sum"] == pytest.approx(base["param_sum"], rel=1e-4)
 
 

@@ -169,3 +169,11 @@ def test_dataset_errors_name_the_key(tmp_path):
     cfg = _config("data.dataset=csv", "data.csv=%s" % (tmp_path / "t.csv"), "data.target=y")
     with pytest.raises(run_config.ConfigError, match="no column 'y'"):
         inputs.load_dataset(cfg)
+
+
+def test_the_replica_reduces_its_gradients_once():
+    """The step reduces gradients and loss in one buffer; applying them must not add a second
+    all-reduce (which would sum the summed gradients again on several ranks)."""
+    r = _replica(_config("model.hidden=[4]"))
+    fused = [op for op in r.graph.get_operations() if op.type == "FusedAllReduce"]
+    assert [op.name for op in fused] == ["GradientsAndLoss_Allreduce"]
