@@ -15,11 +15,11 @@ constructor, callbacks (History, EarlyStopping), Input, utils.set_random_seed, d
 Loaded on first use (`tf.keras`), so `import distflow` stays fast.
 """
 from distflow.keras import (activations, backend, callbacks, datasets, layers,  # noqa: F401
-                            metrics, optimizers, utils)
+                            metrics, optimizers, regularizers, utils)
 from distflow.keras.layers import Input  # noqa: F401
-from distflow.keras.models import Sequential  # noqa: F401
+from distflow.keras.models import Model, Sequential  # noqa: F401
 from distflow.nn import initializers, losses  # noqa: F401
 from distflow.keras import models  # noqa: F401,E402
 
-__all__ = ["Sequential", "Input", "layers", "models", "optimizers", "losses", "metrics",
+__all__ = ["Sequential", "Model", "regularizers", "Input", "layers", "models", "optimizers", "losses", "metrics",
            "initializers", "activations", "callbacks", "utils", "backend", "datasets"]

@@ -8,15 +8,17 @@ What Keras adds over `df.nn.Dense` / `df.nn.Dropout`:
     seed's stream, so the program's initial weights and dropout masks repeat run after run, as
     Keras's SeedGenerator makes them. Without a global seed they are fresh each run.
 
-`Input(shape=(13,))` (and `InputLayer`) only carries the input shape: `Sequential([Input(...),
-Dense(...)])` takes it as the model's input shape, as Keras 3 does. The functional API
-(`Model(inputs, outputs)`) is not provided.
+`Input(shape=(13,))` is a KerasTensor (distflow/keras/functional.py): the start of a functional
+model, or, first in a Sequential, its input shape, as Keras 3 has it. Normalization, Lambda,
+Embedding, Concatenate and Add live in distflow/keras/core_layers.py.
 """
 from distflow.framework.tensor_shape import TensorShape
+from distflow.keras import regularizers
 from distflow.nn import layers as _layers
 from distflow.ops import random_ops
 
-__all__ = ["Layer", "Dense", "Dropout", "Input", "InputLayer"]
+__all__ = ["Layer", "Dense", "Dropout", "Input", "InputLayer", "Normalization", "Lambda",
+           "Embedding", "Concatenate", "Add"]
 
 Layer = _layers.Layer
 
@@ -32,12 +34,23 @@ class Dense(_layers.Dense):
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", seed=None, name=None, dtype="float32", trainable=True,
-                 input_shape=None, input_dim=None):
+                 input_shape=None, input_dim=None, kernel_regularizer=None,
+                 bias_regularizer=None):
         if input_shape is None and input_dim is not None:
             input_shape = (int(input_dim),)
         super().__init__(units, activation, use_bias, kernel_initializer, bias_initializer,
                          _global_seed() if seed is None else seed, name, dtype, trainable,
                          input_shape)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        # the penalties are the model's losses (distflow/keras/regularizers.py)
+        if self.kernel_regularizer is not None:
+            regularizers.attach(self, self.kernel, self.kernel_regularizer)
+        if self.bias_regularizer is not None and self.use_bias:
+            regularizers.attach(self, self.bias, self.bias_regularizer)
 
 
 class Dropout(_layers.Dropout):
@@ -74,6 +87,6 @@ class InputLayer:
         return "<InputLayer name=%s, shape=%s>" % (self.name, self.batch_shape)
 
 
-def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None):  # noqa: N802
-    """`tf.keras.Input(shape=(13,))`: the input of a Sequential model (see InputLayer)."""
-    return InputLayer(shape, batch_size, dtype, batch_shape, name)
+from distflow.keras.core_layers import (Add, Concatenate, Embedding, Lambda,  # noqa: E402,F401
+                                        Normalization)
+from distflow.keras.functional import Input  # noqa: E402,F401

@@ -7,11 +7,14 @@ As in Keras, a model whose input shape is known (`input_shape=` on its first lay
 `trainable_variables` and `count_params()` work before any data has gone through, and
 `model.add(...)` may follow a first layer with `input_shape`.
 """
+from distflow.framework.tensor_shape import TensorShape
+from distflow.keras.functional import Model, is_keras_tensor
 from distflow.keras.layers import InputLayer
+from distflow.keras.saving import load_model, save_model  # noqa: F401
 from distflow.keras.training import Trainer
 from distflow.nn import sequential as _sequential
 
-__all__ = ["Sequential"]
+__all__ = ["Sequential", "Model", "load_model", "save_model"]
 
 
 class Sequential(Trainer, _sequential.Sequential):
@@ -22,12 +25,26 @@ class Sequential(Trainer, _sequential.Sequential):
             self.add(layer)
 
     def add(self, layer):
+        if is_keras_tensor(layer) and layer.input_layer is not None:  # keras.Input(...)
+            self._input_name = layer.input_layer.name
+            layer = layer.input_layer
         if isinstance(layer, InputLayer):
             if self._layers:
                 raise ValueError("An Input must be the first entry of a Sequential model")
             self.input_shape = layer.batch_shape
             return
         super().add(layer)
+
+    def __call__(self, inputs, training=False):
+        if not is_keras_tensor(inputs) and self.built and self.input_shape is not None:
+            _check_input_shape(self, inputs)
+        return super().__call__(inputs, training=training)
+
+    @property
+    def losses(self):
+        """The layers' regularization penalties (distflow/keras/regularizers.py)."""
+        from distflow.keras import regularizers
+        return regularizers.collect(self)
 
     def _ensure_built(self):
         """Builds the layers eagerly once the input shape is known and before anyone reads the
@@ -73,3 +90,24 @@ class Sequential(Trainer, _sequential.Sequential):
     def __repr__(self):
         return "<keras.Sequential name=%s, layers=%d, built=%s>" % (
             self.name, len(self._layers), self.built)
+
+
+def _check_input_shape(model, inputs):
+    """A Sequential built for one input shape refuses another, as Keras's input spec does."""
+    want = model.input_shape.as_list()
+    got = getattr(inputs, "shape", None)
+    if want is None or got is None:
+        return
+    got = TensorShape(got).as_list()
+    if got is None:
+        return
+    first = model._layers[0].name if model._layers else model.name
+    if len(got) != len(want):
+        raise ValueError('Input 0 of layer "%s" is incompatible with the layer: expected ndim=%d, '
+                         'found ndim=%d. Full shape received: %s'
+                         % (first, len(want), len(got), tuple(got)))
+    for axis, (w, g) in enumerate(zip(want, got)):
+        if axis and w is not None and g is not None and w != g:
+            raise ValueError('Input 0 of layer "%s" is incompatible with the layer: expected axis '
+                             '%d of input shape to have value %d, but received input with shape '
+                             '%s' % (first, axis - len(want), w, tuple(got)))

@@ -88,8 +88,12 @@ class Trainer:
         # (n, 1) become (n, 1), for every loss (binary_crossentropy insists on equal shapes)
         y, y_pred = losses_module._squeeze_or_expand(convert_to_tensor(y), y_pred)
         if isinstance(self._loss_fn, losses_module.Loss):
-            return self._loss_fn(y, y_pred)
-        return losses_module.reduce_weighted_values(self._loss_fn(y, y_pred))
+            loss = self._loss_fn(y, y_pred)
+        else:
+            loss = losses_module.reduce_weighted_values(self._loss_fn(y, y_pred))
+        for penalty in getattr(self, "losses", None) or []:  # kernel_regularizer=... (Keras)
+            loss = loss + penalty
+        return loss
 
     def _train_step(self, x, y):
         with GradientTape() as tape:
@@ -245,6 +249,20 @@ class Trainer:
                 (0,) + x.shape[1:]).as_list()[1:]), np.float32)
         return np.concatenate([_host(o) for o in outs])
 
+    # -- saving (distflow/keras/saving.py) -----------------------------------------------------
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Writes a Keras 3 `.keras` file (config, weights; not the optimizer's state)."""
+        from distflow.keras import saving
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        from distflow.keras import saving
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        from distflow.keras import saving
+        saving.load_weights(self, filepath)
+
     # -- helpers ---------------------------------------------------------------------------------
     def _metrics_for(self, y):
         """compile()'s metrics as objects, made once (names resolved with the data's shapes)."""
@@ -261,6 +279,8 @@ class Trainer:
         if x is None:
             raise ValueError("Unrecognized data type: x=None")
         x = _numpy(x)
+        if x.ndim == 1:  # Keras feeds a 1-D x (a DataFrame column) as one feature: (N, 1)
+            x = x.reshape(-1, 1)
         dtype = getattr(self, "dtype", None)
         return np.ascontiguousarray(x, dtype.as_numpy_dtype if dtype is not None
                                     else np.float32)

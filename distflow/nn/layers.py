@@ -92,6 +92,9 @@ class Layer:
 
     # -- calling -------------------------------------------------------------------------------
     def __call__(self, inputs, training=False):
+        if getattr(inputs, "_is_keras_tensor", False):  # keras.Input: the functional API
+            from distflow.keras.functional import call_symbolic
+            return call_symbolic(self, inputs, training=training)
         inputs = self._convert_input(inputs)
         graph = dispatch._graph_of([inputs])
         if not self.built:

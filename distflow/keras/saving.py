@@ -1,0 +1,167 @@
+"""`model.save('m.keras')`, `tf.keras.models.load_model`, `save_weights` / `load_weights`, in
+Keras 3's file format, so a model saved here loads in Keras and the reverse.
+
+A `.keras` file is a zip of three members (keras/src/saving/saving_lib.py):
+
+  * metadata.json: {"keras_version": ..., "date_saved": ...};
+  * config.json: the model as Keras's serialized objects ({"module", "class_name", "config",
+    "registered_name", "build_config", "compile_config"}); the layers' configs carry Keras's
+    argument names, so Keras's `from_config` rebuilds them (layers_config.py holds the
+    per-layer translation);
+  * model.weights.h5: an HDF5 file with one group per layer, `layers/<name>/vars/<i>` for the
+    layer's i-th weight in Keras's order, and an empty `vars` group for the model. `<name>` is
+    the layer class in snake case, numbered in layer order when repeated (dense, dense_1, ...),
+    as Keras names them, whatever the layer's own name is.
+
+A `.weights.h5` file (save_weights) is that HDF5 file alone. The optimizer's state is not
+saved (Keras then warns that it skips the optimizer's variables); compile()'s optimizer, loss
+and metrics are, so a loaded model evaluates and trains at once.
+
+HDF5 needs h5py, an optional extra: `pip install distflow[keras]`.
+"""
+import datetime
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from distflow.keras import layers_config
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "KERAS_VERSION"]
+
+# The Keras 3 release whose format this writes (read by Keras 3.0 and later).
+KERAS_VERSION = "3.15.1"
+_MEMBERS = ("metadata.json", "config.json", "model.weights.h5")
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("Saving and loading Keras files (.keras, .weights.h5) needs h5py: "
+                          "pip install 'distflow[keras]' (or pip install h5py)") from None
+    return h5py
+
+
+# -- .keras --------------------------------------------------------------------------------------
+def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".keras"):
+        raise ValueError("Invalid filepath extension for saving. Please add either a `.keras` "
+                         "extension for the native Keras format (recommended) or a `.h5` "
+                         "extension. Received: filepath=%s." % filepath)
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError("%s exists and overwrite=False" % filepath)
+    if not _is_chief():
+        return
+    config = layers_config.serialize_model(model)
+    metadata = {"keras_version": KERAS_VERSION,
+                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    weights = io.BytesIO()
+    _write_h5(model, weights)
+    tmp = filepath + ".tmp"
+    with zipfile.ZipFile(tmp, "w") as zf:
+        zf.writestr("metadata.json", json.dumps(metadata))
+        zf.writestr("config.json", json.dumps(config))
+        zf.writestr("model.weights.h5", weights.getvalue())
+    os.replace(tmp, filepath)  # a failed save leaves the previous file as it was
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".keras"):
+        raise ValueError("File format not supported: filepath=%s. distflow loads the Keras 3 "
+                         "format (.keras); a SavedModel directory loads with "
+                         "tf.saved_model.load." % filepath)
+    if not os.path.exists(filepath):
+        raise ValueError("File not found: filepath=%s. Please ensure the file is an accessible "
+                         "`.keras` zip file." % filepath)
+    with zipfile.ZipFile(filepath) as zf:
+        names = zf.namelist()
+        missing = [m for m in ("config.json", "model.weights.h5") if m not in names]
+        if missing:
+            raise ValueError("%s is not a Keras 3 file: it lacks %s (has %s)"
+                             % (filepath, ", ".join(missing), ", ".join(names)))
+        config = json.loads(zf.read("config.json"))
+        weights = io.BytesIO(zf.read("model.weights.h5"))
+    model = layers_config.deserialize_model(config, custom_objects or {})
+    _read_h5(model, weights, filepath)
+    if compile and config.get("compile_config"):
+        layers_config.compile_from_config(model, config["compile_config"])
+    return model
+
+
+# -- .weights.h5 ---------------------------------------------------------------------------------
+def save_weights(model, filepath, overwrite=True):
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".weights.h5"):
+        raise ValueError("The filename must end in `.weights.h5`. Received: filepath=%s"
+                         % filepath)
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError("%s exists and overwrite=False" % filepath)
+    if _is_chief():
+        tmp = filepath + ".tmp"
+        _write_h5(model, tmp)
+        os.replace(tmp, filepath)
+
+
+def load_weights(model, filepath, skip_mismatch=False):
+    filepath = os.fspath(filepath)
+    if filepath.endswith(".keras"):
+        with zipfile.ZipFile(filepath) as zf:
+            return _read_h5(model, io.BytesIO(zf.read("model.weights.h5")), filepath)
+    if not filepath.endswith(".weights.h5"):
+        raise ValueError("File format not supported: filepath=%s. load_weights reads "
+                         "`.weights.h5` and `.keras` files." % filepath)
+    _read_h5(model, filepath, filepath)
+
+
+# -- the HDF5 layout -----------------------------------------------------------------------------
+def weight_paths(model):
+    """[(group path, layer)] in Keras's order and naming: layers/dense, layers/dense_1, ..."""
+    out, counts = [], {}
+    for layer in layers_config.saved_layers(model):
+        base = layers_config.snake(type(layer).__name__)
+        base = layers_config.KERAS_CLASS.get(base, base)
+        n = counts.get(base, 0)
+        counts[base] = n + 1
+        out.append(("layers/%s" % (base if n == 0 else "%s_%d" % (base, n)), layer))
+    return out
+
+
+def _write_h5(model, target):
+    h5py = _h5py()
+    model._ensure_built() if hasattr(model, "_ensure_built") else None
+    with h5py.File(target, "w") as f:
+        f.create_group("vars").attrs["name"] = model.name
+        layers = f.create_group("layers")
+        del layers
+        for path, layer in weight_paths(model):
+            group = f.create_group(path + "/vars")
+            group.attrs["name"] = layer.name
+            for i, value in enumerate(layers_config.weights_to_save(layer)):
+                group.create_dataset(str(i), data=value)
+
+
+def _read_h5(model, source, filepath):
+    h5py = _h5py()
+    with h5py.File(source, "r") as f:
+        for path, layer in weight_paths(model):
+            expected = len(getattr(layer, "variables", []))
+            group = f.get(path + "/vars")
+            found = 0 if group is None else len(group)
+            if found != expected:
+                raise ValueError("Layer '%s' expected %d variables, but received %d variables "
+                                 "during loading from %s (group %s). Expected: %s"
+                                 % (layer.name, expected, found, filepath, path,
+                                    [v.name for v in layer.variables]))
+            if expected:
+                values = [np.asarray(group[str(i)]) for i in range(expected)]
+                layers_config.load_weights_into(layer, values)
+
+
+def _is_chief():
+    from distflow.keras.callbacks import is_chief
+    return is_chief()
