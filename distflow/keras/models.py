@@ -10,7 +10,7 @@ As in Keras, a model whose input shape is known (`input_shape=` on its first lay
 from distflow.framework.tensor_shape import TensorShape
 from distflow.keras.functional import Model, is_keras_tensor
 from distflow.keras.layers import InputLayer
-from distflow.keras.saving import load_model, save_model  # noqa: F401
+from distflow.keras.keras_format import load_model, save_model  # noqa: F401
 from distflow.keras.training import Trainer
 from distflow.nn import sequential as _sequential
 

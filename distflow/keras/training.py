@@ -252,15 +252,15 @@ class Trainer:
     # -- saving (distflow/keras/saving.py) -----------------------------------------------------
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Writes a Keras 3 `.keras` file (config, weights; not the optimizer's state)."""
-        from distflow.keras import saving
+        from distflow.keras import keras_format as saving
         saving.save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath, overwrite=True):
-        from distflow.keras import saving
+        from distflow.keras import keras_format as saving
         saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False):
-        from distflow.keras import saving
+        from distflow.keras import keras_format as saving
         saving.load_weights(self, filepath)
 
     # -- helpers ---------------------------------------------------------------------------------
