@@ -14,6 +14,7 @@ anything in it changes.
   it certain that nobody is writing them).
 """
 import datetime
+import errno
 import fcntl
 import json
 import os
@@ -36,8 +37,8 @@ RESUMABLE = ("train.epochs", "train.log_every", "train.eval_every", "output.", "
 class RunLock:
     """An exclusive flock held on an open file; released by release() or by the process's end."""
 
-    def __init__(self, fd):
-        self._fd = fd
+    def __init__(self, fd, warning=None):
+        self._fd, self.warning = fd, warning
 
     def release(self):
         if self._fd is not None:
@@ -59,6 +60,13 @@ def lock(run_dir):
             holder = "a process that has not said who it is yet"
         os.close(fd)
         return None, holder
+    except OSError as e:
+        os.close(fd)
+        if e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+            # a file system without locks (some NFS mounts): run, but say what is not guarded
+            return RunLock(None, "the file system of %s cannot lock files (%s): nothing stops "
+                           "a second run on this directory" % (run_dir, e.strerror)), None
+        raise
     except BaseException:
         os.close(fd)
         raise
@@ -171,6 +179,8 @@ def _locked(run_dir, resume, new_config, dump, notes):
         return Opened(run_dir, problem="output.dir = %r is in use by another distflow run (%s): "
                       "wait for it to end, or choose another directory with --output"
                       % (run_dir, holder))
+    if run_lock.warning:
+        notes.append(run_lock.warning)
     try:
         problem = _check_and_write(run_dir, resume, new_config, dump, notes)
     except BaseException:

@@ -3,15 +3,14 @@ file and what is wrong, exit status 2, no traceback; nothing the user had change
 1.2 numbers a user writes (1e-3), Ctrl-C during start-up, and where the collective timeout of a
 run comes from."""
 import os
+import subprocess
 import sys
 
 import pytest
 import yaml
 
-from cli_support import BOSTON_YAML, distflow, _env
+from cli_support import BOSTON_YAML, _env, distflow
 from test_bad_input import assert_one_message
-
-import subprocess
 
 QUICK = ["--set", "train.epochs=1", "--set", "output.plot=false", "--no-progress"]
 
