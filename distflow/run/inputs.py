@@ -11,6 +11,7 @@ import numpy as np
 from distflow import data
 from distflow.nn.layers import derive_seed
 from distflow.run.config import ConfigError
+from distflow.run.strict_yaml import short
 
 Dataset = collections.namedtuple("Dataset", ["x", "y", "feature_names", "target"])
 Split = collections.namedtuple("Split", ["name", "index", "train", "test", "seed"])
@@ -32,7 +33,7 @@ def load_dataset(config):
         try:
             x, y = data.load_boston(features=features)
         except ValueError as e:
-            raise ConfigError("data.features = %r: %s" % (features, e)) from None
+            raise ConfigError("data.features = %s: %s" % (short(features), e)) from None
         names = list(features or data.BOSTON_FEATURES)
         return Dataset(x, y, names, d["target"])
     if d["dataset"] == "csv":

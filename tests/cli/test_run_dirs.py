@@ -186,6 +186,18 @@ def test_eval_and_predict_fall_back_to_the_newest_whole_checkpoint(tmp_path, dam
     assert os.path.exists(paths[-1])  # eval and predict change nothing
 
 
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_eval_falls_back_once_under_mpirun(tmp_path, ranks):
+    run = tmp_path / "run"
+    assert _train(tmp_path, "--output", run).returncode == 0
+    paths = _ckpts(run)
+    DAMAGE["truncated"](paths[-1])
+    proc = distflow(["eval", run, "--json"], ranks=ranks, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["checkpoint"] == paths[-2]
+    assert proc.stderr.count("skipped %s" % paths[-1]) == 1
+
+
 def test_no_usable_checkpoint_lists_them_all(tmp_path):
     run = tmp_path / "run"
     assert _train(tmp_path, "--output", run).returncode == 0
