@@ -115,6 +115,20 @@ def test_one_run_per_directory_then_kill_and_resume(tmp_path, ranks):
     assert history[-3:] == [epoch, epoch + 1, epoch + 2]
 
 
+def test_a_run_on_the_configs_directory_while_another_holds_it_goes_next_door(tmp_path):
+    base = tmp_path / "runs" / "boston"
+    first = start(["train", BOSTON_YAML, "--set", "train.epochs=100000"] + QUICK, cwd=tmp_path)
+    try:
+        _wait_for(lambda: _holder(base).get("pid") == first.pid, "the first run's lock")
+        second = _train(tmp_path, epochs=1)
+        assert second.returncode == 0, second.stderr
+        assert "run directory: runs/boston-2" in second.stdout
+    finally:
+        first.kill()
+        first.wait()
+    assert checkpoint.load(_ckpts(tmp_path / "runs" / "boston-2")[-1])[1]["epoch"] == 1
+
+
 # -- resume: check first, then write -------------------------------------------------------------
 @pytest.mark.parametrize("ranks", [1, 2, 3])
 def test_a_resume_that_changes_the_model_is_refused_before_anything_is_written(tmp_path, ranks):
