@@ -228,6 +228,10 @@ def _check_resume(run_dir, new_config, notes):
                          % (bad, why, os.path.basename(bad), os.path.basename(path)))
         if path is None:
             continue
+        done, wanted = meta.get("epoch", 0), new_config["train"]["epochs"]
+        if isinstance(done, int) and wanted < done:
+            return ("cannot resume %s with train.epochs = %d: the checkpoint %s has already trained "
+                    "%d epochs (a resume trains further, never back)" % (run_dir, wanted, path, done))
         changed = changed_keys(meta.get("config", {}), new_config)
         if changed:
             return ("cannot resume %s with a different %s: the checkpoint %s was trained with %s. "

@@ -144,6 +144,15 @@ def test_a_resume_that_changes_the_model_is_refused_before_anything_is_written(t
     assert checkpoint.load(_ckpts(run)[-1])[1]["epoch"] == 2
 
 
+def test_a_resume_cannot_go_back_in_epochs(tmp_path):
+    run = tmp_path / "run"
+    assert _train(tmp_path, "--output", run, epochs=3).returncode == 0
+    before = (run / "config.yaml").read_bytes()
+    proc = _train(tmp_path, "--output", run, "--resume", epochs=1)
+    assert_one_message(proc, ["train.epochs = 1", "already trained 3 epochs"])
+    assert (run / "config.yaml").read_bytes() == before
+
+
 def test_a_resume_may_change_epochs_logging_and_output_options(tmp_path):
     run = tmp_path / "run"
     assert _train(tmp_path, "--output", run).returncode == 0
