@@ -117,6 +117,12 @@ for _m in (_activation_ops, _normalization_ops):  # tf.nn.relu6, tf.nn.moments, 
         setattr(nn, _name, _v1(getattr(_m, _name)))
 nn.moments = _v1(_normalization_ops.moments_v1)  # TF1's argument order: name before keep_dims
 nn.top_k = _v1(_ops.sort_ops.top_k)
+for _m in (_ops.conv_ops, _ops.pooling_ops):  # tf.nn.conv2d, tf.nn.max_pool, ... (TF1's forms below)
+    for _name in _m.__all__:
+        setattr(nn, _name, _v1(getattr(_m, _name)))
+for _name in ("conv2d", "conv1d", "conv2d_transpose", "max_pool", "avg_pool"):
+    setattr(nn, _name, _v1(getattr(_ops.conv_ops if _name.startswith("conv")
+                                   else _ops.pooling_ops, _name + "_v1")))
 
 
 @_v1
