@@ -77,3 +77,12 @@ class InputLayer:
 def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None):  # noqa: N802
     """`tf.keras.Input(shape=(13,))`: the input of a Sequential model (see InputLayer)."""
     return InputLayer(shape, batch_size, dtype, batch_shape, name)
+
+
+# Convolution, pooling, shape layers and BatchNormalization (imported last: they take their
+# seeds from _global_seed above)
+from distflow.keras import conv_layers, core_layers  # noqa: E402
+from distflow.keras.conv_layers import *  # noqa: E402,F401,F403
+from distflow.keras.core_layers import *  # noqa: E402,F401,F403
+
+__all__ += conv_layers.__all__ + core_layers.__all__
