@@ -15,7 +15,7 @@ from distflow.framework import graph as graph_module
 from distflow.framework.tensor_shape import TensorShape
 from distflow.nn import initializers
 from distflow.nn import layers as _layers
-from distflow.ops import array_ops, nn_ops, normalization_ops, slicing_ops, variables
+from distflow.ops import array_ops, dispatch, math_ops, nn_ops, normalization_ops, slicing_ops, variables
 
 __all__ = ["Flatten", "Reshape", "Softmax", "Activation", "ZeroPadding2D", "Rescaling",
            "BatchNormalization"]
@@ -76,8 +76,13 @@ class Reshape(_layers.Layer):
         return TensorShape([None if dims is None else dims[0]] + target)
 
     def call(self, inputs, training=False):
-        self.compute_output_shape(inputs.shape)
-        return array_ops.reshape(inputs, [-1] + [d for d in self.target_shape])
+        out = self.compute_output_shape(inputs.shape).as_tuple()
+        if -1 not in self.target_shape:
+            return array_ops.reshape(inputs, [-1] + list(self.target_shape))
+        if all(d is not None for d in out[1:]):
+            return array_ops.reshape(inputs, [-1] + list(out[1:]))
+        batch = array_ops.shape(inputs)[0]  # both the batch and one target size are unknown
+        return array_ops.reshape(inputs, array_ops.stack([batch] + list(self.target_shape)))
 
 
 class Softmax(_layers.Layer):
@@ -207,11 +212,20 @@ class BatchNormalization(_layers.Layer):
 
     def call(self, inputs, training=False):
         if not isinstance(training, (bool, np.bool_)):
-            raise TypeError("BatchNormalization's training flag must be a Python bool (it picks "
-                            "the graph that is built), got %r" % (training,))
+            if dispatch.dtype_of(training) is None:
+                raise TypeError("BatchNormalization's training flag must be a bool or a bool "
+                                "tensor, got %r" % (training,))
         _, rank = self._channels(inputs.shape)
         axes = [a for a in range(rank) if a != self.axis % rank]
-        if training and self.trainable:
+        if not isinstance(training, (bool, np.bool_)):
+            # a TF1 program's is_training placeholder: t = 1.0 or 0.0 picks the batch or the
+            # moving statistics when the graph runs, and t = 0 leaves the moving ones unmoved
+            t = math_ops.cast(training, self.dtype)
+            mean, var = self._batch_moments(inputs, axes)
+            self._update(mean, var, t)
+            mean = t * mean + (1.0 - t) * self.moving_mean
+            var = t * var + (1.0 - t) * self.moving_variance
+        elif training and self.trainable:
             mean, var = self._batch_moments(inputs, axes)
             self._update(mean, var)
         else:
@@ -222,10 +236,10 @@ class BatchNormalization(_layers.Layer):
             None if self.gamma is None else self._broadcastable(self.gamma, rank),
             self.epsilon)
 
-    def _update(self, mean, var):
-        m = self.momentum
-        updates = [self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m)),
-                   self.moving_variance.assign(self.moving_variance * m + var * (1.0 - m))]
+    def _update(self, mean, var, t=None):
+        rate = 1.0 - self.momentum if t is None else t * (1.0 - self.momentum)
+        updates = [self.moving_mean.assign_sub((self.moving_mean - mean) * rate),
+                   self.moving_variance.assign_sub((self.moving_variance - var) * rate)]
         if isinstance(self.moving_mean, variables.GraphVariable):
             for u in updates:  # TF1: run with the train op (tf.control_dependencies(UPDATE_OPS))
                 graph_module.add_to_collection(graph_module.GraphKeys.UPDATE_OPS,

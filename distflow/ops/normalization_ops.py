@@ -101,10 +101,9 @@ def fused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon=0.001,
                                  "mean and variance")
             y = batch_normalization(x, mean, variance, offset, scale, epsilon)
             return y, convert_to_tensor(mean, x.dtype), convert_to_tensor(variance, x.dtype)
-        axes = list(range(rank - 1)) if rank is not None else None
-        if axes is None:
-            raise ValueError("fused_batch_norm needs the input's rank to be known")
-        batch_mean, batch_var = moments(x, axes)
+        # every axis but the channels, whatever the rank: the rows of x as (-1, channels)
+        rows = array_ops.reshape(x, array_ops.stack([-1, array_ops.shape(x)[-1]]))
+        batch_mean, batch_var = moments(rows, [0])
         y = batch_normalization(x, batch_mean, batch_var, offset, scale, epsilon)
         n = math_ops.cast(array_ops.size(x), x.dtype) / math_ops.cast(
             array_ops.shape(x)[-1], x.dtype)

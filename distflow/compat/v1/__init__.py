@@ -140,6 +140,10 @@ convert_to_tensor = _v1(_convert_to_tensor)
 linalg = _wrapped_namespace("linalg", _linalg)  # tf.linalg.inv, ...; TF1's linalg.transpose too
 linalg.transpose = linalg.matrix_transpose
 layers = _wrapped_namespace("layers", _layers)  # tf.layers.dense, tf.layers.Dense
+from distflow.compat.v1 import conv_layers as _conv_layers  # noqa: E402
+for _name in _conv_layers.__all__:  # tf.layers.conv2d, max_pooling2d, batch_normalization, ...
+    _obj = getattr(_conv_layers, _name)
+    setattr(layers, _name, _obj if isinstance(_obj, type) else _v1(_obj))
 losses = _wrapped_namespace("losses", _losses)  # tf.losses.mean_squared_error, ...
 summary = _wrapped_namespace("summary", _summary_v1)
 Summary = _summary_v1.Summary  # tf.Summary(value=[tf.Summary.Value(tag=..., simple_value=...)])
