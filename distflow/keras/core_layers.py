@@ -18,7 +18,7 @@ from distflow.nn import layers as _layers
 from distflow.ops import array_ops, dispatch, math_ops, nn_ops, normalization_ops, slicing_ops, variables
 
 __all__ = ["Flatten", "Reshape", "Softmax", "Activation", "ZeroPadding2D", "Rescaling",
-           "BatchNormalization"]
+           "BatchNormalization", "SyncBatchNormalization"]
 
 
 class Flatten(_layers.Layer):
@@ -208,7 +208,20 @@ class BatchNormalization(_layers.Layer):
         return array_ops.reshape(v, [-1] + [1] * (rank - 1 - axis))
 
     def _batch_moments(self, inputs, axes):
-        return normalization_ops.moments(inputs, axes)
+        if not self.synchronized:
+            return normalization_ops.moments(inputs, axes)
+        # the global batch's statistics: per-channel sums of x and x^2 and the row count, summed
+        # over ranks in one collective; var = E[x^2] - E[x]^2 (TF's SyncBatchNormalization)
+        from distflow.distribute.collective_sum import collective_sum
+        channels, _ = self._channels(inputs.shape)
+        count = math_ops.cast(array_ops.size(inputs), self.dtype) / float(channels)
+        local = array_ops.concat([math_ops.reduce_sum(inputs, axes),
+                                  math_ops.reduce_sum(math_ops.square(inputs), axes),
+                                  array_ops.reshape(count, [1])], 0)
+        total = collective_sum(local, label=self.name + "/moments")
+        n = total[2 * channels]
+        mean = total[:channels] / n
+        return mean, total[channels:2 * channels] / n - math_ops.square(mean)
 
     def call(self, inputs, training=False):
         if not isinstance(training, (bool, np.bool_)):
@@ -245,3 +258,19 @@ class BatchNormalization(_layers.Layer):
                 graph_module.add_to_collection(graph_module.GraphKeys.UPDATE_OPS,
                                                u.op if hasattr(u, "op") else u)
 
+
+
+class SyncBatchNormalization(BatchNormalization):
+    """BatchNormalization whose training statistics are those of the global batch: each rank's
+    sums are added across ranks (distflow.distribute), so N ranks normalize, update the moving
+    statistics and differentiate exactly as one process on the whole batch. One rank: plain
+    batch statistics. (tf.keras.layers.experimental.SyncBatchNormalization; Keras 3 spells it
+    BatchNormalization(synchronized=True).)"""
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 name=None, dtype="float32", trainable=True, input_shape=None, **unsupported):
+        super().__init__(axis, momentum, epsilon, center, scale, beta_initializer,
+                         gamma_initializer, moving_mean_initializer, moving_variance_initializer,
+                         name, dtype, trainable, input_shape, synchronized=True, **unsupported)
