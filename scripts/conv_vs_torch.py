@@ -76,9 +76,8 @@ def ours(fn, x, params, w):
     return eager, (out[0], out[1:])
 
 
-def check(name, fn, fn_t, x, params, out_shape_fn):
+def check(name, fn, fn_t, x, params):
     rng = np.random.RandomState(1)
-    yt, gt = torch_pair(fn_t, x, params, np.zeros(1)) if False else (None, None)
     y0 = fn(df.constant(x), *[df.constant(p) for p in params]).numpy()
     w = rng.uniform(0.5, 1.5, y0.shape)
     yt, gt = torch_pair(fn_t, x, params, w)
@@ -104,7 +103,7 @@ def conv_cases(rng):
         def fn_t(xt, ft):
             return F.conv2d(F.pad(xt, (pl, pr, pt, pb)), ft.permute(3, 2, 0, 1), stride=stride,
                             dilation=dil)
-        check("conv2d s=%s d=%s p=%s k=%s" % (stride, dil, padding, k), fn, fn_t, x, [f], None)
+        check("conv2d s=%s d=%s p=%s k=%s" % (stride, dil, padding, k), fn, fn_t, x, [f])
 
         # depthwise with multiplier 2
         fd = rng.randn(k[0], k[1], 3, 2)
@@ -117,8 +116,7 @@ def conv_cases(rng):
             wt = ft.permute(2, 3, 0, 1).reshape(6, 1, k[0], k[1])
             return F.conv2d(F.pad(xt, (pl, pr, pt, pb)), wt, stride=stride, dilation=dil,
                             groups=3)
-        check("depthwise s=%s d=%s p=%s k=%s" % (stride, dil, padding, k), fnd, fnd_t, x, [fd],
-              None)
+        check("depthwise s=%s d=%s p=%s k=%s" % (stride, dil, padding, k), fnd, fnd_t, x, [fd])
 
 
 def transpose_cases(rng):
@@ -137,7 +135,7 @@ def transpose_cases(rng):
             y = full[:, :, pt:, pl:]
             return F.pad(y, (0, max(0, out_hw[1] - y.shape[3]),
                              0, max(0, out_hw[0] - y.shape[2])))[:, :, :out_hw[0], :out_hw[1]]
-        check("conv2d_transpose s=%s p=%s k=%s" % (stride, padding, k), fn, fn_t, x, [f], None)
+        check("conv2d_transpose s=%s p=%s k=%s" % (stride, padding, k), fn, fn_t, x, [f])
 
 
 def conv1d_cases(rng):
@@ -152,13 +150,13 @@ def conv1d_cases(rng):
         def fn(x, f):
             return df.nn.conv1d(x, f, stride, padding, dilations=dil)
 
-        def fn_t(xt, ft):  # xt arrives as (N, C, 1?) -- see below
+        def fn_t(xt, ft):  # NWC seen as NHWC of height 1: xt is (N, C, 1, W)
             return F.conv2d(F.pad(xt, (pl, pr)), ft.permute(2, 1, 0)[:, :, None, :],
                             stride=(1, stride), dilation=(1, dil))
         # treat NWC as NHWC with H = 1
         check("conv1d s=%d d=%d p=%s k=%d" % (stride, dil, padding, k),
               lambda x, f: df.expand_dims(fn(df.squeeze(x, [1]), f), 1), fn_t,
-              x[:, None], [f], None)
+              x[:, None], [f])
 
 
 def pool_cases(rng):
@@ -172,7 +170,7 @@ def pool_cases(rng):
 
         def fmax_t(xt):
             return F.max_pool2d(F.pad(xt, (pl, pr, pt, pb), value=-np.inf), k, stride)
-        check("max_pool2d s=%s p=%s k=%s" % (stride, padding, k), fmax, fmax_t, x, [], None)
+        check("max_pool2d s=%s p=%s k=%s" % (stride, padding, k), fmax, fmax_t, x, [])
 
         def favg(x):
             return df.nn.avg_pool2d(x, k, stride, padding)
@@ -181,7 +179,7 @@ def pool_cases(rng):
             s = F.avg_pool2d(F.pad(xt, (pl, pr, pt, pb)), k, stride, divisor_override=1)
             ones = F.pad(torch.ones_like(xt[:1, :1]), (pl, pr, pt, pb))
             return s / F.avg_pool2d(ones, k, stride, divisor_override=1)
-        check("avg_pool2d s=%s p=%s k=%s" % (stride, padding, k), favg, favg_t, x, [], None)
+        check("avg_pool2d s=%s p=%s k=%s" % (stride, padding, k), favg, favg_t, x, [])
 
 
 def main():

@@ -15,7 +15,8 @@ from distflow.framework import graph as graph_module
 from distflow.framework.tensor_shape import TensorShape
 from distflow.nn import initializers
 from distflow.nn import layers as _layers
-from distflow.ops import array_ops, dispatch, math_ops, nn_ops, normalization_ops, slicing_ops, variables
+from distflow.ops import (array_ops, dispatch, math_ops, nn_ops, normalization_ops, slicing_ops,
+                          variables)
 
 __all__ = ["Flatten", "Reshape", "Softmax", "Activation", "ZeroPadding2D", "Rescaling",
            "BatchNormalization", "SyncBatchNormalization"]

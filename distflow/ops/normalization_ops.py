@@ -1,4 +1,5 @@
-"""l2_normalize, moments, batch_normalization and fused_batch_norm: composites of existing ops, built as TF builds them (nn_impl.py).
+"""l2_normalize, moments, batch_normalization and fused_batch_norm: composites of existing ops,
+built as TF builds them (nn_impl.py).
 
 They add no op of their own, so their gradients (and second derivatives) come from the ops they
 are made of, and their node names are TF's: `l2_normalize:0`, `moments/mean:0`,

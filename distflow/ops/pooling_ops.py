@@ -16,7 +16,7 @@ from distflow.framework.graph import name_scope
 from distflow.framework.tensor_shape import TensorShape
 from distflow.ops import array_ops
 from distflow.ops.constant_op import constant_value
-from distflow.ops.conv_ops import geometry, padding_attr, spatial, tap_slices, windows, _nhwc
+from distflow.ops.conv_ops import geometry, padding_attr, spatial, tap_slices, _nhwc
 from distflow.ops.dispatch import apply, convert_to_tensor
 from distflow.ops.registry import op_def
 from distflow.ops.shapes import shape_tensor
@@ -84,40 +84,29 @@ def _crop(xp, a, shape, pads):
     return xp.ascontiguousarray(a[:, pt:pt + shape[1], pl:pl + shape[2], :])
 
 
-def _tiled_max_pool_grad(xp, x, y, dy, ksize, strides, padding):
-    """MaxPoolGrad when the windows tile the input without overlap or padding (the usual 2x2,
-    stride 2 pooling): a few whole-tensor operations on the (N, OH, OW, KH, KW, C) window view
-    instead of several per tap; None for other geometries."""
-    if tuple(strides) != tuple(ksize):
-        return None
-    (oh, ow), ((pt, pb), (pl, pr)) = _geometry(x.shape, ksize, strides, padding)
-    if pt or pb or pl or pr:
-        return None
-    wins, _ = windows(xp, x, ksize, strides, _ONES, "VALID")
-    hit = wins == y[:, :, :, None, None, :]
-    if int(xp.count_nonzero(hit)) != y.size:
-        # ties (all-zero windows after a ReLU): keep each window's first hit in row-major order
-        taps = hit.reshape(hit.shape[:3] + (ksize[0] * ksize[1], -1))  # contiguous: a view
-        seen = taps[:, :, :, 0].copy()
-        for k in range(1, taps.shape[3]):  # taps, not pixels: 3 for a 2x2 window
-            tap = taps[:, :, :, k]
-            tap &= ~seen
-            seen |= tap
-    exact = oh * ksize[0] == x.shape[1] and ow * ksize[1] == x.shape[2]
-    dx = (xp.empty if exact else xp.zeros)(x.shape, dy.dtype)
-    out, _ = windows(xp, dx, ksize, strides, _ONES, "VALID")
-    xp.multiply(hit, dy[:, :, :, None, None, :], out=out)
-    return dx
-
-
 def _max_pool_grad_forward(xp, x, y, dy, ksize, strides, padding):
-    dx = _tiled_max_pool_grad(xp, x, y, dy, ksize, strides, padding)
-    if dx is not None:
-        return dx
-    for where, mask, padded, pads in _first_max_taps(xp, x, y, ksize, strides, padding):
-        if dx is None:
-            dx = xp.zeros(padded, dy.dtype)
-        dx[where] += dy * mask
+    """dy to the first maximum of each window (row-major), a few whole-tensor operations per
+    tap: a window's tied maxima (all zeros after a ReLU) are common, so a later tap takes only
+    the windows no earlier tap took."""
+    (oh, ow), pads = _geometry(x.shape, ksize, strides, padding)
+    xpad = _pad(xp, x, pads, _lowest(x))
+    # windows that tile the input exactly write every element once: no zeros, no additions
+    tiled = tuple(strides) == tuple(ksize) and xpad.shape[1] == oh * ksize[0] \
+        and xpad.shape[2] == ow * ksize[1]
+    dx = (xp.empty if tiled else xp.zeros)(xpad.shape, dy.dtype)
+    seen = None
+    for _, _, where in tap_slices(ksize, strides, _ONES, (oh, ow)):
+        mask = xp.equal(xpad[where], y)
+        if seen is not None:
+            xp.greater(mask, seen, out=mask)  # on bools: a maximum here and none before
+        if tiled:
+            xp.multiply(dy, mask, out=dx[where])
+        else:
+            dx[where] += dy * mask
+        if seen is None:
+            seen = mask.copy()
+        else:
+            seen |= mask
     return _crop(xp, dx, x.shape, pads)
 
 

@@ -179,3 +179,26 @@ def test_bad_arguments_name_the_value():
         df.nn.max_pool2d(x, 2, [2, 2, 2, 2], "SAME")
     with pytest.raises(ValueError, match="negative"):
         df.nn.conv2d(x, np.zeros((5, 5, 2, 1), np.float32), 1, "VALID")
+
+
+@pytest.mark.parametrize("shape", [(2, 4, 6, 3), (1, 5, 5, 2)])
+def test_max_pool_gradient_goes_to_the_first_of_tied_maxima(shape):
+    # after a ReLU whole windows are 0: TF's CPU kernel sends dy to the first maximum of the
+    # window in row-major order, the other tied positions get nothing (5x5: the last row and
+    # column are outside every window)
+    x = np.maximum(np.random.RandomState(3).randn(*shape), 0.0).round(1)
+    x[0, :2, :2, 0] = 0.0
+    x[0, 2:4, :2, 0] = [[0.5, 0.7], [0.7, 0.2]]
+    dy = np.random.RandomState(4).uniform(1, 2, (shape[0], shape[1] // 2, shape[2] // 2, shape[3]))
+    want = np.zeros(shape)
+    for n, i, j, c in np.ndindex(*dy.shape):
+        win = x[n, 2 * i:2 * i + 2, 2 * j:2 * j + 2, c]
+        r, s = np.unravel_index(np.argmax(win), (2, 2))  # argmax: the first maximum
+        want[n, 2 * i + r, 2 * j + s, c] = dy[n, i, j, c]
+    xt = df.constant(x)
+    with df.GradientTape() as tape:
+        tape.watch(xt)
+        y = df.nn.max_pool2d(xt, 2, 2, "VALID")
+    got = tape.gradient(y, xt, output_gradients=df.constant(dy)).numpy()
+    np.testing.assert_array_equal(got, want)
+    assert got[0, 0, 0, 0] == dy[0, 0, 0, 0] and got[0, 2, 1, 0] == dy[0, 1, 0, 0]
