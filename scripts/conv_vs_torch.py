@@ -171,6 +171,9 @@ def pool_cases(rng):
         def fmax_t(xt):
             return F.max_pool2d(F.pad(xt, (pl, pr, pt, pb), value=-np.inf), k, stride)
         check("max_pool2d s=%s p=%s k=%s" % (stride, padding, k), fmax, fmax_t, x, [])
+        # tied maxima, as after a ReLU: both send the gradient to the window's first maximum
+        check("max_pool2d ties s=%s p=%s k=%s" % (stride, padding, k), fmax, fmax_t,
+              np.maximum(x, 0.0).round(1), [])
 
         def favg(x):
             return df.nn.avg_pool2d(x, k, stride, padding)
