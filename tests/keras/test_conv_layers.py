@@ -199,3 +199,29 @@ def test_tf1_layers_cnn_with_update_ops():
                 s.run(train_op, {x: xv, labels: yv, is_training: True})
             assert s.run(mm).any()
             assert s.run(loss, {x: xv, labels: yv, is_training: False}) < before
+
+
+def test_cnn_tutorial_builds_with_add_and_summary():
+    # TF's "Convolutional Neural Network (CNN)" tutorial (CIFAR-10), on random 32x32x3 images
+    from distflow.keras import layers, models
+    tf.keras.utils.set_random_seed(7)
+    model = models.Sequential()
+    model.add(layers.Conv2D(32, (3, 3), activation='relu', input_shape=(32, 32, 3)))
+    model.add(layers.MaxPooling2D((2, 2)))
+    model.add(layers.Conv2D(64, (3, 3), activation='relu'))
+    model.add(layers.MaxPooling2D((2, 2)))
+    model.add(layers.Conv2D(64, (3, 3), activation='relu'))
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "(None, 4, 4, 64)" in lines[0] and "Total params: 56,320" in lines[0]
+    model.add(layers.Flatten())
+    model.add(layers.Dense(64, activation='relu'))
+    model.add(layers.Dense(10))
+    model.compile(optimizer='adam',
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=['accuracy'])
+    x, y = _data(24, (32, 32, 3))
+    history = model.fit(x[:16], y[:16], epochs=2, batch_size=8,
+                        validation_data=(x[16:], y[16:]), verbose=0)
+    assert set(history.history) == {"accuracy", "loss", "val_accuracy", "val_loss"}
+    assert model.count_params() == 122570
