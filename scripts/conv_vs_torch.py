@@ -185,12 +185,29 @@ def pool_cases(rng):
         check("avg_pool2d s=%s p=%s k=%s" % (stride, padding, k), favg, favg_t, x, [])
 
 
+def resize_cases(rng):
+    # TF2's half-pixel sampling is PyTorch's align_corners=False ('nearest-exact' for nearest)
+    for size, method in itertools.product([(10, 3), (3, 14), (5, 7), (8, 8)],
+                                          ["bilinear", "nearest"]):
+        x = rng.randn(2, 5, 7, 3)
+
+        def fn(x):
+            return df.image.resize(x, size, method=method)
+
+        def fn_t(xt):
+            return F.interpolate(xt, size=size, mode="bilinear" if method == "bilinear"
+                                 else "nearest-exact", **({"align_corners": False}
+                                                          if method == "bilinear" else {}))
+        check("resize %s %s" % (method, size), fn, fn_t, x, [])
+
+
 def main():
     rng = np.random.RandomState(0)
     conv_cases(rng)
     transpose_cases(rng)
     conv1d_cases(rng)
     pool_cases(rng)
+    resize_cases(rng)
     print("%d comparisons against torch %s, worst relative error %.2e (tolerance %.0e)"
           % (count[0], torch.__version__, worst[0], TOL))
 
