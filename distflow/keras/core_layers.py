@@ -156,8 +156,9 @@ class BatchNormalization(_layers.Layer):
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  name=None, dtype="float32", trainable=True, input_shape=None, synchronized=False,
-                 **unsupported):
-        given = sorted(k for k, v in unsupported.items() if v is not None)
+                 fused=None, **unsupported):
+        # fused (tf.keras 2) picks TF's kernel, not the result: accepted and ignored
+        given = sorted(k for k, v in unsupported.items() if v not in (None, False))
         if given:
             raise NotImplementedError("BatchNormalization: %s not supported by distflow"
                                       % ", ".join(given))
