@@ -12,6 +12,8 @@ What Keras adds over `df.nn.Dense` / `df.nn.Dropout`:
 Dense(...)])` takes it as the model's input shape, as Keras 3 does. The functional API
 (`Model(inputs, outputs)`) is not provided.
 """
+import types
+
 from distflow.framework.tensor_shape import TensorShape
 from distflow.nn import layers as _layers
 from distflow.ops import random_ops
@@ -77,3 +79,14 @@ class InputLayer:
 def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None):  # noqa: N802
     """`tf.keras.Input(shape=(13,))`: the input of a Sequential model (see InputLayer)."""
     return InputLayer(shape, batch_size, dtype, batch_shape, name)
+
+
+# Convolution, pooling, shape layers and BatchNormalization (imported last: they take their
+# seeds from _global_seed above)
+from distflow.keras import conv_layers, core_layers  # noqa: E402
+from distflow.keras.conv_layers import *  # noqa: E402,F401,F403
+from distflow.keras.core_layers import *  # noqa: E402,F401,F403
+
+__all__ += conv_layers.__all__ + core_layers.__all__
+experimental = types.SimpleNamespace(  # tf.keras.layers.experimental.SyncBatchNormalization
+    SyncBatchNormalization=core_layers.SyncBatchNormalization)
