@@ -30,6 +30,7 @@ from distflow.data.dataset import Dataset
 from distflow.function import TensorSpec, function
 from distflow.framework import dtypes
 from distflow.keras import callbacks as callbacks_module
+from distflow.keras import distributed as distributed_module
 from distflow.keras import metrics as metrics_module
 from distflow.keras import optimizers as optimizers_module
 from distflow.nn import losses as losses_module
@@ -68,6 +69,8 @@ class Trainer:
         self._run_eagerly = bool(run_eagerly)
         self._steps = {}
         self._metric_objects = None
+        # tf.distribute: a model compiled in strategy.scope() trains under that strategy
+        self._distribute_strategy = distributed_module.current_strategy()
         self.compiled = True
 
     # -- the steps -------------------------------------------------------------------------------
@@ -152,7 +155,8 @@ class Trainer:
         metric_objects = self._metrics_for(y_like)
         cbs = callbacks_module.CallbackList(callbacks, self, {
             "epochs": epochs, "steps": steps, "verbose": verbose}, verbose)
-        rng = _shuffle_rng() if shuffle and not _is_dataset(x) else None  # a dataset: its order
+        rng = _shuffle_rng(distributed_module.strategy_for(self)) \
+            if shuffle and not _is_dataset(x) else None  # a dataset: its order
         self.stop_training = False
         cbs.call("on_train_begin", None)
         logs = None
@@ -173,6 +177,10 @@ class Trainer:
 
     def _run_epoch(self, kind, x, y, batch_size, metric_objects, order=None, cbs=None):
         """Runs every batch, then turns the batch results into Keras's logs (Python floats)."""
+        strategy = distributed_module.strategy_for(self)
+        if strategy is not None:  # tf.distribute: each rank its part, logs over all ranks
+            return distributed_module.run_epoch(self, strategy, kind, x, y, batch_size,
+                                                metric_objects, order, cbs)
         step = None if _is_dataset(x) else self._step(kind, x, y)
         hooks = cbs.batch_hooks if cbs is not None else []
         results = []
@@ -229,7 +237,11 @@ class Trainer:
             batches = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
         self._build_for(x)
         start = time.perf_counter()
-        outs = [self._step("predict", xb)(xb) for xb in batches]
+        strategy = distributed_module.strategy_for(self)
+        if strategy is not None:  # tf.distribute: each rank its part, every rank all rows
+            outs = distributed_module.predict(self, strategy, batches)
+        else:
+            outs = [self._step("predict", xb)(xb) for xb in batches]
         if verbose:
             callbacks_module.print_progress(len(outs), time.perf_counter() - start, {}, verbose)
         if not outs:
@@ -379,10 +391,14 @@ def _unsupported(**arguments):
         raise NotImplementedError("distflow.keras does not support %s" % ", ".join(given))
 
 
-def _shuffle_rng():
+def _shuffle_rng(strategy=None):
     """fit's shuffling generator: from the global seed when set (tf.random.set_seed or
-    keras.utils.set_random_seed), else from NumPy's global state (np.random.seed)."""
-    global_seed, op_seed = random_ops.get_seed(None)
-    if global_seed is None:
-        return np.random.default_rng(np.random.randint(0, 2 ** 31 - 1))
-    return np.random.default_rng([global_seed, op_seed])
+    keras.utils.set_random_seed), else from NumPy's global state (np.random.seed); under a
+    tf.distribute strategy, rank 0's draw, so every rank makes the same batches."""
+    def draw():
+        global_seed, op_seed = random_ops.get_seed(None)
+        if global_seed is None:
+            return np.random.randint(0, 2 ** 31 - 1)
+        return [global_seed, op_seed]
+    seed = draw() if strategy is None else distributed_module.shuffle_seed(strategy, draw)
+    return np.random.default_rng(seed)

@@ -1,0 +1,554 @@
+"""`tf.distribute` over distflow's runtime: MultiWorkerMirroredStrategy and MirroredStrategy.
+
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()     # mpirun -n N python train.py
+    with strategy.scope():
+        model = make_model(); model.compile(...)                 # variables: rank 0's values
+    model.fit(x, y, batch_size=64, epochs=3)                     # 64 = the GLOBAL batch
+
+Each MPI rank is one replica (one process, one device): `num_replicas_in_sync` is the job's size,
+`cluster_resolver.task_id` its rank. The ranks come from mpirun; TF_CONFIG is read only to check
+that it agrees with them. MirroredStrategy is the same strategy (one process: one replica; under
+mpirun, one replica per rank).
+
+Semantics are distflow's global batch (DESIGN.md, global_batch.py), which are TF's: every step the
+ranks split one global batch, each divides its loss sum by the global batch size, and the
+gradients are summed, so N ranks compute what one process computes. In a custom loop,
+`strategy.run(step_fn, args=(batch,))` runs step_fn in a replica context, where
+`optimizer.apply_gradients` sums the gradients across replicas before applying them (TF's
+optimizers do the same), and `get_replica_context().all_reduce` reduces any value.
+
+Variables created in `scope()` (or during `run`) are overwritten with rank 0's values as they are
+made, so replicas start identical. Unseeded data orders (Dataset.shuffle, Keras fit's shuffle)
+come from one stream of entropy rank 0 sends when the strategy is made, so every rank draws the
+same global batches; a distributed dataset also compares its first batch across ranks each pass.
+"""
+import contextlib
+import enum
+import hashlib
+import json
+import os
+import weakref
+
+import numpy as np
+
+from distflow.data.batching import shard_bounds
+from distflow.distribute import runtime
+from distflow.distribute.allreduce_op import allreduce
+from distflow.distribute.variables import broadcast_variables
+from distflow.framework import context, errors, nest
+from distflow.framework.eager import EagerTensor
+from distflow.ops import array_ops, comparison_ops, dispatch, math_ops, random_ops
+
+__all__ = ["Strategy", "MultiWorkerMirroredStrategy", "MirroredStrategy", "ReduceOp",
+           "ReplicaContext", "InputContext", "InputOptions", "get_strategy", "has_strategy",
+           "get_replica_context", "in_cross_replica_context", "experimental_set_strategy"]
+
+
+class ReduceOp(enum.Enum):
+    """How values are combined across replicas (tf.distribute.ReduceOp)."""
+    SUM = "SUM"
+    MEAN = "MEAN"
+
+    @staticmethod
+    def from_variable_aggregation(aggregation):
+        name = str(getattr(aggregation, "name", aggregation)).upper()
+        if name not in ("SUM", "MEAN"):
+            raise ValueError("Could not convert from `tf.VariableAggregation` %r to "
+                             "`tf.distribute.ReduceOp` type" % (aggregation,))
+        return ReduceOp[name]
+
+
+def _reduce_op(op):
+    if isinstance(op, ReduceOp):
+        return op
+    if isinstance(op, str) and op.upper() in ("SUM", "MEAN"):
+        return ReduceOp[op.upper()]
+    raise ValueError("reduce_op must be tf.distribute.ReduceOp.SUM or ReduceOp.MEAN, got %r"
+                     % (op,))
+
+
+class InputContext:
+    """What `distribute_datasets_from_function`'s dataset_fn learns about its input pipeline."""
+
+    def __init__(self, num_input_pipelines=1, input_pipeline_id=0, num_replicas_in_sync=1):
+        self.num_input_pipelines = num_input_pipelines
+        self.input_pipeline_id = input_pipeline_id
+        self.num_replicas_in_sync = num_replicas_in_sync
+
+    def get_per_replica_batch_size(self, global_batch_size):
+        if global_batch_size % self.num_replicas_in_sync:
+            raise ValueError("The `global_batch_size` %r is not divisible by "
+                             "`num_replicas_in_sync` %r" % (global_batch_size,
+                                                            self.num_replicas_in_sync))
+        return global_batch_size // self.num_replicas_in_sync
+
+
+class InputOptions:
+    """Accepted for TF's signatures; a rank's data stays on its own device anyway."""
+
+    def __init__(self, experimental_fetch_to_device=None, experimental_replication_mode=None,
+                 experimental_place_dataset_on_device=False, experimental_per_replica_buffer_size=1):
+        self.experimental_fetch_to_device = experimental_fetch_to_device
+
+
+class ClusterResolver:
+    """The job as TF's cluster resolvers describe it: every rank a 'worker', task_id its rank."""
+
+    def __init__(self, rank, size, tf_config=None):
+        self.task_type = "worker"
+        self.task_id = rank
+        self.rpc_layer = "mpi"
+        self.environment = ""
+        self._size = size
+        self._cluster = (tf_config or {}).get("cluster") or {
+            "worker": ["rank-%d" % r for r in range(size)]}
+
+    def cluster_spec(self):
+        return ClusterSpec(self._cluster)
+
+    def num_accelerators(self, task_type=None, task_id=None, config_proto=None):
+        return {"GPU": 1} if runtime.device().startswith("gpu") else {}
+
+    def master(self, task_type=None, task_id=None, rpc_layer=None):
+        return ""
+
+
+class ClusterSpec:
+    def __init__(self, cluster):
+        self._cluster = {k: list(v) for k, v in dict(cluster).items()}
+
+    @property
+    def jobs(self):
+        return list(self._cluster)
+
+    def num_tasks(self, job_name):
+        return len(self._cluster[job_name])
+
+    def as_dict(self):
+        return dict(self._cluster)
+
+    def __bool__(self):
+        return bool(self._cluster)
+
+
+def read_tf_config(rank, size, env=None):
+    """TF_CONFIG as a dict, after checking that it describes this mpirun job (or None)."""
+    raw = (os.environ if env is None else env).get("TF_CONFIG", "").strip()
+    if not raw:
+        return None
+    try:
+        config = json.loads(raw)
+    except ValueError:
+        raise ValueError("TF_CONFIG is not valid JSON: %r" % raw) from None
+    if not isinstance(config, dict):
+        raise ValueError("TF_CONFIG must be a JSON object with 'cluster' and 'task', got %r" % raw)
+    cluster = config.get("cluster") or {}
+    chiefs, workers = list(cluster.get("chief", [])), list(cluster.get("worker", []))
+    count = len(chiefs) + len(workers)
+    if count and count != size:
+        raise ValueError("TF_CONFIG describes %d workers (%s), but this job has %d rank%s: "
+                         "distflow takes its workers from mpirun, so start it with `mpirun -n %d` "
+                         "or unset TF_CONFIG" % (count, ", ".join(sorted(cluster)), size,
+                                                 "" if size == 1 else "s", count))
+    task = config.get("task") or {}
+    if task and count:
+        kind, index = task.get("type", "worker"), int(task.get("index", 0))
+        expected = index + (len(chiefs) if kind == "worker" else 0)
+        if kind not in ("worker", "chief") or expected != rank:
+            raise ValueError("TF_CONFIG says this process is task {'type': %r, 'index': %d}, but "
+                             "mpirun made it rank %d of %d: give each rank its own TF_CONFIG or "
+                             "unset it (the ranks come from mpirun)" % (kind, index, rank, size))
+    return config
+
+
+class Strategy:
+    """The strategy of an MPI job: one replica per rank (see the module docstring)."""
+
+    def __init__(self, cluster_resolver=None):
+        self._context = runtime.init()
+        self._communicator = comm = self._context.communicator
+        self._tf_config = read_tf_config(comm.rank, comm.size)
+        self.cluster_resolver = cluster_resolver or ClusterResolver(comm.rank, comm.size,
+                                                                    self._tf_config)
+        entropy = np.random.SeedSequence().entropy if comm.rank == 0 else None
+        random_ops.share_entropy(comm.broadcast_object(entropy) if comm.size > 1 else entropy)
+        self._broadcast = weakref.WeakSet()  # variables already holding rank 0's values
+        self.extended = _Extended(self)
+
+    # -- what the job looks like ---------------------------------------------------------------
+    @property
+    def num_replicas_in_sync(self):
+        return self._communicator.size
+
+    @property
+    def _rank(self):
+        return self._communicator.rank
+
+    def __repr__(self):
+        return "<%s: %d replica%s, rank %d>" % (type(self).__name__, self.num_replicas_in_sync,
+                                                "" if self.num_replicas_in_sync == 1 else "s",
+                                                self._rank)
+
+    # -- scope and variables -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def scope(self):
+        """Variables made inside start with rank 0's values; Keras models compiled inside
+        train under this strategy."""
+        ctx = context.ctx
+        ctx.distribution_strategies.append(self)
+        ctx.variable_observers.append(self._on_new_variable)
+        try:
+            yield self
+        finally:
+            ctx.variable_observers.remove(self._on_new_variable)
+            ctx.distribution_strategies.pop()
+
+    def _on_new_variable(self, variable):
+        self._broadcast_variables([variable])
+
+    def _broadcast_variables(self, variables):
+        """Gives the variables rank 0's values, each only once (every rank asks alike)."""
+        fresh = [v for v in variables if v not in self._broadcast]
+        if fresh and self._communicator.size > 1:
+            broadcast_variables(fresh, communicator=self._communicator)
+        self._broadcast.update(fresh)
+
+    # -- running on the replicas ---------------------------------------------------------------
+    def run(self, fn, args=(), kwargs=None, options=None):
+        """fn(*args, **kwargs) on this rank's replica, in a replica context: its gradients are
+        summed across replicas by optimizer.apply_gradients. Returns fn's value on this rank."""
+        ctx = context.ctx
+        ctx.replica_contexts.append(ReplicaContext(self))
+        ctx.variable_observers.append(self._on_new_variable)
+        try:
+            return fn(*args, **(kwargs or {}))
+        finally:
+            ctx.variable_observers.remove(self._on_new_variable)
+            ctx.replica_contexts.pop()
+
+    def reduce(self, reduce_op, value, axis=None):
+        """A per-replica value reduced across replicas (and along `axis`, if given): SUM adds,
+        MEAN divides by the number of replicas (axis=None) or of elements along the axis."""
+        op = _reduce_op(reduce_op)
+        value = _tensor(value)
+        if axis is None:
+            total = self._sum([value])[0]
+            return total if op is ReduceOp.SUM else \
+                math_ops.divide(total, math_ops.cast(self.num_replicas_in_sync, total.dtype))
+        local = math_ops.reduce_sum(value, axis=axis)
+        if op is ReduceOp.SUM:
+            return self._sum([local])[0]
+        count = math_ops.divide(
+            math_ops.cast(array_ops.size(value), local.dtype),
+            comparison_ops.maximum(math_ops.cast(array_ops.size(local), local.dtype), 1.0))
+        total, n = self._sum([local, math_ops.cast(count, local.dtype)])
+        return math_ops.divide(total, n)
+
+    def _sum(self, tensors, names=None):
+        return allreduce(list(tensors), op="sum", communicator=self._communicator, names=names)
+
+    def experimental_local_results(self, value):
+        return (value,)
+
+    def gather(self, value, axis):
+        """The replicas' values concatenated along `axis` (eagerly; shapes may differ there)."""
+        if not context.executing_eagerly():
+            raise NotImplementedError("strategy.gather runs eagerly only (outside df.function)")
+        local = np.asarray(_tensor(value).numpy())
+        parts = self._communicator.allgather_object(local) if self._communicator.size > 1 \
+            else [local]
+        return dispatch.to_eager(np.concatenate(parts, axis=axis))
+
+    # -- data -----------------------------------------------------------------------------------
+    def experimental_distribute_dataset(self, dataset, options=None):
+        """Each element of `dataset` is a global batch; iterating gives this rank's contiguous
+        part of it (parts differ by at most one row; a short last batch is split too)."""
+        return DistributedDataset(dataset, self)
+
+    def distribute_datasets_from_function(self, dataset_fn, options=None):
+        """dataset_fn(InputContext) makes this rank's dataset of per-replica batches, used as
+        it is (TF's contract: the function shards and batches)."""
+        comm = self._communicator
+        return dataset_fn(InputContext(comm.size, comm.rank, comm.size))
+
+    experimental_distribute_datasets_from_function = distribute_datasets_from_function
+
+    def experimental_run_v2(self, fn, args=(), kwargs=None, options=None):
+        return self.run(fn, args, kwargs, options)
+
+
+class _Extended:
+    """strategy.extended: the few attributes TF programs read from it."""
+
+    def __init__(self, strategy):
+        self._strategy = strategy
+        self.experimental_between_graph = True
+        self.experimental_should_init = True
+        self.should_checkpoint = strategy._rank == 0
+        self.should_save_summary = strategy._rank == 0
+
+    @property
+    def worker_devices(self):
+        return (runtime.device(),)
+
+    parameter_devices = worker_devices
+
+
+class MultiWorkerMirroredStrategy(Strategy):
+    """tf.distribute.MultiWorkerMirroredStrategy: one replica per MPI rank."""
+
+    def __init__(self, cluster_resolver=None, communication_options=None, communication=None):
+        super().__init__(cluster_resolver)
+
+
+class MirroredStrategy(Strategy):
+    """tf.distribute.MirroredStrategy: one process is one replica (distflow runs one device per
+    process); under mpirun it spans the ranks like MultiWorkerMirroredStrategy."""
+
+    def __init__(self, devices=None, cross_device_ops=None):
+        if devices is not None and len(list(devices)) > 1:
+            raise ValueError("distflow runs one device per process, got devices=%r: start one "
+                             "process per device with `mpirun -n %d python ...` instead"
+                             % (list(devices), len(list(devices))))
+        super().__init__()
+
+
+class ReplicaContext:
+    """Inside strategy.run: this replica's view (tf.distribute.ReplicaContext)."""
+
+    def __init__(self, strategy):
+        self.strategy = strategy
+
+    @property
+    def num_replicas_in_sync(self):
+        return self.strategy.num_replicas_in_sync
+
+    @property
+    def replica_id_in_sync_group(self):
+        return self.strategy._rank
+
+    def all_reduce(self, reduce_op, value, options=None):
+        """Every replica's `value` (a tensor or a nest of them) summed, or averaged (MEAN)."""
+        op = _reduce_op(reduce_op)
+        flat = [_tensor(v) for v in nest.flatten(value)]
+        if self.strategy is _DEFAULT or not flat:
+            return value
+        out = self.strategy._sum(flat)
+        if op is ReduceOp.MEAN:
+            n = self.num_replicas_in_sync
+            out = [math_ops.divide(t, math_ops.cast(n, t.dtype)) for t in out]
+        return nest.pack_sequence_as(value, out)
+
+    def aggregate_gradients(self, grads_and_vars):
+        """[(gradient summed over the replicas, variable)]; what apply_gradients calls."""
+        if self.strategy is _DEFAULT:
+            return grads_and_vars
+        present = [i for i, (g, _) in enumerate(grads_and_vars) if g is not None]
+        if not present:
+            return grads_and_vars
+        names = ["gradient of %s" % grads_and_vars[i][1].name for i in present]
+        summed = self.strategy._sum([grads_and_vars[i][0] for i in present], names=names)
+        out = list(grads_and_vars)
+        for i, g in zip(present, summed):
+            out[i] = (g, out[i][1])
+        return out
+
+    def merge_call(self, merge_fn, args=(), kwargs=None):
+        return merge_fn(self.strategy, *args, **(kwargs or {}))
+
+
+class _DefaultStrategy(Strategy):
+    """What get_strategy() returns outside any scope: one replica, nothing to communicate."""
+
+    def __init__(self):  # no runtime: a plain program never starts MPI through it
+        self.cluster_resolver = None
+        self.extended = None
+
+    num_replicas_in_sync = 1
+    _rank = 0
+
+    @contextlib.contextmanager
+    def scope(self):
+        yield self
+
+    def run(self, fn, args=(), kwargs=None, options=None):
+        return fn(*args, **(kwargs or {}))
+
+    def reduce(self, reduce_op, value, axis=None):
+        op = _reduce_op(reduce_op)
+        if axis is None:
+            return value
+        return (math_ops.reduce_sum if op is ReduceOp.SUM else math_ops.reduce_mean)(
+            _tensor(value), axis=axis)
+
+    def _broadcast_variables(self, variables):
+        pass
+
+    def experimental_distribute_dataset(self, dataset, options=None):
+        return dataset
+
+    def distribute_datasets_from_function(self, dataset_fn, options=None):
+        return dataset_fn(InputContext())
+
+    def gather(self, value, axis):
+        return value
+
+
+_DEFAULT = _DefaultStrategy()
+_set_globally = []
+
+
+def get_strategy():
+    """The strategy of the innermost scope() (or strategy.run), else the default strategy."""
+    ctx = context.ctx
+    if ctx.replica_contexts and ctx.replica_contexts[-1] is not None:
+        return ctx.replica_contexts[-1].strategy
+    if ctx.distribution_strategies:
+        return ctx.distribution_strategies[-1]
+    return _set_globally[-1] if _set_globally else _DEFAULT
+
+
+def has_strategy():
+    return get_strategy() is not _DEFAULT
+
+
+def get_replica_context():
+    """Inside strategy.run: its ReplicaContext. Inside a scope (cross-replica): None. Outside
+    any: the default strategy's replica context."""
+    ctx = context.ctx
+    if ctx.replica_contexts and ctx.replica_contexts[-1] is not None:
+        return ctx.replica_contexts[-1]
+    if ctx.distribution_strategies or _set_globally:
+        return None
+    return ReplicaContext(_DEFAULT)
+
+
+def in_cross_replica_context():
+    return get_replica_context() is None
+
+
+def experimental_set_strategy(strategy):
+    """Makes `strategy` current outside any scope (None: back to the default)."""
+    del _set_globally[:]
+    if strategy is not None:
+        _set_globally.append(strategy)
+
+
+def current_strategy():
+    """The strategy of an open scope or set globally, or None (for Keras's compile)."""
+    strategy = get_strategy()
+    return None if strategy is _DEFAULT else strategy
+
+
+# -- distributed datasets ---------------------------------------------------------------------------
+class DistributedDataset:
+    """A dataset of global batches seen as this rank's parts (experimental_distribute_dataset)."""
+
+    def __init__(self, dataset, strategy):
+        self._dataset = dataset
+        self._strategy = strategy
+
+    @property
+    def element_spec(self):
+        return self._dataset.element_spec
+
+    def __iter__(self):
+        return DistributedIterator(iter(self._dataset), self._strategy)
+
+    def reduce(self, initial_state, reduce_func):
+        state = initial_state
+        for element in self:
+            state = reduce_func(state, element)
+        return state
+
+
+class DistributedIterator:
+    def __init__(self, iterator, strategy):
+        self._iterator = iterator
+        self._strategy = strategy
+        self._checked = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if not context.executing_eagerly():
+            raise errors.UnimplementedError(
+                None, None, "next() on a distributed iterator inside a df.function would read "
+                "one batch when the function is traced and reuse it on every call: call "
+                "next(iterator) outside and pass the batch in (train_step(next(iterator)))")
+        element = next(self._iterator)
+        if not self._checked:
+            self._checked = True
+            check_same_batch(self._strategy._communicator, element)
+        return shard_element(element, self._strategy._rank, self._strategy.num_replicas_in_sync)
+
+    def get_next(self):
+        return next(self)
+
+    def get_next_as_optional(self):
+        raise NotImplementedError("get_next_as_optional is not supported; iterate with for")
+
+    @property
+    def element_spec(self):
+        return getattr(self._iterator, "element_spec", None)
+
+
+def shard_element(element, rank, size):
+    """This rank's contiguous rows of every array in one global batch (a nest of arrays)."""
+    if size == 1:
+        return element
+    flat = nest.flatten(element)
+    lengths = {int(_shape(a)[0]) for a in flat if len(_shape(a))}
+    if len(lengths) > 1:
+        raise ValueError("The parts of one batch have different lengths %s: a global batch must "
+                         "have one length to be split over the replicas" % sorted(lengths))
+    if not lengths:
+        return element
+    start, stop = shard_bounds(lengths.pop(), rank, size)
+    parts = [_rows(a, start, stop) for a in flat]
+    return nest.pack_sequence_as(element, parts)
+
+
+def check_same_batch(communicator, element):
+    """Stops with a clear error unless every rank holds the same global batch (ranks must
+    draw the same data order to split it; a per-rank order would train on the wrong data)."""
+    if communicator.size == 1:
+        return
+    h = hashlib.sha256()
+    for leaf in nest.flatten(element):
+        arr = np.ascontiguousarray(_array(leaf))
+        h.update(str((arr.dtype.str, arr.shape)).encode())
+        h.update(arr.tobytes())
+    digest = np.frombuffer(h.digest()[:8], dtype=np.int64).copy()
+    every = communicator.allgather(digest, name="same global batch check")
+    if not np.all(every == every[0]):
+        differ = [r for r in range(communicator.size) if every[r] != every[0]]
+        raise errors.InvalidArgumentError(
+            None, None, "The ranks hold different global batches (rank%s %s differ%s from rank "
+            "0): under a tf.distribute strategy every rank must read the same data in the same "
+            "order, then each takes its part. Load the same data on every rank and seed any "
+            "shuffle (shuffle(..., seed=...) or tf.random.set_seed)"
+            % ("s" if len(differ) > 1 else "", ", ".join(map(str, differ)),
+               "" if len(differ) > 1 else "s"))
+
+
+def _array(x):
+    """A host array of x (the digest reads its bytes)."""
+    return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
+
+
+def _shape(a):
+    return tuple(a._value.shape) if isinstance(a, EagerTensor) else np.shape(a)
+
+
+def _rows(a, start, stop):
+    if isinstance(a, EagerTensor):
+        return EagerTensor(a._value[start:stop])
+    return a[start:stop] if len(_shape(a)) else a
+
+
+def _tensor(value):
+    if dispatch.dtype_of(value) is None:
+        return dispatch.convert_to_tensor(value)
+    return value
