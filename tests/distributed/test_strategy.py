@@ -1,0 +1,112 @@
+"""tf.distribute's MultiWorkerMirroredStrategy on distflow's runtime: N ranks train as one
+process, with Keras fit (arrays with a shuffle and validation_split, or a dataset of global
+batches) and with TF's custom-loop pattern. Each rank starts from a different seed: the
+strategy's scope must give every replica rank 0's weights.
+
+The global batches end short (2 rows at batch 8 on 3 ranks leaves one rank without rows), so the
+equality covers uneven parts and empty parts too.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mpi_launch import REPO, WORKERS, assert_ok, launches_mpi, run_mpi
+
+KERAS = os.path.join(WORKERS, "strategy_keras.py")
+LOOP = os.path.join(WORKERS, "strategy_loop.py")
+
+
+def _one_process(args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "PMIX_", "OMPI_"))}
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+
+def _assert_same(reference, got, rtol=1e-5, atol=1e-6):
+    ref, out = np.load(reference), np.load(got)
+    assert sorted(ref.files) == sorted(out.files)
+    for key in ref.files:
+        if key == "replicas":  # the loop worker's count of replicas, checked by its test
+            continue
+        np.testing.assert_allclose(out[key], ref[key], rtol=rtol, atol=atol, err_msg=key)
+
+
+@pytest.fixture(scope="module")
+def references(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("strategy_reference")
+    made = {}
+    for name, args in (("arrays", [KERAS, "arrays"]), ("dataset", [KERAS, "dataset"]),
+                       ("loop", [LOOP])):
+        path = str(folder / (name + ".npz"))
+        _one_process([args[0], path, *args[1:], "reference"])
+        made[name] = path
+    return made
+
+
+@launches_mpi
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+@pytest.mark.parametrize("mode", ["arrays", "dataset"])
+def test_keras_fit_on_n_ranks_gives_one_process_weights_and_history(references, tmp_path,
+                                                                     ranks, mode):
+    out = str(tmp_path / "out.npz")
+    assert_ok(run_mpi(ranks, [KERAS, out, mode], timeout=180))
+    _assert_same(references[mode], out)
+    history = np.load(out)
+    assert {"history_loss", "history_accuracy", "history_val_loss",
+            "history_val_accuracy"} <= set(history.files)
+
+
+@launches_mpi
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_custom_loop_on_n_ranks_gives_one_process_weights(references, tmp_path, ranks):
+    out = str(tmp_path / "out.npz")
+    assert_ok(run_mpi(ranks, [LOOP, out], timeout=180))
+    _assert_same(references["loop"], out)
+    assert int(np.load(out)["replicas"]) == ranks
+
+
+_DIFFERENT_DATA = """
+import numpy as np, distflow as tf
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
+rank = strategy.cluster_resolver.task_id
+x = np.random.RandomState(rank).randn(12, 3).astype(np.float32)  # each rank its own data
+with strategy.scope():
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(3,))])
+    model.compile(optimizer="sgd", loss="mse")
+model.fit(x, x[:, :1], batch_size=4, epochs=1, verbose=0)
+"""
+
+_UNSEEDED_SHUFFLE = """
+import numpy as np, distflow as tf
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
+x = np.arange(40, dtype=np.float32).reshape(20, 2)
+data = tf.data.Dataset.from_tensor_slices((x, x[:, :1])).shuffle(20).batch(5)
+with strategy.scope():
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+    model.compile(optimizer="sgd", loss="mse")
+model.fit(data, epochs=2, verbose=0)      # unseeded shuffles: every rank draws the same order
+model.fit(x, x[:, :1], batch_size=6, epochs=2, verbose=0)  # unseeded fit shuffle: rank 0's seed
+every = np.concatenate([w.ravel() for w in model.get_weights()])
+from distflow.distribute import runtime
+assert (runtime.init().communicator.allgather(every) == every).all()
+print("same order on every rank")
+"""
+
+
+@launches_mpi
+def test_ranks_with_different_data_stop_with_a_clear_error():
+    proc = run_mpi(2, ["-c", _DIFFERENT_DATA], timeout=120)
+    assert proc.returncode != 0
+    assert "The ranks hold different global batches" in proc.stdout + proc.stderr
+
+
+@launches_mpi
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_unseeded_shuffles_agree_across_ranks(ranks):
+    proc = run_mpi(ranks, ["-c", _UNSEEDED_SHUFFLE], timeout=120)
+    assert_ok(proc)
+    assert proc.stdout.count("same order on every rank") == ranks
