@@ -87,7 +87,8 @@ class InputOptions:
     """Accepted for TF's signatures; a rank's data stays on its own device anyway."""
 
     def __init__(self, experimental_fetch_to_device=None, experimental_replication_mode=None,
-                 experimental_place_dataset_on_device=False, experimental_per_replica_buffer_size=1):
+                 experimental_place_dataset_on_device=False,
+                 experimental_per_replica_buffer_size=1):
         self.experimental_fetch_to_device = experimental_fetch_to_device
 
 
@@ -440,7 +441,7 @@ def current_strategy():
     return None if strategy is _DEFAULT else strategy
 
 
-# -- distributed datasets ---------------------------------------------------------------------------
+# -- distributed datasets -----------------------------------------------------------------------
 class DistributedDataset:
     """A dataset of global batches seen as this rank's parts (experimental_distribute_dataset)."""
 

@@ -105,8 +105,9 @@ def test_fashion_mnist_reads_keras_gzipped_idx_files(keras_home):
 
 def _cifar_batch(n, first_label):
     data = (np.arange(n * 3072) % 251).astype(np.uint8).reshape(n, 3072)
-    return pickle.dumps({b"batch_label": b"x", b"labels": [(first_label + i) % 10 for i in range(n)],
-                         b"data": data, b"filenames": [b"f"] * n}, protocol=2)
+    labels = [(first_label + i) % 10 for i in range(n)]
+    return pickle.dumps({b"batch_label": b"x", b"labels": labels, b"data": data,
+                         b"filenames": [b"f"] * n}, protocol=2)
 
 
 def _cifar_files():
