@@ -110,3 +110,39 @@ def test_unseeded_shuffles_agree_across_ranks(ranks):
     proc = run_mpi(ranks, ["-c", _UNSEEDED_SHUFFLE], timeout=120)
     assert_ok(proc)
     assert proc.stdout.count("same order on every rank") == ranks
+
+
+_WRITERS = """
+import os, sys, numpy as np, distflow as tf
+out = sys.argv[1]
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
+rank = strategy.cluster_resolver.task_id
+folder = os.path.join(out, "rank%d" % rank)  # a rank other than 0 must leave its folder unmade
+if rank == 0:
+    os.makedirs(folder)  # CSVLogger, as Keras's, writes into a folder that exists
+x = np.random.RandomState(0).randn(12, 3).astype(np.float32)
+with strategy.scope():
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(3,))])
+    model.compile(optimizer="sgd", loss="mse")
+callbacks = [tf.keras.callbacks.ModelCheckpoint(os.path.join(folder, "w-{epoch}"),
+                                                save_weights_only=True),
+             tf.keras.callbacks.CSVLogger(os.path.join(folder, "log.csv")),
+             tf.keras.callbacks.TensorBoard(os.path.join(folder, "tb"))]
+model.fit(x, x[:, :1], batch_size=4, epochs=2, verbose=1, callbacks=callbacks)
+ckpt = tf.train.Checkpoint(model=model)
+tf.train.CheckpointManager(ckpt, os.path.join(folder, "manager"), max_to_keep=1).save()
+ckpt.save(os.path.join(folder, "ckpt"))
+"""
+
+
+@launches_mpi
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_only_rank_0_writes_files_and_prints(tmp_path, ranks):
+    proc = run_mpi(ranks, ["-c", _WRITERS, str(tmp_path)], timeout=120)
+    assert_ok(proc)
+    assert sorted(os.listdir(tmp_path)) == ["rank0"]
+    made = sorted(os.listdir(tmp_path / "rank0"))
+    assert made == ["checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index", "log.csv",
+                    "manager", "tb", "w-1.data-00000-of-00001", "w-1.index",
+                    "w-2.data-00000-of-00001", "w-2.index"]
+    assert proc.stdout.count("Epoch 2/2") == 1
