@@ -270,7 +270,8 @@ class Strategy:
         """dataset_fn(InputContext) makes this rank's dataset of per-replica batches, used as
         it is (TF's contract: the function shards and batches)."""
         comm = self._communicator
-        return dataset_fn(InputContext(comm.size, comm.rank, comm.size))
+        dataset = dataset_fn(InputContext(comm.size, comm.rank, comm.size))
+        return DistributedDataset(dataset, self, split=False)
 
     experimental_distribute_datasets_from_function = distribute_datasets_from_function
 
@@ -445,16 +446,17 @@ def current_strategy():
 class DistributedDataset:
     """A dataset of global batches seen as this rank's parts (experimental_distribute_dataset)."""
 
-    def __init__(self, dataset, strategy):
+    def __init__(self, dataset, strategy, split=True):
         self._dataset = dataset
         self._strategy = strategy
+        self._split = split  # False: the dataset already holds this rank's per-replica batches
 
     @property
     def element_spec(self):
         return self._dataset.element_spec
 
     def __iter__(self):
-        return DistributedIterator(iter(self._dataset), self._strategy)
+        return DistributedIterator(iter(self._dataset), self._strategy, self._split)
 
     def reduce(self, initial_state, reduce_func):
         state = initial_state
@@ -464,10 +466,11 @@ class DistributedDataset:
 
 
 class DistributedIterator:
-    def __init__(self, iterator, strategy):
+    def __init__(self, iterator, strategy, split=True):
         self._iterator = iterator
         self._strategy = strategy
-        self._checked = False
+        self._split = split
+        self._checked = not split  # per-rank datasets differ by design
 
     def __iter__(self):
         return self
@@ -482,6 +485,8 @@ class DistributedIterator:
         if not self._checked:
             self._checked = True
             check_same_batch(self._strategy._communicator, element)
+        if not self._split:
+            return element
         return shard_element(element, self._strategy._rank, self._strategy.num_replicas_in_sync)
 
     def get_next(self):

@@ -126,7 +126,8 @@ class Trainer:
         if not self.compiled:
             raise ValueError(_NOT_COMPILED)
         _unsupported(class_weight=class_weight, sample_weight=sample_weight,
-                     steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
+                     steps_per_epoch=None if _is_dataset(x) else steps_per_epoch,
+                     validation_steps=validation_steps)
         batch_size = _batch_size(batch_size)
         verbose = _verbose(verbose)
         x, y = self._arrays(x, y)
@@ -149,7 +150,9 @@ class Trainer:
             x, y = x[:split_at], y[:split_at]
         if validation_data is not None:
             val_x, val_y = self._arrays(*_unpack(validation_data))
-        steps = _num_steps(x, batch_size)
+        # steps_per_epoch (datasets): each epoch takes the next steps from one iterator
+        per_epoch = _StepsPerEpoch(x, steps_per_epoch) if steps_per_epoch is not None else None
+        steps = per_epoch.steps if per_epoch is not None else _num_steps(x, batch_size)
         x_like, y_like = self._shaped_like(x, y)
         self._build_for(x_like)
         metric_objects = self._metrics_for(y_like)
@@ -163,7 +166,10 @@ class Trainer:
         for epoch in range(initial_epoch, epochs):
             cbs.call("on_epoch_begin", epoch, None)
             order = rng.permutation(len(x)) if rng is not None else None
-            logs = self._run_epoch("train", x, y, batch_size, metric_objects, order, cbs)
+            epoch_x = per_epoch.next_epoch() if per_epoch is not None else x
+            logs = self._run_epoch("train", epoch_x, y, batch_size, metric_objects, order, cbs)
+            if per_epoch is not None and per_epoch.ran_out:
+                self.stop_training = True  # Keras: "Your input ran out of data"
             logs = _sorted(logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 val = self._run_epoch("test", val_x, val_y, validation_batch_size or batch_size,
@@ -352,8 +358,39 @@ def _num_steps(x, batch_size):
     n = int(x.cardinality())
     if n == -1:
         raise ValueError("When providing an infinite dataset, you must specify the number of "
-                         "steps to run (steps_per_epoch is not supported: take() a finite part)")
+                         "steps to run (`steps_per_epoch`)")
     return n if n >= 0 else None
+
+
+class _StepsPerEpoch:
+    """fit(dataset, steps_per_epoch=n): every epoch is the next n batches of ONE iterator over
+    the dataset (a repeated dataset goes on where the last epoch stopped, as in Keras); a finite
+    dataset that runs out ends training after that epoch."""
+
+    def __init__(self, dataset, steps):
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError("`steps_per_epoch` must be a positive integer, got %r" % (steps,))
+        self.steps = int(steps)
+        self.ran_out = False
+        self._dataset = dataset
+        self._iterator = iter(dataset)
+
+    def next_epoch(self):
+        import itertools
+
+        def make():
+            count = 0
+            for element in itertools.islice(self._iterator, self.steps):
+                count += 1
+                yield element
+            if count < self.steps:
+                import warnings
+                warnings.warn("Your input ran out of data; interrupting training. Make sure that "
+                              "your dataset or generator can generate at least `steps_per_epoch "
+                              "* epochs` batches. You may need to use the `.repeat()` function "
+                              "when building your dataset.", stacklevel=2)
+                self.ran_out = True
+        return Dataset(make, lambda: self._dataset.element_spec, self.steps, "_TakeDataset")
 
 
 def _unpack(data):

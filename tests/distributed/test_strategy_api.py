@@ -97,6 +97,7 @@ def test_datasets_from_function_get_an_input_context(strategy):
 
     data = strategy.distribute_datasets_from_function(dataset_fn)
     assert len(list(data)) == 2
+    assert [b.numpy().tolist() for b in data][1] == [8.0 + i for i in range(8)]  # not split
     assert seen[0].num_input_pipelines == 1 and seen[0].input_pipeline_id == 0
 
 
@@ -142,3 +143,8 @@ def test_keras_model_under_a_strategy_refuses_a_distributed_optimizer(strategy):
         model.compile(optimizer=DistributedOptimizer(tf.keras.optimizers.SGD(0.1)), loss="mse")
     with pytest.raises(ValueError, match="sums the gradients itself"):
         model.fit(np.ones((4, 2), np.float32), np.ones((4, 1), np.float32), verbose=0)
+
+
+def test_regularization_is_counted_once_over_the_replicas(strategy):
+    assert float(tf.nn.scale_regularization_loss(6.0)) == 6.0  # outside run: as it is
+    assert float(strategy.run(lambda: tf.nn.compute_average_loss([1.0, 3.0]))) == 2.0

@@ -36,12 +36,13 @@ dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
 dist_dataset = strategy.experimental_distribute_dataset(dataset)
 
 
-def step_fn(inputs):
+def step_fn(inputs, global_batch=GLOBAL_BATCH):
     features, labels = inputs
     with tf.GradientTape() as tape:
         logits = model(features, training=True)
         per_example = loss_object(labels, logits)
-        loss = tf.nn.compute_average_loss(per_example, global_batch_size=GLOBAL_BATCH)
+        # None: the mean over every replica's samples (TF's rule, exact here: an all-reduce)
+        loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
     grads = tape.gradient(loss, model.trainable_variables)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     rows = tf.distribute.get_replica_context().all_reduce(
@@ -50,8 +51,8 @@ def step_fn(inputs):
 
 
 @tf.function
-def train_step(inputs):
-    loss, rows, total = strategy.run(step_fn, args=(inputs,))
+def train_step(inputs, global_batch):
+    loss, rows, total = strategy.run(step_fn, args=(inputs, global_batch))
     return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None), rows,
             strategy.reduce("SUM", total, axis=None))
 
@@ -59,7 +60,7 @@ def train_step(inputs):
 losses, rows = [], []
 for epoch in range(3):
     for batch in dist_dataset:
-        loss, n, _ = train_step(batch)
+        loss, n, _ = train_step(batch, GLOBAL_BATCH if epoch < 2 else None)
         losses.append(float(loss))
         rows.append(float(n))
 assert rows[:7] == [8.0] * 6 + [2.0], rows
