@@ -66,9 +66,7 @@ def run_epoch(model, strategy, kind, x, y, batch_size, metric_objects, order=Non
     rank, size = comm.rank, comm.size
     hooks = cbs.batch_hooks if cbs is not None else []
     scale_by_rows = _loss_reduction(model) != "sum"
-    for m in metric_objects:
-        m.reset_state()
-    total, seen = 0.0, 0
+    results = []
     for b, (xb, yb) in enumerate(model._batches(x, y, batch_size, order)):
         if b == 0:  # same data, same order on every rank, or a clear error
             strategy_module.check_same_batch(comm, (xb, yb))
@@ -81,20 +79,24 @@ def run_epoch(model, strategy, kind, x, y, batch_size, metric_objects, order=Non
             loss, y_pred = _train_step(model, strategy, xs, ys)(xs, ys, np.float32(scale))
         else:
             loss, y_pred = model._step(kind, xs, ys)(xs, ys)
-        loss = float(_host(loss))
-        # each rank's share of (batch loss x global rows): summed over ranks, one process's
-        share = loss * len(xs) if scale_by_rows else loss * n_global
-        total += share
-        seen += len(xs)
-        for m in metric_objects:
-            m.update_state(ys, _host(y_pred))
-        if hooks:
+        results.append((len(xs), n_global, ys, loss, y_pred))
+        if hooks:  # the batch's loss over all ranks (each step waits for it only here)
+            share = _share(float(_host(loss)), len(xs), n_global, scale_by_rows)
             batch = comm.allreduce(np.array([share], np.float64), "sum", name="batch loss") \
                 if size > 1 else np.array([share])
             for cb in hooks:
                 cb.on_train_batch_end(b, {"loss": float(batch[0] / n_global)})
             if model.stop_training:
                 break
+    # the epoch's values cross to the host here, after its last step
+    for m in metric_objects:
+        m.reset_state()
+    total, seen = 0.0, 0
+    for n, n_global, ys, loss, y_pred in results:
+        total += _share(float(_host(loss)), n, n_global, scale_by_rows)
+        seen += n
+        for m in metric_objects:
+            m.update_state(ys, _host(y_pred))
     states = nn_metrics.pack_states(metric_objects)
     buf = np.concatenate([[total, float(seen)], states]).astype(np.float64)
     if size > 1:
@@ -149,6 +151,11 @@ def _train_step(model, strategy, x, y):
                 TensorSpec([], dtypes.float32)])
         steps[key] = step
     return step
+
+
+def _share(loss, rows, global_rows, scale_by_rows):
+    """This rank's share of (batch loss x global rows); summed over ranks: one process's."""
+    return loss * rows if scale_by_rows else loss * global_rows
 
 
 def _loss_reduction(model):

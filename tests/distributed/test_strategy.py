@@ -6,6 +6,7 @@ strategy's scope must give every replica rank 0's weights.
 The global batches end short (2 rows at batch 8 on 3 ranks leaves one rank without rows), so the
 equality covers uneven parts and empty parts too.
 """
+import json
 import os
 import subprocess
 import sys
@@ -146,3 +147,72 @@ def test_only_rank_0_writes_files_and_prints(tmp_path, ranks):
                     "manager", "tb", "w-1.data-00000-of-00001", "w-1.index",
                     "w-2.data-00000-of-00001", "w-2.index"]
     assert proc.stdout.count("Epoch 2/2") == 1
+
+
+_TUTORIAL = """
+import json, os
+import numpy as np
+import distflow as tf
+
+config = json.loads(os.environ["TF_CONFIG"])               # the tutorial reads it itself
+workers = len(config["cluster"]["worker"])
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
+assert strategy.cluster_resolver.task_id == config["task"]["index"]
+assert strategy.num_replicas_in_sync == workers
+
+(images, labels), _ = tf.keras.datasets.mnist.load_data()  # Keras's cache: KERAS_HOME
+images = images.reshape(-1, 784) / np.float32(255)
+data = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64)))
+data = data.shuffle(1000).repeat().batch(8 * workers)      # unseeded: ranks must still agree
+with strategy.scope():
+    model = tf.keras.Sequential([tf.keras.layers.InputLayer(input_shape=(784,)),
+                                 tf.keras.layers.Dense(16, activation="relu"),
+                                 tf.keras.layers.Dense(10)])
+    model.compile(loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  optimizer=tf.keras.optimizers.SGD(learning_rate=0.01), metrics=["accuracy"])
+history = model.fit(data, epochs=2, steps_per_epoch=5)
+mine = np.concatenate([w.ravel() for w in model.get_weights()]
+                      + [np.array(history.history["loss"])])
+from distflow.distribute import runtime
+every = runtime.init().communicator.allgather(mine)
+assert (every == every[0]).all(), "replicas or histories differ"
+print("tutorial pattern ran on rank", strategy.cluster_resolver.task_id)
+"""
+
+
+@launches_mpi
+def test_the_multi_worker_tutorial_pattern_with_one_tf_config_per_rank(tmp_path):
+    """TF's multi-worker Keras tutorial: each worker gets its own TF_CONFIG (here one mpirun
+    section per rank), MNIST comes from Keras's cache, an unseeded shuffled repeated dataset
+    of global batches, fit with steps_per_epoch."""
+    from mpi_launch import _extra_flags, find_mpirun
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    rng = np.random.RandomState(0)
+    np.savez(datasets / "mnist.npz", x_train=rng.randint(0, 256, (96, 28, 28)).astype(np.uint8),
+             y_train=rng.randint(0, 10, 96).astype(np.uint8),
+             x_test=np.zeros((4, 28, 28), np.uint8), y_test=np.zeros(4, np.uint8))
+    mpirun = find_mpirun()
+    open_mpi = "--oversubscribe" in _extra_flags(mpirun)
+    cluster = {"worker": ["localhost:12345", "localhost:23456"]}
+    cmd = [mpirun, *_extra_flags(mpirun)]
+    for index in range(2):
+        config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        env = ["-x", "TF_CONFIG=" + config] if open_mpi else ["-env", "TF_CONFIG", config]
+        cmd += ([":"] if index else []) + ["-n", "1", *env, sys.executable, "-c", _TUTORIAL]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "PMIX_", "OMPI_"))}
+    env.update(KERAS_HOME=str(tmp_path), DISTFLOW_COLLECTIVE_TIMEOUT="30")
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert_ok(proc)
+    assert proc.stdout.count("tutorial pattern ran on rank") == 2
+    assert proc.stdout.count("Epoch 2/2") == 1  # rank 0 speaks
+
+
+@launches_mpi
+def test_a_tf_config_that_disagrees_with_mpirun_is_refused():
+    config = json.dumps({"cluster": {"worker": ["a:1", "b:2", "c:3"]},
+                         "task": {"type": "worker", "index": 0}})
+    proc = run_mpi(2, ["-c", "import distflow as tf; tf.distribute.MultiWorkerMirroredStrategy()"],
+                   env={"TF_CONFIG": config}, timeout=60)
+    assert proc.returncode != 0
+    assert "TF_CONFIG describes 3 workers" in proc.stdout + proc.stderr
