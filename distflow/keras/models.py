@@ -8,6 +8,7 @@ As in Keras, a model whose input shape is known (`input_shape=` on its first lay
 `model.add(...)` may follow a first layer with `input_shape`.
 """
 from distflow.keras.layers import InputLayer
+from distflow.keras.distributed import current_strategy
 from distflow.keras.saving import Saving
 from distflow.keras.training import Trainer
 from distflow.nn import sequential as _sequential
@@ -19,6 +20,7 @@ class Sequential(Trainer, Saving, _sequential.Sequential):
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(None, name=name)
         self.trainable = trainable
+        self._distribute_strategy = current_strategy()  # made in a tf.distribute scope
         for layer in layers or []:
             self.add(layer)
 

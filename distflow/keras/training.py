@@ -69,8 +69,9 @@ class Trainer:
         self._run_eagerly = bool(run_eagerly)
         self._steps = {}
         self._metric_objects = None
-        # tf.distribute: a model compiled in strategy.scope() trains under that strategy
-        self._distribute_strategy = distributed_module.current_strategy()
+        # tf.distribute: a model made or compiled in strategy.scope() trains under that strategy
+        self._distribute_strategy = distributed_module.current_strategy() \
+            or getattr(self, "_distribute_strategy", None)
         self.compiled = True
 
     # -- the steps -------------------------------------------------------------------------------

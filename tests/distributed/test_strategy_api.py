@@ -148,3 +148,13 @@ def test_keras_model_under_a_strategy_refuses_a_distributed_optimizer(strategy):
 def test_regularization_is_counted_once_over_the_replicas(strategy):
     assert float(tf.nn.scale_regularization_loss(6.0)) == 6.0  # outside run: as it is
     assert float(strategy.run(lambda: tf.nn.compute_average_loss([1.0, 3.0]))) == 2.0
+
+
+def test_a_model_made_in_the_scope_trains_under_it_when_compiled_outside(strategy):
+    with strategy.scope():
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+    model.compile(optimizer="sgd", loss="mse")
+    assert model._distribute_strategy is strategy
+    plain = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+    plain.compile(optimizer="sgd", loss="mse")
+    assert plain._distribute_strategy is None
