@@ -62,6 +62,13 @@ def test_keras_fit_on_n_ranks_gives_one_process_weights_and_history(references, 
 
 
 @launches_mpi
+def test_mirrored_strategy_spans_the_ranks_alike(references, tmp_path):
+    out = str(tmp_path / "out.npz")
+    assert_ok(run_mpi(2, [KERAS, out, "arrays", "mirrored"], timeout=180))
+    _assert_same(references["arrays"], out)
+
+
+@launches_mpi
 @pytest.mark.parametrize("ranks", [1, 2, 3])
 def test_custom_loop_on_n_ranks_gives_one_process_weights(references, tmp_path, ranks):
     out = str(tmp_path / "out.npz")

@@ -3,9 +3,10 @@ mpirun started (or one process, or no strategy at all: the reference). Rank 0 wr
 weights, History, evaluate's and predict's results to an .npz; every rank checks that its own
 replica equals rank 0's.
 
-    python strategy_keras.py OUT.npz MODE [reference]
+    python strategy_keras.py OUT.npz MODE [reference | mirrored]
 MODE: 'arrays' (shuffled arrays, validation_split, a short last batch smaller than the number
-of ranks) or 'dataset' (a tf.data.Dataset of global batches). 'reference': no strategy.
+of ranks) or 'dataset' (a tf.data.Dataset of global batches). 'reference': no strategy;
+'mirrored': MirroredStrategy instead of MultiWorkerMirroredStrategy.
 """
 import sys
 
@@ -15,6 +16,7 @@ import distflow as tf
 
 out, mode = sys.argv[1], sys.argv[2]
 reference = len(sys.argv) > 3 and sys.argv[3] == "reference"
+mirrored = len(sys.argv) > 3 and sys.argv[3] == "mirrored"
 
 rng = np.random.RandomState(0)
 x = rng.randn(53, 5).astype(np.float32)
@@ -24,7 +26,8 @@ if reference:
     strategy = tf.distribute.get_strategy()  # the default strategy: one process, as it was
     rank = 0
 else:
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    strategy = tf.distribute.MirroredStrategy() if mirrored \
+        else tf.distribute.MultiWorkerMirroredStrategy()
     rank = strategy.cluster_resolver.task_id
 # each rank its own seed: the scope must give every replica rank 0's weights (seed 100's)
 tf.random.set_seed(100 + rank)
