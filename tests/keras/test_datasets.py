@@ -79,10 +79,13 @@ def test_download_is_checked_against_the_sha256(keras_home, monkeypatch, capsys)
     assert "Downloading data from " + mnist.ORIGIN in capsys.readouterr().err
 
 
-def test_cache_falls_back_to_home(monkeypatch, tmp_path):
+def test_cache_is_keras_home_then_tmp(monkeypatch, tmp_path):
     monkeypatch.delenv("KERAS_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert cache.cache_dir() == os.path.join(str(tmp_path), ".keras")
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # a read-only home
+    assert cache.cache_dir() == os.path.join("/tmp", ".keras")
+    assert cache.cache_dirs()[0] == os.path.join(str(tmp_path), ".keras")  # still read there
 
 
 def _idx(array, header):

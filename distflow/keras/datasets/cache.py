@@ -19,22 +19,33 @@ _CHUNK = 1 << 16
 
 def cache_dir():
     """$KERAS_HOME, else ~/.keras; /tmp/.keras when that cannot be written (Keras's rule)."""
-    base = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    if not os.access(base, os.W_OK) and os.path.exists(base):
-        base = os.path.join("/tmp", ".keras")
-    elif not os.path.exists(base):
-        parent = os.path.dirname(os.path.abspath(base))
-        if not os.access(parent, os.W_OK):
-            base = os.path.join("/tmp", ".keras")
-    return base
+    base = _home()
+    if os.path.exists(base):
+        writable = os.access(base, os.W_OK)
+    else:
+        writable = os.access(os.path.dirname(os.path.abspath(base)), os.W_OK)
+    return base if writable else os.path.join("/tmp", ".keras")
+
+
+def _home():
+    return os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+
+
+def cache_dirs():
+    """Where a cached file is looked for: Keras's home (even when read-only), then the
+    writable fallback."""
+    return list(dict.fromkeys([_home(), cache_dir()]))
 
 
 def get_file(fname, origin, file_hash, cache_subdir="datasets"):
     """The path of `fname` in Keras's cache (an absolute `fname` is used as it is), downloaded
     from `origin` and checked against `file_hash` (sha256) when it is not there yet."""
-    path = os.path.join(cache_dir(), cache_subdir, os.path.expanduser(str(fname)))
-    if os.path.exists(path):
-        return path
+    name = os.path.expanduser(str(fname))
+    for base in cache_dirs():
+        path = os.path.join(base, cache_subdir, name)
+        if os.path.exists(path):
+            return path
+    path = os.path.join(cache_dir(), cache_subdir, name)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     _download(origin, path, file_hash)
     return path

@@ -15,7 +15,7 @@ import tarfile
 
 import numpy as np
 
-from distflow.keras.datasets.cache import cache_dir, get_file
+from distflow.keras.datasets.cache import cache_dirs, get_file
 
 ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
@@ -27,9 +27,9 @@ __all__ = ["load_data"]
 
 def load_data():
     """((x_train, y_train), (x_test, y_test)): 50000 and 10000 images of 32x32x3."""
-    datasets = os.path.join(cache_dir(), "datasets")
-    for folder in (os.path.join(datasets, FOLDER),
-                   os.path.join(datasets, FOLDER + "_extracted", FOLDER)):
+    folders = [os.path.join(base, "datasets", *parts) for base in cache_dirs()
+               for parts in ((FOLDER,), (FOLDER + "_extracted", FOLDER))]
+    for folder in folders:
         if all(os.path.exists(os.path.join(folder, b)) for b in BATCHES):
             def read(name, folder=folder):
                 with open(os.path.join(folder, name), "rb") as f:
