@@ -91,6 +91,7 @@ def run_epoch(model, strategy, kind, x, y, batch_size, metric_objects, order=Non
     # the epoch's values cross to the host here, after its last step
     for m in metric_objects:
         m.reset_state()
+        m._strategy = None  # reduced below, once for all of them
     total, seen = 0.0, 0
     for n, n_global, ys, loss, y_pred in results:
         total += _share(float(_host(loss)), n, n_global, scale_by_rows)

@@ -29,6 +29,7 @@ class Metric:
     def __init__(self, name=None):
         self.name = name or self.default_name
         self._state = np.zeros(len(self.state_names), dtype=np.float64)
+        self._strategy = _strategy_of_scope()
 
     # -- the sums ------------------------------------------------------------------------------
     def update_state(self, y_true, y_pred):
@@ -68,10 +69,17 @@ class Metric:
         return self._state[-1]
 
     def result(self):
-        """The metric over everything added so far, as a Python float; NaN before any data."""
-        if self.count == 0:
-            return float("nan")
-        return float(self._result())
+        """The metric over everything added so far, as a Python float; NaN before any data.
+        Made in a tf.distribute scope of several replicas, over every replica's data (TF's
+        rule: every rank must then ask, since the sums are all-reduced)."""
+        saved = self._state
+        self._state = _replica_sums(getattr(self, "_strategy", None), saved)
+        try:
+            if self.count == 0:
+                return float("nan")
+            return float(self._result())
+        finally:
+            self._state = saved
 
     def __repr__(self):
         return "<%s %s=%.6g over %d values>" % (type(self).__name__, self.name, self.result(),
@@ -309,6 +317,22 @@ def get(identifier):
         return _BY_NAME[identifier.lower()]()
     except (KeyError, AttributeError):
         raise ValueError("Unknown metric %r; known: %s" % (identifier, ", ".join(sorted(_BY_NAME))))
+
+
+def _strategy_of_scope():
+    """The tf.distribute strategy of an open scope with several replicas, or None."""
+    from distflow.framework import context
+    strategies = context.ctx.distribution_strategies
+    strategy = strategies[-1] if strategies else None
+    return strategy if strategy is not None and strategy.num_replicas_in_sync > 1 else None
+
+
+def _replica_sums(strategy, state):
+    if strategy is None:
+        return state
+    total = state.copy()
+    strategy._communicator.allreduce(total, "sum", name="metric result")
+    return total
 
 
 def pack_states(metrics):

@@ -31,6 +31,7 @@ with strategy.scope():
     optimizer = tf.keras.optimizers.SGD(learning_rate=0.3, momentum=0.5)
     loss_object = tf.keras.losses.SparseCategoricalCrossentropy(
         from_logits=True, reduction=tf.keras.losses.Reduction.NONE)
+    accuracy = tf.keras.metrics.SparseCategoricalAccuracy()  # made in the scope: over replicas
 
 dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
 dist_dataset = strategy.experimental_distribute_dataset(dataset)
@@ -73,6 +74,13 @@ mean = float(strategy.reduce(tf.distribute.ReduceOp.MEAN, local, axis=0))
 assert abs(mean - 4.5) < 1e-6, mean
 assert abs(float(strategy.reduce("SUM", local, axis=0)) - 45.0) < 1e-6
 
+for features, labels in dist_dataset:  # each rank its part; result() sums every rank's
+    accuracy.update_state(labels.numpy(), model(features).numpy())
+seen = accuracy.count
+overall = accuracy.result()  # on every rank: it all-reduces the sums
+
 weights = model.get_weights()
 if rank == 0:
-    np.savez(out, *weights, losses=np.array(losses), replicas=np.array(replicas))
+    np.savez(out, *weights, losses=np.array(losses), replicas=np.array(replicas),
+             accuracy=np.array(overall))
+assert seen < 50 or replicas == 1  # this rank's own count stays local
