@@ -30,7 +30,7 @@ from distflow.distribute.variables import (ReplicaMismatchError,  # noqa: F401
 # tf.distribute's names (`import distflow as tf; tf.distribute.MultiWorkerMirroredStrategy()`)
 from distflow.distribute.strategy import (InputContext, InputOptions,  # noqa: F401,E402
                                           MirroredStrategy, MultiWorkerMirroredStrategy,
-                                          ReduceOp, ReplicaContext, Strategy,
+                                          OneDeviceStrategy, ReduceOp, ReplicaContext, Strategy,
                                           experimental_set_strategy, get_replica_context,
                                           get_strategy, has_strategy, in_cross_replica_context)
 from distflow.distribute import experimental, cluster_resolver  # noqa: F401,E402

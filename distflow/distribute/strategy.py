@@ -24,22 +24,21 @@ same global batches; a distributed dataset also compares its first batch across 
 """
 import contextlib
 import enum
-import hashlib
-import json
-import os
 import weakref
 
 import numpy as np
 
-from distflow.data.batching import shard_bounds
 from distflow.distribute import runtime
 from distflow.distribute.allreduce_op import allreduce
+from distflow.distribute.cluster_resolver import ClusterResolver, read_tf_config
+from distflow.distribute.input_lib import (DistributedDataset, InputContext,  # noqa: F401
+                                           InputOptions)
 from distflow.distribute.variables import broadcast_variables
-from distflow.framework import context, errors, nest
-from distflow.framework.eager import EagerTensor
+from distflow.framework import context, nest
 from distflow.ops import array_ops, comparison_ops, dispatch, math_ops, random_ops
 
-__all__ = ["Strategy", "MultiWorkerMirroredStrategy", "MirroredStrategy", "ReduceOp",
+__all__ = ["Strategy", "MultiWorkerMirroredStrategy", "MirroredStrategy", "OneDeviceStrategy",
+           "ReduceOp",
            "ReplicaContext", "InputContext", "InputOptions", "get_strategy", "has_strategy",
            "get_replica_context", "in_cross_replica_context", "experimental_set_strategy"]
 
@@ -65,101 +64,6 @@ def _reduce_op(op):
         return ReduceOp[op.upper()]
     raise ValueError("reduce_op must be tf.distribute.ReduceOp.SUM or ReduceOp.MEAN, got %r"
                      % (op,))
-
-
-class InputContext:
-    """What `distribute_datasets_from_function`'s dataset_fn learns about its input pipeline."""
-
-    def __init__(self, num_input_pipelines=1, input_pipeline_id=0, num_replicas_in_sync=1):
-        self.num_input_pipelines = num_input_pipelines
-        self.input_pipeline_id = input_pipeline_id
-        self.num_replicas_in_sync = num_replicas_in_sync
-
-    def get_per_replica_batch_size(self, global_batch_size):
-        if global_batch_size % self.num_replicas_in_sync:
-            raise ValueError("The `global_batch_size` %r is not divisible by "
-                             "`num_replicas_in_sync` %r" % (global_batch_size,
-                                                            self.num_replicas_in_sync))
-        return global_batch_size // self.num_replicas_in_sync
-
-
-class InputOptions:
-    """Accepted for TF's signatures; a rank's data stays on its own device anyway."""
-
-    def __init__(self, experimental_fetch_to_device=None, experimental_replication_mode=None,
-                 experimental_place_dataset_on_device=False,
-                 experimental_per_replica_buffer_size=1):
-        self.experimental_fetch_to_device = experimental_fetch_to_device
-
-
-class ClusterResolver:
-    """The job as TF's cluster resolvers describe it: every rank a 'worker', task_id its rank."""
-
-    def __init__(self, rank, size, tf_config=None):
-        self.task_type = "worker"
-        self.task_id = rank
-        self.rpc_layer = "mpi"
-        self.environment = ""
-        self._size = size
-        self._cluster = (tf_config or {}).get("cluster") or {
-            "worker": ["rank-%d" % r for r in range(size)]}
-
-    def cluster_spec(self):
-        return ClusterSpec(self._cluster)
-
-    def num_accelerators(self, task_type=None, task_id=None, config_proto=None):
-        return {"GPU": 1} if runtime.device().startswith("gpu") else {}
-
-    def master(self, task_type=None, task_id=None, rpc_layer=None):
-        return ""
-
-
-class ClusterSpec:
-    def __init__(self, cluster):
-        self._cluster = {k: list(v) for k, v in dict(cluster).items()}
-
-    @property
-    def jobs(self):
-        return list(self._cluster)
-
-    def num_tasks(self, job_name):
-        return len(self._cluster[job_name])
-
-    def as_dict(self):
-        return dict(self._cluster)
-
-    def __bool__(self):
-        return bool(self._cluster)
-
-
-def read_tf_config(rank, size, env=None):
-    """TF_CONFIG as a dict, after checking that it describes this mpirun job (or None)."""
-    raw = (os.environ if env is None else env).get("TF_CONFIG", "").strip()
-    if not raw:
-        return None
-    try:
-        config = json.loads(raw)
-    except ValueError:
-        raise ValueError("TF_CONFIG is not valid JSON: %r" % raw) from None
-    if not isinstance(config, dict):
-        raise ValueError("TF_CONFIG must be a JSON object with 'cluster' and 'task', got %r" % raw)
-    cluster = config.get("cluster") or {}
-    chiefs, workers = list(cluster.get("chief", [])), list(cluster.get("worker", []))
-    count = len(chiefs) + len(workers)
-    if count and count != size:
-        raise ValueError("TF_CONFIG describes %d workers (%s), but this job has %d rank%s: "
-                         "distflow takes its workers from mpirun, so start it with `mpirun -n %d` "
-                         "or unset TF_CONFIG" % (count, ", ".join(sorted(cluster)), size,
-                                                 "" if size == 1 else "s", count))
-    task = config.get("task") or {}
-    if task and count:
-        kind, index = task.get("type", "worker"), int(task.get("index", 0))
-        expected = index + (len(chiefs) if kind == "worker" else 0)
-        if kind not in ("worker", "chief") or expected != rank:
-            raise ValueError("TF_CONFIG says this process is task {'type': %r, 'index': %d}, but "
-                             "mpirun made it rank %d of %d: give each rank its own TF_CONFIG or "
-                             "unset it (the ranks come from mpirun)" % (kind, index, rank, size))
-    return config
 
 
 class Strategy:
@@ -315,6 +219,22 @@ class MirroredStrategy(Strategy):
         super().__init__()
 
 
+class OneDeviceStrategy(Strategy):
+    """tf.distribute.OneDeviceStrategy: one replica in this process, even under mpirun (each
+    rank then trains alone); `device` is accepted as TF spells it."""
+
+    def __init__(self, device):
+        from distflow.backend import gpu
+        from distflow.distribute.single import SingleCommunicator
+        gpu.parse_device(device)  # an unknown device name is refused here
+        self._context = None
+        self._communicator = SingleCommunicator()
+        self._tf_config = None
+        self.cluster_resolver = ClusterResolver(0, 1)
+        self._broadcast = weakref.WeakSet()
+        self.extended = _Extended(self)
+
+
 class ReplicaContext:
     """Inside strategy.run: this replica's view (tf.distribute.ReplicaContext)."""
 
@@ -440,118 +360,6 @@ def current_strategy():
     """The strategy of an open scope or set globally, or None (for Keras's compile)."""
     strategy = get_strategy()
     return None if strategy is _DEFAULT else strategy
-
-
-# -- distributed datasets -----------------------------------------------------------------------
-class DistributedDataset:
-    """A dataset of global batches seen as this rank's parts (experimental_distribute_dataset)."""
-
-    def __init__(self, dataset, strategy, split=True):
-        self._dataset = dataset
-        self._strategy = strategy
-        self._split = split  # False: the dataset already holds this rank's per-replica batches
-
-    @property
-    def element_spec(self):
-        return self._dataset.element_spec
-
-    def __iter__(self):
-        return DistributedIterator(iter(self._dataset), self._strategy, self._split)
-
-    def reduce(self, initial_state, reduce_func):
-        state = initial_state
-        for element in self:
-            state = reduce_func(state, element)
-        return state
-
-
-class DistributedIterator:
-    def __init__(self, iterator, strategy, split=True):
-        self._iterator = iterator
-        self._strategy = strategy
-        self._split = split
-        self._checked = not split  # per-rank datasets differ by design
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if not context.executing_eagerly():
-            raise errors.UnimplementedError(
-                None, None, "next() on a distributed iterator inside a df.function would read "
-                "one batch when the function is traced and reuse it on every call: call "
-                "next(iterator) outside and pass the batch in (train_step(next(iterator)))")
-        element = next(self._iterator)
-        if not self._checked:
-            self._checked = True
-            check_same_batch(self._strategy._communicator, element)
-        if not self._split:
-            return element
-        return shard_element(element, self._strategy._rank, self._strategy.num_replicas_in_sync)
-
-    def get_next(self):
-        return next(self)
-
-    def get_next_as_optional(self):
-        raise NotImplementedError("get_next_as_optional is not supported; iterate with for")
-
-    @property
-    def element_spec(self):
-        return getattr(self._iterator, "element_spec", None)
-
-
-def shard_element(element, rank, size):
-    """This rank's contiguous rows of every array in one global batch (a nest of arrays)."""
-    if size == 1:
-        return element
-    flat = nest.flatten(element)
-    lengths = {int(_shape(a)[0]) for a in flat if len(_shape(a))}
-    if len(lengths) > 1:
-        raise ValueError("The parts of one batch have different lengths %s: a global batch must "
-                         "have one length to be split over the replicas" % sorted(lengths))
-    if not lengths:
-        return element
-    start, stop = shard_bounds(lengths.pop(), rank, size)
-    parts = [_rows(a, start, stop) for a in flat]
-    return nest.pack_sequence_as(element, parts)
-
-
-def check_same_batch(communicator, element):
-    """Stops with a clear error unless every rank holds the same global batch (ranks must
-    draw the same data order to split it; a per-rank order would train on the wrong data)."""
-    if communicator.size == 1:
-        return
-    h = hashlib.sha256()
-    for leaf in nest.flatten(element):
-        arr = np.ascontiguousarray(_array(leaf))
-        h.update(str((arr.dtype.str, arr.shape)).encode())
-        h.update(arr.tobytes())
-    digest = np.frombuffer(h.digest()[:8], dtype=np.int64).copy()
-    every = communicator.allgather(digest, name="same global batch check")
-    if not np.all(every == every[0]):
-        differ = [r for r in range(communicator.size) if every[r] != every[0]]
-        raise errors.InvalidArgumentError(
-            None, None, "The ranks hold different global batches (rank%s %s differ%s from rank "
-            "0): under a tf.distribute strategy every rank must read the same data in the same "
-            "order, then each takes its part. Load the same data on every rank and seed any "
-            "shuffle (shuffle(..., seed=...) or tf.random.set_seed)"
-            % ("s" if len(differ) > 1 else "", ", ".join(map(str, differ)),
-               "" if len(differ) > 1 else "s"))
-
-
-def _array(x):
-    """A host array of x (the digest reads its bytes)."""
-    return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
-
-
-def _shape(a):
-    return tuple(a._value.shape) if isinstance(a, EagerTensor) else np.shape(a)
-
-
-def _rows(a, start, stop):
-    if isinstance(a, EagerTensor):
-        return EagerTensor(a._value[start:stop])
-    return a[start:stop] if len(_shape(a)) else a
 
 
 def _tensor(value):

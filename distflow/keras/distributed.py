@@ -60,7 +60,7 @@ def prepare(model, strategy):
 
 def run_epoch(model, strategy, kind, x, y, batch_size, metric_objects, order=None, cbs=None):
     """training.Trainer._run_epoch under a strategy: the same logs, exact over all ranks."""
-    from distflow.distribute import strategy as strategy_module  # the layer above (lazy)
+    from distflow.distribute import input_lib as strategy_module  # the layer above (lazy)
     prepare(model, strategy)
     comm = strategy._communicator
     rank, size = comm.rank, comm.size
@@ -110,7 +110,7 @@ def run_epoch(model, strategy, kind, x, y, batch_size, metric_objects, order=Non
 
 def predict(model, strategy, batches):
     """Each rank predicts its part of every batch; every rank gets all rows, in order."""
-    from distflow.distribute import strategy as strategy_module  # the layer above (lazy)
+    from distflow.distribute import input_lib as strategy_module  # the layer above (lazy)
     prepare(model, strategy)
     comm = strategy._communicator
     outs = []

@@ -158,3 +158,14 @@ def test_a_model_made_in_the_scope_trains_under_it_when_compiled_outside(strateg
     plain = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
     plain.compile(optimizer="sgd", loss="mse")
     assert plain._distribute_strategy is None
+
+
+def test_one_device_strategy_is_one_replica():
+    strategy = tf.distribute.OneDeviceStrategy(device="/cpu:0")
+    assert strategy.num_replicas_in_sync == 1
+    with strategy.scope():
+        assert tf.distribute.get_strategy() is strategy
+    value = tf.constant([1.0, 2.0])
+    assert float(strategy.reduce("SUM", value, axis=0)) == 3.0
+    with pytest.raises(ValueError, match="Unknown device"):
+        tf.distribute.OneDeviceStrategy(device="/tpu:0")
