@@ -68,6 +68,12 @@ class Sequential(Trainer, Saving, _sequential.Sequential):
         super().set_weights(values, session)
 
     @property
+    def losses(self):
+        """The layers' regularization losses (Keras's model.losses): the layers' own `losses`
+        (none of distflow's layers takes a regularizer yet, so usually [])."""
+        return [t for layer in self._layers for t in getattr(layer, "losses", [])]
+
+    @property
     def metrics_names(self):
         """["loss", *the compiled metrics' names] (known once fit or evaluate has run)."""
         names = ["loss"] if self.compiled else []

@@ -236,6 +236,7 @@ class _MeanOfMatches(Metric):
     state_names = ("correct", "count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        check_values(self.name, y_true, y_pred)
         matches = np.asarray(self._matches(np.asarray(y_true), np.asarray(y_pred)), np.float64)
         if matches.ndim > 1:
             matches = matches.reshape(matches.shape[0], -1).mean(axis=1)
@@ -356,8 +357,20 @@ def unpack_states(metrics, flat):
     return metrics
 
 
+def check_values(name, *values):
+    """Metrics add up values after a step: a symbolic tensor (inside a df.function or a graph)
+    has none yet, so it is refused with what to do instead."""
+    from distflow.framework.graph import Tensor
+    if any(isinstance(v, Tensor) for v in values):
+        raise TypeError("%s.update_state got a symbolic tensor (inside a tf.function or a TF1 "
+                        "graph): distflow's metrics add up values after a step. Return the "
+                        "labels and predictions from the step and call update_state on them "
+                        "outside the function." % name)
+
+
 def _paired(y_true, y_pred, name):
     """float64 arrays of one shape. (n,) against (n, 1) is reshaped, never broadcast to (n, n)."""
+    check_values(name, y_true, y_pred)
     y_true = np.asarray(y_true, dtype=np.float64)
     y_pred = np.asarray(y_pred, dtype=np.float64)
     if y_true.shape != y_pred.shape:
