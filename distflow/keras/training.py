@@ -19,7 +19,11 @@ The numbers are Keras's:
   * evaluate returns the loss alone, or [loss, *metrics] when metrics were compiled
     (return_dict=True: a dict); predict returns a NumPy array;
   * x may be a tf.data.Dataset of (x, y) batches (fit, evaluate, validation_data) or of x
-    batches (predict): its batches are the steps (batch_size and shuffle are then ignored).
+    batches (predict): its batches are the steps (batch_size and shuffle are then ignored);
+    with steps_per_epoch, every epoch takes the next steps of one iterator over it.
+
+A model made or compiled in a tf.distribute strategy's scope runs its epochs and predict through
+keras/distributed.py (each rank its part of every global batch, the logs summed over ranks).
 """
 import time
 
