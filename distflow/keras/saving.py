@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from distflow.train import saver as _saver
-from distflow.train.checkpoint import Checkpoint, _is_chief
+from distflow.train.checkpoint import Checkpoint, is_writer
 
 _H5 = (".h5", ".hdf5", ".keras")
 _NO_H5PY = ("Saving or loading %s needs h5py for HDF5 files, which is not installed: "
@@ -33,11 +33,11 @@ class Saving:
         path = os.fspath(filepath)
         if _is_hdf5(path, save_format):
             h5py = _h5py(path)
-            if _is_chief():
+            if is_writer():
                 _atomic_h5(path, h5py, lambda f: _write_layers(f, self))
             return
         Checkpoint(model=self).write(path)
-        if _is_chief():
+        if is_writer():
             directory = os.path.dirname(path) or "."
             _saver._update_state(directory, path, [path], [], 0.0, None, True)
 
@@ -61,7 +61,7 @@ class Saving:
                              "layout, without the architecture), got %r: use a .h5 path, or "
                              "save_weights(path) for a checkpoint" % (path,))
         h5py = _h5py(path)
-        if _is_chief():
+        if is_writer():
             def write(f):
                 f.attrs["keras_version"] = "distflow"
                 f.attrs["backend"] = "distflow"

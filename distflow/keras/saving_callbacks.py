@@ -1,7 +1,7 @@
 """The Keras callbacks that write files: ModelCheckpoint, CSVLogger and TensorBoard.
 
-In a job of several ranks (a tf.distribute strategy, Horovod, any mpirun job that has started
-distflow's runtime) only rank 0 writes; every rank still follows the same logic (the logs are
+In a job of several ranks (a tf.distribute strategy, Horovod, any mpirun job) only rank 0
+writes; every rank still follows the same logic (the logs are
 the same on every rank under a strategy), so decisions such as save_best_only agree.
 """
 import csv
@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from distflow.keras.callbacks import Callback, is_chief
+from distflow.train.checkpoint import is_writer
 
 __all__ = ["ModelCheckpoint", "CSVLogger", "TensorBoard"]
 
@@ -109,7 +110,7 @@ class CSVLogger(Callback):
         self._file = self._writer = self._keys = None
 
     def on_train_begin(self, logs=None):
-        if not is_chief():
+        if not is_writer():
             return
         exists = self.append and os.path.exists(self.filename) \
             and os.path.getsize(self.filename) > 0
@@ -155,7 +156,7 @@ class TensorBoard(Callback):
         return self._writers[kind]
 
     def on_epoch_end(self, epoch, logs=None):
-        if not is_chief():
+        if not is_writer():
             return
         from distflow import summary
         for kind, items in (("train", [(k, v) for k, v in (logs or {}).items()

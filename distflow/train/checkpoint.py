@@ -69,7 +69,7 @@ class Checkpoint:
         """Writes the checkpoint at exactly `file_prefix` (no counter, no state file)."""
         prefix = os.fspath(file_prefix)
         values = {k: _host(v) for k, v in self._variables().items()}
-        if _is_chief():
+        if is_writer():
             directory = os.path.dirname(prefix)
             if directory:
                 os.makedirs(directory, exist_ok=True)
@@ -83,7 +83,7 @@ class Checkpoint:
         counter.assign_add(1)
         path = "%s-%d" % (os.fspath(file_prefix), int(counter.numpy()))
         self.write(path)
-        if _is_chief():
+        if is_writer():
             directory = os.path.dirname(path) or "."
             _saver._update_state(directory, path, [path], [], 0.0, None, True)
         return path
@@ -264,9 +264,9 @@ class CheckpointManager:
         if self._max_to_keep is not None:
             while len(self._checkpoints) > self._max_to_keep:
                 old = self._checkpoints.pop(0)
-                if _is_chief():
+                if is_writer():
                     _saver._remove_checkpoint(old)
-        if _is_chief():
+        if is_writer():
             _saver._update_state(self._directory, path, self._checkpoints, [], 0.0, None, True)
         return path
 
@@ -321,7 +321,17 @@ def _host(var):
     return np.asarray(value)
 
 
-def _is_chief():
+_LAUNCHER_RANKS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+
+
+def is_writer():
+    """Whether this process writes files: rank 0 of a distflow job, or of any mpirun job (read
+    from the launcher's variables when distflow's runtime has not started), else True."""
     runtime = sys.modules.get("distflow.distribute.runtime")
     ctx = getattr(runtime, "_context", None)
-    return ctx is None or ctx.rank == 0
+    if ctx is not None:
+        return ctx.rank == 0
+    for name in _LAUNCHER_RANKS:
+        if os.environ.get(name, "").strip().isdigit():
+            return int(os.environ[name]) == 0
+    return True

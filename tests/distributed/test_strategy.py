@@ -223,3 +223,28 @@ def test_a_tf_config_that_disagrees_with_mpirun_is_refused():
                    env={"TF_CONFIG": config}, timeout=60)
     assert proc.returncode != 0
     assert "TF_CONFIG describes 3 workers" in proc.stdout + proc.stderr
+
+
+_PLAIN_MPI = """
+import os, sys, numpy as np, distflow as tf
+rank = int(os.environ.get("PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK", "0")))
+folder = os.path.join(sys.argv[1], "rank%d" % rank)   # distflow's runtime is never started
+os.makedirs(folder) if rank == 0 else None
+x = np.ones((4, 2), np.float32)
+model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+model.compile(optimizer="sgd", loss="mse")
+model.fit(x, x[:, :1], verbose=0, callbacks=[
+    tf.keras.callbacks.ModelCheckpoint(os.path.join(folder, "w-{epoch}"), save_weights_only=True),
+    tf.keras.callbacks.CSVLogger(os.path.join(folder, "log.csv"))])
+tf.train.Checkpoint(model=model).save(os.path.join(folder, "ckpt"))
+assert "distflow.distribute.runtime" not in sys.modules or \\
+    sys.modules["distflow.distribute.runtime"]._context is None
+"""
+
+
+@launches_mpi
+def test_any_mpirun_job_writes_from_rank_0_only(tmp_path):
+    """Horovod-style programs that never start distflow's runtime: the launcher's rank decides."""
+    assert_ok(run_mpi(2, ["-c", _PLAIN_MPI, str(tmp_path)], timeout=60))
+    assert sorted(os.listdir(tmp_path)) == ["rank0"]
+    assert "log.csv" in os.listdir(tmp_path / "rank0")
