@@ -54,6 +54,12 @@ class DistributedDataset:
     def __iter__(self):
         return DistributedIterator(iter(self._dataset), self._strategy, self._split)
 
+    def __array__(self, *args, **kwargs):
+        # Keras's fit / evaluate / predict take the dataset of global batches itself
+        raise TypeError("A distributed dataset is for custom loops (strategy.run). Give Keras's "
+                        "fit / evaluate / predict the tf.data.Dataset of global batches itself: "
+                        "a model made in strategy.scope() splits each batch over the replicas")
+
     def reduce(self, initial_state, reduce_func):
         state = initial_state
         for element in self:

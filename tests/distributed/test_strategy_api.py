@@ -169,3 +169,14 @@ def test_one_device_strategy_is_one_replica():
     assert float(strategy.reduce("SUM", value, axis=0)) == 3.0
     with pytest.raises(ValueError, match="Unknown device"):
         tf.distribute.OneDeviceStrategy(device="/tpu:0")
+
+
+def test_keras_fit_asks_for_the_dataset_of_global_batches(strategy):
+    data = tf.data.Dataset.from_tensor_slices((np.ones((4, 2), np.float32),
+                                               np.ones((4, 1), np.float32))).batch(2)
+    with strategy.scope():
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+        model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(TypeError, match="the tf.data.Dataset of global batches itself"):
+        model.fit(strategy.experimental_distribute_dataset(data), verbose=0)
+    model.fit(data, verbose=0)
