@@ -37,7 +37,7 @@ MPICH_SELECTION_FILE = str(HERE.parent / "distflow" / "distribute" / "mpich_posi
 DISTFLOW_MPI_SETTINGS = {"MPI4PY_RC_THREAD_LEVEL": "funneled",
                          MPICH_SELECTION_VAR: MPICH_SELECTION_FILE}
 PY = sys.executable
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "scaling", "import", "memory", "gpu")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "scaling", "import", "memory", "gpu")
 DEFAULT_WORKLOADS = WORKLOADS[:-1]  # the GPU targets need a GPU: --only gpu
 THREAD_LEVELS = ("single", "funneled", "serialized", "multiple")
 PINNED = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -83,6 +83,8 @@ def jobs_for(workloads, quick):
         jobs += [Job("W4", ["dp_step_numpy_mpi.py"] + q, ranks=2, env=DISTFLOW_MPI_SETTINGS),
                  Job("W4", ["dp_step_distflow.py"] + q, ranks=2),
                  Job("W4", ["dp_step_ddp.py"] + q, ranks=2)]
+    if "W6" in workloads:  # the tutorial CNN: every implementation in one process, interleaved
+        jobs.append(Job("W6", ["cnn_step.py"] + q))
     if "gpu" in workloads:  # issue 8's GPU targets: W1 and W2 at batch 4096 against PyTorch
         jobs.append(Job("gpu", ["gpu_steps.py"] + q))
     if "scaling" in workloads:  # W2 weak scaling: 256 rows per rank, 1 rank and 2
@@ -158,7 +160,8 @@ def _has_module(name):
 
 # -- combining rounds ----------------------------------------------------------------------------
 NUMERIC = ("wall_us", "cpu_us", "wall_s", "import_s", "peak_rss_mib", "growth_mib",
-           "algbw_gbs", "busbw_gbs", "solo_us", "efficiency", "paired_ratio")
+           "algbw_gbs", "busbw_gbs", "solo_us", "efficiency", "paired_ratio", "forward_us",
+           "backward_us", "step_ratio", "forward_ratio")
 
 
 def key_of(r):
@@ -293,6 +296,22 @@ def rows_for(recs):
         ddp = find(recs, "W4", "ddp-gloo")
         if ddp is not None:
             add("W4", "DDP on gloo / NumPy+Allreduce", ddp, base)
+    torch_w6 = find(recs, "W6", "torch")
+    if torch_w6 is not None or find(recs, "W6", "distflow") is not None:
+        add("W6", "PyTorch eager, CNN step (forward %s)" % (
+            fmt_us(torch_w6["forward_us"]) if torch_w6 and "forward_us" in torch_w6 else "-"),
+            torch_w6)
+        for v, name in (("graph", "distflow Session.run(train, feed)"),
+                        ("function", "distflow df.function")):
+            r = find(recs, "W6", "distflow", v)
+            if r is not None:
+                note = " (forward %s, %.2fx; backward + update %s) / PyTorch" % (
+                    fmt_us(r["forward_us"]), r.get("forward_ratio") or 0,
+                    fmt_us(r["backward_us"])) if "forward_us" in r else ""
+                row = dict(r)
+                if "step_ratio" in r:  # timed in alternation with PyTorch in one process
+                    row["paired_ratio"] = r["step_ratio"]
+                add("W6", name + note, row, torch_w6, 1.5)
     torch_w1, torch_w2 = find(recs, "W1 GPU", "torch"), find(recs, "W2 GPU", "torch")
     gpu_run = find(recs, "W1 GPU", "distflow")
     if gpu_run is not None and "skipped" in gpu_run:

@@ -22,7 +22,7 @@ from distflow.framework.tensor_shape import Dimension, TensorShape  # noqa: F401
 from distflow.ops.dispatch import convert_to_tensor  # noqa: F401
 from distflow.function import TensorSpec, function  # noqa: F401  (after the ops it traces)
 from distflow.module import Module  # noqa: F401
-from distflow import linalg, losses, math, metrics, nn, optimizers, random, train  # noqa: F401
+from distflow import image, linalg, losses, math, metrics, nn, optimizers, random, train  # noqa: F401
 from distflow.train.clip_ops import clip_by_global_norm, clip_by_norm, global_norm  # noqa: F401
 from distflow.ops.logging_ops import print_v2 as print  # noqa: F401,A001 (tf.print)
 
@@ -37,7 +37,7 @@ _export(_ops.PUBLIC_MODULES, globals())
 from distflow.ops.nn_ops import sigmoid, tanh  # noqa: E402,F401  (tf.sigmoid, tf.tanh)
 
 
-_ON_FIRST_USE = ("distribute", "data", "summary", "compat", "keras")
+_ON_FIRST_USE = ("distribute", "data", "summary", "compat", "keras", "config")
 
 
 def __getattr__(name):

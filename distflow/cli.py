@@ -85,7 +85,10 @@ def _add_device_and_json(parser):
 def _train(args):
     from distflow.run import load_config, train
     config = load_config(args.config, args.overrides)
-    train(config, resume=args.resume, output=args.output, device=args.device,
+    output = args.output
+    if output is None and any(o.partition("=")[0].strip() == "output.dir" for o in args.overrides):
+        output = config["output"]["dir"]  # chosen on the command line: as explicit as --output
+    train(config, resume=args.resume, output=output, device=args.device,
           progress=not args.no_progress)
     return 0
 
@@ -153,6 +156,21 @@ COMMANDS = {"train": _train, "eval": _eval, "predict": _predict, "info": _info,
 
 
 def main(argv=None):
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Anywhere, start-up included (imports, MPI, loading data): one line, exit 130 as a
+        # shell reports SIGINT. The launcher's rank, not the runtime's: it may not exist yet.
+        import signal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this
+        if world.launcher_rank() == 0:
+            sys.stdout.flush()
+            sys.stderr.write("distflow: interrupted\n")
+            sys.stderr.flush()
+        return 130
+
+
+def _main(argv):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:  # bench parses its own options: "--" keeps argparse off them
         argv = ["bench", "--"] + argv[1:]
@@ -174,8 +192,6 @@ def main(argv=None):
         if world.is_chief():
             world.fail(str(e))
         return 1
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:  # `distflow ... | head`: the reader left; say nothing more
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -1,240 +1,278 @@
-"""Keras layers tutorials use beyond Dense and Dropout: Normalization (with `adapt`), Lambda,
-Embedding, and the merging layers Concatenate and Add (for the functional API).
+"""Keras's shape and activation layers (Flatten, Reshape, Softmax, Activation, ZeroPadding2D,
+Rescaling) and BatchNormalization, with Keras 3's arguments and weights.
 
-Weights and their order are Keras 3's, so a model saved here loads in Keras and back
-(distflow/keras/saving.py): Normalization keeps `mean`, `variance` and `count` as non-trainable
-weights (shapes: the kept axes), Embedding one `embeddings` matrix (input_dim, output_dim).
+BatchNormalization keeps gamma and beta (trainable) and moving_mean / moving_variance
+(non-trainable, in that order, Keras's). Called with training=True it normalizes with the batch's
+mean and (biased) variance over every axis but `axis`, and moves the statistics:
+moving = moving * momentum + batch * (1 - momentum). Eagerly and inside df.function (fit's
+compiled step) the update runs with the step; in a TF1 graph it is an op added to the UPDATE_OPS
+collection, to be run with the train op as TF1 programs do. training=False uses the moving
+statistics.
 """
 import numpy as np
 
-from distflow.framework import dtypes
+from distflow.framework import graph as graph_module
 from distflow.framework.tensor_shape import TensorShape
+from distflow.nn import initializers
 from distflow.nn import layers as _layers
-from distflow.ops import comparison_ops, dispatch, math_ops
+from distflow.ops import (array_ops, dispatch, math_ops, nn_ops, normalization_ops, slicing_ops,
+                          variables)
 
-__all__ = ["Normalization", "Lambda", "Embedding", "Concatenate", "Add"]
-
-
-class Normalization(_layers.Layer):
-    """(inputs - mean) / max(sqrt(variance), 1e-7), per feature along `axis` (an int, a tuple,
-    or None for one mean and variance over everything); `adapt(data)` sets mean and variance
-    from data (population variance), or give `mean` and `variance` directly. `invert=True`
-    maps normalized values back."""
-
-    def __init__(self, axis=-1, mean=None, variance=None, invert=False, name=None,
-                 dtype="float32", input_shape=None, input_dim=None, **kwargs):
-        _no_extra(kwargs, "Normalization")
-        if input_shape is None and input_dim is not None:
-            input_shape = (int(input_dim),)
-        super().__init__(name, dtype, True, input_shape)
-        if axis is None:
-            axis = ()
-        elif isinstance(axis, int):
-            axis = (axis,)
-        else:
-            axis = tuple(axis)
-        self.axis = axis
-        if (mean is None) != (variance is None):
-            raise ValueError("When setting values directly, both `mean` and `variance` must be "
-                             "set. Received: mean=%r and variance=%r" % (mean, variance))
-        self.input_mean, self.input_variance = mean, variance
-        self.invert = bool(invert)
-        self.adapt_mean = self.adapt_variance = self.count = None
-        if self.input_shape is not None:
-            self._build_once(self.input_shape)
-
-    def _keep_axes(self, ndim):
-        keep = tuple(sorted(a % ndim for a in self.axis))
-        for a in self.axis:
-            if not -ndim <= a < ndim:
-                raise ValueError("All `axis` values must be in the range [-ndim, ndim). Received "
-                                 "inputs with ndim=%d, while axis=%s" % (ndim, self.axis))
-        return keep
-
-    def build(self, input_shape):
-        dims = TensorShape(input_shape).as_list()
-        self._ndim = len(dims)
-        keep = self._keep_axes(self._ndim)
-        for a in keep:
-            if dims[a] is None:
-                raise ValueError("All `axis` values to be kept must have a known shape. "
-                                 "Received axis=%s, inputs.shape=%s" % (self.axis, dims))
-        shape = tuple(dims[a] for a in keep)
-        self._broadcast = [dims[d] if d in keep else 1 for d in range(self._ndim)]
-        self.adapt_mean = self.add_weight("mean", shape, "zeros", trainable=False)
-        self.adapt_variance = self.add_weight("variance", shape, "ones", trainable=False)
-        self.count = self.add_weight("count", (), "zeros", trainable=False)
-        if self.input_mean is not None:
-            self.adapt_mean.assign(np.broadcast_to(np.asarray(self.input_mean, np.float32),
-                                                   shape))
-            self.adapt_variance.assign(np.broadcast_to(
-                np.asarray(self.input_variance, np.float32), shape))
-
-    def param_shapes(self, input_shape):
-        dims = TensorShape(input_shape).as_list()
-        shape = tuple(dims[a] for a in self._keep_axes(len(dims)))
-        return [shape, shape, ()]
-
-    @property
-    def mean(self):
-        return _reshape(self.adapt_mean, self._broadcast)
-
-    @property
-    def variance(self):
-        return _reshape(self.adapt_variance, self._broadcast)
-
-    def adapt(self, data, batch_size=None, steps=None):
-        """Sets mean and variance from `data` (an array, a DataFrame, a tensor or a Dataset of
-        batches): over every axis but `axis`."""
-        from distflow.data.dataset import Dataset
-        if isinstance(data, Dataset):
-            data = np.concatenate([_numpy(b) for b in data])
-        data = _numpy(data)
-        if data.ndim == 0:
-            data = data.reshape(1)
-        if not self.built:
-            self._build_once(TensorShape([None] + list(data.shape[1:])))
-        keep = self._keep_axes(data.ndim)
-        reduce = tuple(d for d in range(data.ndim) if d not in keep)
-        values = data.astype(np.float64)
-        self.adapt_mean.assign(values.mean(axis=reduce).astype(np.float32))
-        self.adapt_variance.assign(values.var(axis=reduce).astype(np.float32))
-        self.count.assign(np.float32(int(np.prod([data.shape[d] for d in reduce]))))
-
-    def call(self, inputs, training=False):
-        mean, variance = self.mean, self.variance
-        if self.invert:
-            return mean + inputs * comparison_ops.maximum(math_ops.sqrt(variance), 1e-7)
-        return (inputs - mean) / comparison_ops.maximum(math_ops.sqrt(variance), 1e-7)
-
-    def __repr__(self):
-        return "<Normalization name=%s, axis=%s>" % (self.name, self.axis)
+__all__ = ["Flatten", "Reshape", "Softmax", "Activation", "ZeroPadding2D", "Rescaling",
+           "BatchNormalization", "SyncBatchNormalization"]
 
 
-class Lambda(_layers.Layer):
-    """Wraps a function of one tensor (or of a list, for several inputs) as a layer."""
+class Flatten(_layers.Layer):
+    """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)."""
 
-    def __init__(self, function, output_shape=None, mask=None, arguments=None, name=None,
-                 dtype="float32", input_shape=None, **kwargs):
-        _no_extra(kwargs, "Lambda")
-        super().__init__(name, dtype, True, input_shape)
-        if not callable(function):
-            raise ValueError("Lambda's `function` must be callable, got %r" % (function,))
-        self.function = function
-        self.arguments = dict(arguments or {})
-        self.output_shape = output_shape
-
-    def __call__(self, inputs, training=False):
-        from distflow.keras.functional import call_symbolic, is_keras_tensor
-        if is_keras_tensor(inputs):
-            return call_symbolic(self, inputs)
-        self.built = True
-        return self.function(inputs, **self.arguments)
-
-    call = __call__
-
-
-class Embedding(_layers.Layer):
-    """Integer indices (batch, ...) to rows of an (input_dim, output_dim) matrix."""
-
-    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
-                 embeddings_regularizer=None, mask_zero=False, input_length=None, name=None,
-                 dtype="float32", trainable=True, input_shape=None, seed=None, **kwargs):
-        _no_extra(kwargs, "Embedding")
+    def __init__(self, data_format=None, name=None, dtype="float32", input_shape=None,
+                 trainable=True):
         super().__init__(name, dtype, trainable, input_shape)
-        for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError("Both `input_dim` and `output_dim` should be positive, Received "
-                                 "%s=%r" % (arg, value))
-        if mask_zero:
-            raise NotImplementedError("Embedding(mask_zero=True): masking is not supported")
-        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
-        self.embeddings_initializer = embeddings_initializer
-        self.embeddings_regularizer = embeddings_regularizer
-        self.seed = seed
-        self.embeddings = None
-
-    def _convert_input(self, inputs):
-        x = dispatch.convert_to_tensor(inputs)
-        return x if x.dtype.is_integer else math_ops.cast(x, dtypes.int32)
-
-    def param_shapes(self, input_shape):
-        return [(self.input_dim, self.output_dim)]
-
-    def build(self, input_shape):
-        from distflow.nn import initializers
-        init = self.embeddings_initializer
-        if init == "uniform":  # Keras's default: RandomUniform(-0.05, 0.05)
-            init = initializers.RandomUniform(-0.05, 0.05, seed=self.seed)
-        else:
-            init = initializers.get(init, seed=self.seed)
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim), init)
-        if self.embeddings_regularizer is not None:
-            from distflow.keras import regularizers
-            regularizers.attach(self, self.embeddings, self.embeddings_regularizer)
+        if data_format not in (None, "channels_last"):
+            raise ValueError("Flatten: data_format=%r is not supported (channels_last only)"
+                             % (data_format,))
 
     def compute_output_shape(self, input_shape):
-        return TensorShape(TensorShape(input_shape).as_list() + [self.output_dim])
+        dims = TensorShape(input_shape).as_tuple()
+        if dims is None:
+            return TensorShape([None, None])
+        rest = dims[1:]
+        n = None if any(d is None for d in rest) else int(np.prod(rest, dtype=np.int64))
+        return TensorShape([dims[0], n])
 
     def call(self, inputs, training=False):
-        from distflow.ops import array_ops
-        return array_ops.gather(self.embeddings, inputs)
+        out = self.compute_output_shape(inputs.shape).as_tuple()
+        if out[1] is not None:
+            return array_ops.reshape(inputs, [-1, out[1]])
+        return array_ops.reshape(inputs, array_ops.stack([array_ops.shape(inputs)[0], -1]))
 
 
-class _Merge(_layers.Layer):
-    """A layer of a list of tensors (the functional API's merging layers)."""
+class Reshape(_layers.Layer):
+    """(batch, ...) -> (batch,) + target_shape; one entry of target_shape may be -1."""
 
-    def __init__(self, name=None, dtype="float32", **kwargs):
-        _no_extra(kwargs, type(self).__name__)
-        super().__init__(name, dtype, True, None)
+    def __init__(self, target_shape, name=None, dtype="float32", input_shape=None,
+                 trainable=True):
+        super().__init__(name, dtype, trainable, input_shape)
+        self.target_shape = tuple(int(d) for d in target_shape)
+        if sum(d == -1 for d in self.target_shape) > 1 or \
+                any(d < -1 or d == 0 for d in self.target_shape):
+            raise ValueError("Reshape: target_shape must be positive sizes and at most one -1, "
+                             "got %r" % (target_shape,))
 
-    def __call__(self, inputs, training=False):
-        from distflow.keras.functional import call_symbolic, is_keras_tensor
-        if not isinstance(inputs, (list, tuple)) or len(inputs) < 1:
-            raise ValueError("A merge layer should be called on a list of inputs. Received: "
-                             "inputs=%r (not a list of tensors)" % (inputs,))
-        if is_keras_tensor(inputs):
-            return call_symbolic(self, list(inputs))
-        tensors = [self._convert_input(x) for x in inputs]
-        if not self.built:
-            self.input_shape = [TensorShape(t.shape) for t in tensors]
-            self.built = True
-        return self.call(tensors, training=training)
-
-
-class Concatenate(_Merge):
-    """Joins its inputs along `axis` (default the last)."""
-
-    def __init__(self, axis=-1, name=None, dtype="float32", **kwargs):
-        super().__init__(name, dtype, **kwargs)
-        self.axis = int(axis)
-
-    def call(self, inputs, training=False):
-        from distflow.ops import array_ops
-        return array_ops.concat(list(inputs), axis=self.axis)
-
-
-class Add(_Merge):
-    """The elementwise sum of its inputs (all of one shape)."""
+    def compute_output_shape(self, input_shape):
+        dims = TensorShape(input_shape).as_tuple()
+        target = list(self.target_shape)
+        if -1 in target:
+            rest = None if dims is None or any(d is None for d in dims[1:]) \
+                else int(np.prod(dims[1:], dtype=np.int64))
+            known = int(np.prod([d for d in target if d != -1], dtype=np.int64))
+            if rest is not None and rest % known:
+                raise ValueError("total size of new array must be unchanged, input_shape = %s, "
+                                 "output_shape = %s" % (list(dims[1:]), list(self.target_shape)))
+            target[target.index(-1)] = None if rest is None else rest // known
+        elif dims is not None and all(d is not None for d in dims[1:]) and \
+                int(np.prod(dims[1:], dtype=np.int64)) != int(np.prod(target, dtype=np.int64)):
+            raise ValueError("total size of new array must be unchanged, input_shape = %s, "
+                             "output_shape = %s" % (list(dims[1:]), list(self.target_shape)))
+        return TensorShape([None if dims is None else dims[0]] + target)
 
     def call(self, inputs, training=False):
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = out + x
-        return out
+        out = self.compute_output_shape(inputs.shape).as_tuple()
+        if -1 not in self.target_shape:
+            return array_ops.reshape(inputs, [-1] + list(self.target_shape))
+        if all(d is not None for d in out[1:]):
+            return array_ops.reshape(inputs, [-1] + list(out[1:]))
+        batch = array_ops.shape(inputs)[0]  # both the batch and one target size are unknown
+        return array_ops.reshape(inputs, array_ops.stack([batch] + list(self.target_shape)))
 
 
-def _reshape(var, shape):
-    from distflow.ops import array_ops
-    return array_ops.reshape(var, shape)
+class Softmax(_layers.Layer):
+    def __init__(self, axis=-1, name=None, dtype="float32", input_shape=None, trainable=True):
+        super().__init__(name, dtype, trainable, input_shape)
+        self.axis = axis
+
+    def call(self, inputs, training=False):
+        return nn_ops.softmax(inputs, axis=self.axis)
 
 
-def _numpy(a):
-    a = a.numpy() if hasattr(a, "numpy") else a
-    return np.asarray(np.asarray(a), np.float32) if np.asarray(a).dtype.kind in "fbiuO" \
-        else np.asarray(a)
+class Activation(_layers.Layer):
+    """Applies an activation by name ('relu', 'softmax', ...) or a callable."""
+
+    def __init__(self, activation, name=None, dtype="float32", input_shape=None, trainable=True):
+        super().__init__(name, dtype, trainable, input_shape)
+        self.activation = _layers.get_activation(activation) or (lambda x: x)
+
+    def call(self, inputs, training=False):
+        return self.activation(inputs)
 
 
-def _no_extra(kwargs, cls):
-    if kwargs:
-        raise TypeError("Unrecognized keyword arguments passed to %s: %s" % (cls, kwargs))
+class ZeroPadding2D(_layers.Layer):
+    """Zeros around the height and width: padding an int, (h, w), or ((top, bottom), (left,
+    right))."""
+
+    def __init__(self, padding=(1, 1), data_format=None, name=None, dtype="float32",
+                 input_shape=None, trainable=True):
+        super().__init__(name, dtype, trainable, input_shape)
+        if data_format not in (None, "channels_last"):
+            raise ValueError("ZeroPadding2D: data_format=%r is not supported (channels_last "
+                             "only)" % (data_format,))
+        if isinstance(padding, (int, np.integer)):
+            padding = ((padding, padding), (padding, padding))
+        padding = tuple(padding)
+        if len(padding) != 2:
+            raise ValueError("`padding` should have two elements. Received: %r" % (padding,))
+        self.padding = tuple((int(p), int(p)) if isinstance(p, (int, np.integer))
+                             else tuple(int(v) for v in p) for p in padding)
+
+    def compute_output_shape(self, input_shape):
+        dims = list(TensorShape(input_shape).as_list())
+        for a, (before, after) in zip((1, 2), self.padding):
+            dims[a] = None if dims[a] is None else dims[a] + before + after
+        return TensorShape(dims)
+
+    def call(self, inputs, training=False):
+        return slicing_ops.pad(inputs, [[0, 0], list(self.padding[0]), list(self.padding[1]),
+                                        [0, 0]])
+
+
+class Rescaling(_layers.Layer):
+    """inputs * scale + offset (e.g. Rescaling(1. / 255) on images)."""
+
+    def __init__(self, scale, offset=0.0, name=None, dtype="float32", input_shape=None,
+                 trainable=True):
+        super().__init__(name, dtype, trainable, input_shape)
+        self.scale, self.offset = scale, offset
+
+    def call(self, inputs, training=False):
+        y = inputs * np.asarray(self.scale, self.dtype.as_numpy_dtype)
+        return y + np.asarray(self.offset, self.dtype.as_numpy_dtype) if self.offset else y
+
+
+class BatchNormalization(_layers.Layer):
+    """Normalizes along `axis` (the channels) with batch statistics in training and the moving
+    statistics otherwise; see the module's docstring for the updates."""
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 name=None, dtype="float32", trainable=True, input_shape=None, synchronized=False,
+                 fused=None, **unsupported):
+        # fused (tf.keras 2) picks TF's kernel, not the result: accepted and ignored
+        given = sorted(k for k, v in unsupported.items() if v not in (None, False))
+        if given:
+            raise NotImplementedError("BatchNormalization: %s not supported by distflow"
+                                      % ", ".join(given))
+        super().__init__(name, dtype, trainable, input_shape)
+        self.axis = int(axis) if not isinstance(axis, (list, tuple)) else int(axis[0])
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.initializers = (gamma_initializer, beta_initializer, moving_mean_initializer,
+                             moving_variance_initializer)
+        self.synchronized = bool(synchronized)
+        self.gamma = self.beta = self.moving_mean = self.moving_variance = None
+
+    def _channels(self, input_shape):
+        dims = TensorShape(input_shape).as_tuple()
+        if dims is None:
+            raise ValueError("BatchNormalization %s needs inputs of known rank" % self.name)
+        if not -len(dims) <= self.axis < len(dims):
+            raise ValueError("Invalid axis %d for inputs of rank %d" % (self.axis, len(dims)))
+        c = dims[self.axis]
+        if c is None:
+            raise ValueError("Axis %d of input tensor should have a defined dimension but the "
+                             "layer received an input with shape %s." % (self.axis, input_shape))
+        return int(c), len(dims)
+
+    def param_shapes(self, input_shape):
+        c, _ = self._channels(input_shape)
+        return [(c,)] * (self.scale + self.center + 2)
+
+    def non_trainable_count(self, input_shape):
+        c, _ = self._channels(input_shape)
+        return 2 * c + (0 if self.trainable else (self.scale + self.center) * c)
+
+    def build(self, input_shape):
+        c, _ = self._channels(input_shape)
+        g, b, mm, mv = self.initializers
+        if self.scale:
+            self.gamma = self.add_weight("gamma", (c,), initializers.get(g))
+        if self.center:
+            self.beta = self.add_weight("beta", (c,), initializers.get(b))
+        self.moving_mean = self.add_weight("moving_mean", (c,), initializers.get(mm),
+                                           trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", (c,), initializers.get(mv),
+                                               trainable=False)
+
+    def _broadcastable(self, v, rank):
+        axis = self.axis % rank
+        if axis == rank - 1:
+            return v
+        return array_ops.reshape(v, [-1] + [1] * (rank - 1 - axis))
+
+    def _batch_moments(self, inputs, axes):
+        if not self.synchronized:
+            return normalization_ops.moments(inputs, axes)
+        # the global batch's statistics: per-channel sums of x and x^2 and the row count, summed
+        # over ranks in one collective; var = E[x^2] - E[x]^2 (TF's SyncBatchNormalization)
+        from distflow.distribute.collective_sum import collective_sum
+        channels, _ = self._channels(inputs.shape)
+        count = math_ops.cast(array_ops.size(inputs), self.dtype) / float(channels)
+        local = array_ops.concat([math_ops.reduce_sum(inputs, axes),
+                                  math_ops.reduce_sum(math_ops.square(inputs), axes),
+                                  array_ops.reshape(count, [1])], 0)
+        total = collective_sum(local, label=self.name + "/moments")
+        n = total[2 * channels]
+        mean = total[:channels] / n
+        return mean, total[channels:2 * channels] / n - math_ops.square(mean)
+
+    def call(self, inputs, training=False):
+        if not isinstance(training, (bool, np.bool_)):
+            if dispatch.dtype_of(training) is None:
+                raise TypeError("BatchNormalization's training flag must be a bool or a bool "
+                                "tensor, got %r" % (training,))
+        _, rank = self._channels(inputs.shape)
+        axes = [a for a in range(rank) if a != self.axis % rank]
+        if not isinstance(training, (bool, np.bool_)):
+            # a TF1 program's is_training placeholder: t = 1.0 or 0.0 picks the batch or the
+            # moving statistics when the graph runs, and t = 0 leaves the moving ones unmoved
+            t = math_ops.cast(training, self.dtype)
+            mean, var = self._batch_moments(inputs, axes)
+            self._update(mean, var, t)
+            mean = t * mean + (1.0 - t) * self.moving_mean
+            var = t * var + (1.0 - t) * self.moving_variance
+        elif training and self.trainable:
+            mean, var = self._batch_moments(inputs, axes)
+            self._update(mean, var)
+        else:
+            mean, var = self.moving_mean, self.moving_variance
+        return normalization_ops.batch_normalization(
+            inputs, self._broadcastable(mean, rank), self._broadcastable(var, rank),
+            None if self.beta is None else self._broadcastable(self.beta, rank),
+            None if self.gamma is None else self._broadcastable(self.gamma, rank),
+            self.epsilon)
+
+    def _update(self, mean, var, t=None):
+        rate = 1.0 - self.momentum if t is None else t * (1.0 - self.momentum)
+        updates = [self.moving_mean.assign_sub((self.moving_mean - mean) * rate),
+                   self.moving_variance.assign_sub((self.moving_variance - var) * rate)]
+        if isinstance(self.moving_mean, variables.GraphVariable):
+            for u in updates:  # TF1: run with the train op (tf.control_dependencies(UPDATE_OPS))
+                graph_module.add_to_collection(graph_module.GraphKeys.UPDATE_OPS,
+                                               u.op if hasattr(u, "op") else u)
+
+
+
+class SyncBatchNormalization(BatchNormalization):
+    """BatchNormalization whose training statistics are those of the global batch: each rank's
+    sums are added across ranks (distflow.distribute), so N ranks normalize, update the moving
+    statistics and differentiate exactly as one process on the whole batch. One rank: plain
+    batch statistics. (tf.keras.layers.experimental.SyncBatchNormalization; Keras 3 spells it
+    BatchNormalization(synchronized=True).)"""
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 name=None, dtype="float32", trainable=True, input_shape=None, **unsupported):
+        super().__init__(axis, momentum, epsilon, center, scale, beta_initializer,
+                         gamma_initializer, moving_mean_initializer, moving_variance_initializer,
+                         name, dtype, trainable, input_shape, synchronized=True, **unsupported)

@@ -23,6 +23,7 @@ import numpy as np
 
 from distflow.framework import context, dtypes
 from distflow.framework.tensor_shape import TensorShape
+from distflow.keras.saving import Saving
 from distflow.keras.training import Trainer
 from distflow.nn import layers as _layers
 
@@ -83,7 +84,7 @@ def _zeros_like(inputs):
     return np.zeros(dims, inputs.dtype.as_numpy_dtype)
 
 
-class Model(Trainer, _layers.Layer):
+class Model(Trainer, Saving, _layers.Layer):
     """`Model(inputs, outputs)` (functional) or a subclass with its own `call`."""
 
     def __init__(self, *args, **kwargs):

@@ -17,7 +17,7 @@ A `.weights.h5` file (save_weights) is that HDF5 file alone. The optimizer's sta
 saved (Keras then warns that it skips the optimizer's variables); compile()'s optimizer, loss
 and metrics are, so a loaded model evaluates and trains at once.
 
-HDF5 needs h5py, an optional extra: `pip install distflow[keras]`.
+HDF5 needs h5py, an optional extra: `pip install 'distflow[hdf5]'`.
 """
 import datetime
 import io
@@ -41,7 +41,7 @@ def _h5py():
         import h5py
     except ImportError:
         raise ImportError("Saving and loading Keras files (.keras, .weights.h5) needs h5py: "
-                          "pip install 'distflow[keras]' (or pip install h5py)") from None
+                          "pip install 'distflow[hdf5]' (or pip install h5py)") from None
     return h5py
 
 
@@ -163,5 +163,5 @@ def _read_h5(model, source, filepath):
 
 
 def _is_chief():
-    from distflow.keras.callbacks import is_chief
-    return is_chief()
+    from distflow.train.checkpoint import is_writer  # rank 0 of a job of several writes
+    return is_writer()

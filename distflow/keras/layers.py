@@ -10,8 +10,10 @@ What Keras adds over `df.nn.Dense` / `df.nn.Dropout`:
 
 `Input(shape=(13,))` is a KerasTensor (distflow/keras/functional.py): the start of a functional
 model, or, first in a Sequential, its input shape, as Keras 3 has it. Normalization, Lambda,
-Embedding, Concatenate and Add live in distflow/keras/core_layers.py.
+Embedding, Concatenate and Add live in distflow/keras/tutorial_layers.py.
 """
+import types
+
 from distflow.framework.tensor_shape import TensorShape
 from distflow.keras import regularizers
 from distflow.nn import layers as _layers
@@ -87,6 +89,15 @@ class InputLayer:
         return "<InputLayer name=%s, shape=%s>" % (self.name, self.batch_shape)
 
 
-from distflow.keras.core_layers import (Add, Concatenate, Embedding, Lambda,  # noqa: E402,F401
-                                        Normalization)
+# Convolution, pooling, shape layers and BatchNormalization (imported last: they take their
+# seeds from _global_seed above)
+from distflow.keras import conv_layers, core_layers  # noqa: E402
+from distflow.keras.conv_layers import *  # noqa: E402,F401,F403
+from distflow.keras.core_layers import *  # noqa: E402,F401,F403
+from distflow.keras.tutorial_layers import (Add, Concatenate, Embedding, Lambda,  # noqa: E402,F401
+                                            Normalization)
 from distflow.keras.functional import Input  # noqa: E402,F401
+
+__all__ += conv_layers.__all__ + core_layers.__all__
+experimental = types.SimpleNamespace(  # tf.keras.layers.experimental.SyncBatchNormalization
+    SyncBatchNormalization=core_layers.SyncBatchNormalization)

@@ -10,17 +10,20 @@ As in Keras, a model whose input shape is known (`input_shape=` on its first lay
 from distflow.framework.tensor_shape import TensorShape
 from distflow.keras.functional import Model, is_keras_tensor
 from distflow.keras.layers import InputLayer
+from distflow.keras.distributed import current_strategy
 from distflow.keras.keras_format import load_model, save_model  # noqa: F401
+from distflow.keras.saving import Saving
 from distflow.keras.training import Trainer
 from distflow.nn import sequential as _sequential
 
 __all__ = ["Sequential", "Model", "load_model", "save_model"]
 
 
-class Sequential(Trainer, _sequential.Sequential):
+class Sequential(Trainer, Saving, _sequential.Sequential):
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(None, name=name)
         self.trainable = trainable
+        self._distribute_strategy = current_strategy()  # made in a tf.distribute scope
         for layer in layers or []:
             self.add(layer)
 

@@ -14,6 +14,7 @@ the same weights in graph and eager mode and in every process.
 """
 import collections
 import contextlib
+import re
 
 import numpy as np
 
@@ -37,7 +38,10 @@ def unique_layer_name(base):
 
 
 def _snake(name):
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    """Keras's to_snake_case: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Layer:

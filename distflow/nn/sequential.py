@@ -138,9 +138,11 @@ class Sequential(Layer):
             if not isinstance(layer, Layer):
                 raise ValueError("summary() needs Layer objects, got %r" % (layer,))
             count = sum(_prod(s) for s in layer.param_shapes(shape))
+            frozen = layer.non_trainable_count(shape) if hasattr(layer, "non_trainable_count") \
+                else 0  # BatchNormalization's moving statistics
             shape = layer.compute_output_shape(shape)
             total += count
-            trainable += count if layer.trainable and self.trainable else 0
+            trainable += count - frozen if layer.trainable and self.trainable else 0
             lines.append(row(["%s (%s)" % (layer.name, type(layer).__name__), _shape_str(shape),
                               "{:,}".format(count)]))
             lines.append("=" * line_length if i == len(self._layers) - 1 else "_" * line_length)

@@ -4,6 +4,7 @@ from distflow.ops import (array_ops, comparison_ops, constant_op, control_flow_o
                           activation_ops, normalization_ops, special_math_ops,
                           random_ops, reduction_ops, rounding_ops, scan_ops, sequence_ops, set_ops,
                           slicing_ops, sort_ops, state_ops, training_ops, variables)
+from distflow.ops import conv_ops, pooling_ops  # noqa: F401  (tf.nn.conv2d, tf.nn.max_pool2d)
 from distflow.ops import overloads  # noqa: F401  (installs Python operators)
 
 # Modules whose __all__ make up the top-level op namespace of `distflow` and `distflow.compat.v1`.

@@ -5,9 +5,16 @@ with one message naming the key, the value and what is allowed; the CLI prints i
 and exits with status 2.
 """
 import copy
+import math
 import os
 
 import yaml
+
+from distflow.run import strict_yaml
+from distflow.run.strict_yaml import short
+
+# Precedence of the collective timeout: --set distributed.timeout_s > this variable > the config.
+TIMEOUT_ENV = "DISTFLOW_COLLECTIVE_TIMEOUT"
 
 
 class ConfigError(ValueError):
@@ -20,29 +27,36 @@ def _choice(*allowed):
     return check
 
 
+def _number(v):
+    """A real, finite number (YAML's .inf and .nan are floats, but never a meaningful setting)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _at_least(lo, kind=int):
     def check(v):
-        ok = isinstance(v, kind) and not isinstance(v, bool) and v >= lo
+        ok = isinstance(v, kind) and _number(v) and v >= lo
         return ok, "%s >= %s" % ("an integer" if kind is int else "a number", lo)
     return check
 
 
 def _positive_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0, "a number > 0"
+    return _number(v) and v > 0, "a finite number > 0"
 
 
 def _fraction(v):
-    return (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1,
-            "a number strictly between 0 and 1")
+    return _number(v) and 0 < v < 1, "a number strictly between 0 and 1"
 
 
 def _rate(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1, \
-        "a number in [0, 1)"
+    return _number(v) and 0 <= v < 1, "a number in [0, 1)"
 
 
 def _non_negative(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0, "a number >= 0"
+    return _number(v) and v >= 0, "a finite number >= 0"
+
+
+def _timeout(v):
+    return _number(v) and v >= 0, "a number of seconds >= 0 (0 waits forever)"
 
 
 def _optional(check):
@@ -73,8 +87,7 @@ def _string_list(v):
 
 
 def _number_list(v):
-    return isinstance(v, list) and all(isinstance(s, (int, float)) and not isinstance(s, bool)
-                                       for s in v), "a list of numbers"
+    return isinstance(v, list) and all(_number(s) for s in v), "a list of finite numbers"
 
 
 # section -> key -> (default, check)
@@ -123,7 +136,7 @@ SCHEMA = {
     "distributed": {
         "communicator": ("auto", _choice("auto", "single", "mpi", "nccl", "host-staged")),
         "bucket_mb": (0.0, _non_negative),
-        "timeout_s": (300.0, _positive_number),
+        "timeout_s": (300.0, _timeout),
     },
     "output": {
         "dir": ("runs/boston", _string),
@@ -144,11 +157,11 @@ def defaults(schema=SCHEMA):
 
 def _merge(base, given, schema, prefix):
     if not isinstance(given, dict):
-        raise ConfigError("%s must be a mapping of keys, got %r" % (prefix.rstrip(".") or "config",
-                                                                     given))
+        raise ConfigError("%s must be a mapping of keys, got %s" % (prefix.rstrip(".") or "config",
+                                                                     short(given)))
     for key, value in given.items():
-        name = prefix + str(key)
-        if key not in schema:
+        name = prefix + (key if isinstance(key, str) else short(key))
+        if not isinstance(key, str) or key not in schema:
             raise ConfigError("unknown key '%s' (allowed here: %s)" % (name, ", ".join(schema)))
         spec = schema[key]
         if isinstance(spec, dict):
@@ -166,21 +179,21 @@ def _check(config, schema, prefix):
         value = config[key]
         ok, allowed = spec[1](value)
         if not ok:
-            raise ConfigError("%s = %r is not allowed: expected %s" % (name, value, allowed))
+            raise ConfigError("%s = %s is not allowed: expected %s" % (name, short(value), allowed))
         if isinstance(value, int) and not isinstance(value, bool) and spec[1] in (
-                _positive_number, _non_negative, _fraction, _rate):
+                _positive_number, _non_negative, _fraction, _rate, _timeout):
             config[key] = float(value)
 
 
 def parse_override(text):
     """`optimizer.learning_rate=0.01` -> (['optimizer', 'learning_rate'], 0.01)."""
     if "=" not in text:
-        raise ConfigError("--set %r: expected KEY=VALUE, e.g. --set optimizer.learning_rate=0.01"
-                          % text)
+        raise ConfigError("--set %s: expected KEY=VALUE, e.g. --set optimizer.learning_rate=0.01"
+                          % short(text))
     key, _, raw = text.partition("=")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+        value = strict_yaml.load(raw) if raw.strip() else None
+    except (yaml.YAMLError, RecursionError):
         value = raw
     return key.strip().split("."), value
 
@@ -204,18 +217,17 @@ def load_config(path=None, overrides=(), base_dir=None):
     """The validated config from a YAML file (or the defaults) with `--set` overrides applied."""
     config = defaults()
     if path is not None:
-        try:
-            with open(path) as f:
-                given = yaml.safe_load(f)
-        except FileNotFoundError:
-            raise ConfigError("config file not found: %s" % path) from None
-        except yaml.YAMLError as e:
-            raise ConfigError("config file %s is not valid YAML: %s" % (path, e)) from None
-        if given is not None:
-            _merge(config, given, SCHEMA, "")
+        _merge(config, _read_yaml(path), SCHEMA, "")
         base_dir = base_dir or os.path.dirname(os.path.abspath(path))
+    set_keys = set()
     for text in overrides:
-        _apply_override(config, *parse_override(text))
+        keys, value = parse_override(text)
+        _apply_override(config, keys, value)
+        set_keys.add(".".join(keys))
+    if "distributed.timeout_s" not in set_keys:
+        from_env = _timeout_from_env()
+        if from_env is not None:
+            config["distributed"]["timeout_s"] = from_env
     _check(config, SCHEMA, "")
     data = config["data"]
     if data["dataset"] == "csv":
@@ -231,6 +243,55 @@ def load_config(path=None, overrides=(), base_dir=None):
         raise ConfigError("optimizer.values must have one more entry than optimizer.boundaries "
                           "(got %d values, %d boundaries)" % (len(opt["values"]), len(opt["boundaries"])))
     return config
+
+
+def _read_yaml(path):
+    """The mapping a config file holds; ConfigError for anything else, naming the file."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ConfigError("config file not found: %s" % path) from None
+    except IsADirectoryError:
+        raise ConfigError("config file %s is a directory; expected a YAML file such as "
+                          "configs/boston.yaml" % path) from None
+    except OSError as e:
+        raise ConfigError("config file %s cannot be read: %s" % (path, e.strerror or e)) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ConfigError("config file %s is not UTF-8 text (byte 0x%02x on line %d); save it as "
+                          "UTF-8" % (path, raw[e.start], line)) from None
+    try:
+        given = strict_yaml.load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError("config file %s is not valid YAML: %s"
+                          % (path, strict_yaml.describe(e))) from None
+    except RecursionError:
+        raise ConfigError("config file %s is nested too deeply to be a config" % path) from None
+    if given is None:
+        # Training on built-in defaults that nobody chose is worse than stopping.
+        raise ConfigError("config file %s is empty (or only comments); expected a mapping such "
+                          "as configs/boston.yaml" % path)
+    return given
+
+
+def _timeout_from_env():
+    """DISTFLOW_COLLECTIVE_TIMEOUT in seconds (0 waits forever), or None when it is not set."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return None
+    if text.lower() in ("off", "none", "never", "inf"):
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < 0:
+        raise ConfigError("%s = %s is not allowed: expected a number of seconds >= 0 (0 or off "
+                          "waits forever)" % (TIMEOUT_ENV, short(text)))
+    return value
 
 
 def check_against_world(config, world_size):

@@ -5,13 +5,14 @@ errors, counts); one all-reduce of those sums gives every rank the metrics over 
 what one process computes, whatever the number of ranks.
 """
 import os
+import sys
 
 import numpy as np
 
 from distflow import data
 from distflow.data.batching import shard_bounds
 from distflow.nn import metrics as nn_metrics
-from distflow.run import checkpoint, inputs
+from distflow.run import checkpoint, inputs, world
 from distflow.run.config import ConfigError
 
 CHUNK_ROWS = 8192
@@ -44,15 +45,25 @@ def evaluate_arrays(replica, x, y, communicator):
 
 # -- saved runs --------------------------------------------------------------------------------
 def find_checkpoint(path):
-    """The checkpoint file for a checkpoint path or a run directory (its latest checkpoint)."""
+    """(checkpoint path, arrays, meta) for a checkpoint file, or for a run directory its newest
+    checkpoint that is whole: newer damaged ones are skipped, each named on stderr with why."""
     if os.path.isfile(path):
-        return path
+        try:
+            arrays, meta = checkpoint.load(path)
+        except checkpoint.CheckpointError as e:
+            raise ConfigError("%s is not a usable distflow checkpoint: %s" % (path, e)) from None
+        return path, arrays, meta
     if not os.path.isdir(path):
         raise ConfigError("%s: no such checkpoint file or run directory" % path)
     for where in (os.path.join(path, "checkpoints"), path):
-        found = checkpoint.latest(where)
+        try:
+            found, arrays, meta, skipped = checkpoint.newest_valid(where)
+        except checkpoint.CheckpointError as e:
+            raise ConfigError(str(e)) from None
         if found:
-            return found
+            for line in checkpoint.skipped_text(skipped, found):
+                world.say("distflow: " + line, file=sys.stderr)
+            return found, arrays, meta
     folds = sorted(d for d in os.listdir(path)
                    if os.path.isdir(os.path.join(path, d, "checkpoints")))
     if folds:
@@ -65,12 +76,12 @@ def find_checkpoint(path):
 def load_model(path, communicator=None, device="cpu"):
     """(replica with the saved weights, meta) from a checkpoint or run directory."""
     from distflow.run.replica import Replica
-    ckpt = find_checkpoint(path)
+    ckpt, arrays, meta = find_checkpoint(path)
     try:
-        arrays, meta = checkpoint.load(ckpt)
-    except (OSError, ValueError, KeyError) as e:
-        raise ConfigError("%s is not a readable distflow checkpoint: %s" % (ckpt, e)) from None
-    replica = Replica(meta["config"], len(meta["features"]), meta["seed"], device=device)
+        replica = Replica(meta["config"], len(meta["features"]), meta["seed"], device=device)
+    except (KeyError, TypeError) as e:
+        raise ConfigError("%s is not a distflow run's checkpoint (no %s in its metadata)"
+                          % (ckpt, e)) from None
     replica.set_arrays(arrays, replica.model_variables)
     meta["path"] = ckpt
     return replica, meta

@@ -9,15 +9,21 @@ import os
 from distflow import summary
 from distflow.distribute.single import SingleCommunicator
 from distflow.run import inputs
+from distflow.run.config import ConfigError
 from distflow.run.replica import Replica
 
 
 def export_graph(config, out_dir):
     """Writes a TensorBoard event file and `graph.dot` into `out_dir`; returns their paths."""
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise ConfigError("--out %s cannot be created: %s" % (out_dir, e.strerror or e)) from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise ConfigError("--out %s cannot be written: permission denied" % out_dir)
     dataset = inputs.load_dataset(config)
     replica = Replica(config, dataset.x.shape[1], config["seed"], SingleCommunicator())
     try:
-        os.makedirs(out_dir, exist_ok=True)
         writer = summary.create_file_writer(out_dir)
         writer.write_graph_def(summary.graph_def_bytes(replica.graph))
         writer.close()

@@ -11,6 +11,7 @@ import numpy as np
 from distflow import data
 from distflow.nn.layers import derive_seed
 from distflow.run.config import ConfigError
+from distflow.run.strict_yaml import short
 
 Dataset = collections.namedtuple("Dataset", ["x", "y", "feature_names", "target"])
 Split = collections.namedtuple("Split", ["name", "index", "train", "test", "seed"])
@@ -32,7 +33,7 @@ def load_dataset(config):
         try:
             x, y = data.load_boston(features=features)
         except ValueError as e:
-            raise ConfigError("data.features = %r: %s" % (features, e)) from None
+            raise ConfigError("data.features = %s: %s" % (short(features), e)) from None
         names = list(features or data.BOSTON_FEATURES)
         return Dataset(x, y, names, d["target"])
     if d["dataset"] == "csv":
@@ -59,7 +60,22 @@ def synthetic(rows, features, seed):
 
 
 def splits(config, n):
-    """[Split] for the config's split mode: one split, K folds, or R repeated random splits."""
+    """[Split] for the config's split mode: one split, K folds, or R repeated random splits;
+    ConfigError when one of them would have no training or no test row."""
+    out = _splits(config, n)
+    for split in out:
+        if len(split.train) == 0 or len(split.test) == 0:
+            d = config["data"]
+            source = ("data.csv = %r" % d["csv"]) if d["dataset"] == "csv" else \
+                ("data.dataset = %r" % d["dataset"])
+            raise ConfigError("%s has %d data row%s: data.split = %r leaves no %s rows; the "
+                              "data needs more rows (at least 2, one to train and one to test)"
+                              % (source, n, "" if n == 1 else "s", d["split"],
+                                 "training" if len(split.train) == 0 else "test"))
+    return out
+
+
+def _splits(config, n):
     d, seed = config["data"], config["seed"]
     mode = d["split"]
     if mode == "keras":

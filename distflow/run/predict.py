@@ -7,9 +7,12 @@ with a `prediction` column added.
 """
 import csv
 import io
+import os
 
 import numpy as np
 
+from distflow.data.csv import open_text
+from distflow.run.config import ConfigError
 from distflow.run.evaluate import csv_features, load_model, standardizer_of
 
 PREDICTION_COLUMN = "prediction"
@@ -35,13 +38,15 @@ def predict_array(path, x, device="cpu"):
 def predict(path, csv_in, csv_out=None, device="cpu"):
     """Writes `csv_in` plus a prediction column to `csv_out` (a path, or a file object; None
     returns the text). Returns (predictions, the text or the output path)."""
+    if isinstance(csv_out, (str, os.PathLike)):
+        check_writable(csv_out, "--out")  # before the work, not after it
     replica, meta = load_model(path, device=device)
     try:
         x, _ = csv_features(csv_in, meta, need_target=False)
         predictions = _predict(replica, meta, x)
     finally:
         replica.close()
-    with open(csv_in, newline="") as f:
+    with open_text(csv_in) as f:
         rows = [r for r in csv.reader(f) if r and any(cell.strip() for cell in r)]
     header, body = rows[0], rows[1:]
     column = PREDICTION_COLUMN if PREDICTION_COLUMN not in header else "predicted_" + meta["target"]
@@ -56,6 +61,23 @@ def predict(path, csv_in, csv_out=None, device="cpu"):
     if hasattr(csv_out, "write"):
         csv_out.write(text)
         return predictions, csv_out
-    with open(csv_out, "w", newline="") as f:
-        f.write(text)
+    try:
+        with open(csv_out, "w", newline="") as f:
+            f.write(text)
+    except OSError as e:
+        raise ConfigError("--out %s cannot be written: %s" % (csv_out, e.strerror or e)) from None
     return predictions, csv_out
+
+
+def check_writable(path, option):
+    """ConfigError unless a file can be created (or replaced) at `path`."""
+    path = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ConfigError("%s %s is a directory; expected a file name" % (option, path))
+    if not os.path.isdir(parent):
+        raise ConfigError("%s %s: %s %s" % (option, path, parent, "is not a directory" if
+                                             os.path.exists(parent) else "does not exist"))
+    if not os.access(parent, os.W_OK | os.X_OK) or (os.path.exists(path)
+                                                    and not os.access(path, os.W_OK)):
+        raise ConfigError("%s %s cannot be written: permission denied" % (option, path))

@@ -21,7 +21,7 @@ import numpy as np
 from distflow import data
 from distflow.data.batching import shard_bounds, shard_index_list
 from distflow.distribute.variables import broadcast_variables, variables_checksum
-from distflow.run import checkpoint, inputs, world
+from distflow.run import checkpoint, inputs, rundir, world
 from distflow.run.config import ConfigError, dump
 from distflow.run.evaluate import evaluate_arrays, reduce_metrics
 from distflow.run.metrics_log import RunLog, read_history
@@ -30,7 +30,7 @@ from distflow.run.replica import Replica, dropout_masks
 
 CHECKPOINT_DIR = "checkpoints"
 SUMMARY_FILE = "summary.json"
-FORMAT = 1
+FORMAT = 2  # 2: a checksum inside every checkpoint
 
 
 class TrainingDiverged(RuntimeError):
@@ -51,7 +51,7 @@ def train(config, resume=False, output=None, device=None, progress=True):
     """
     config = copy.deepcopy(config)
     if output is not None:
-        config["output"]["dir"] = output
+        config["output"]["dir"] = os.fspath(output)
     if device is not None:
         config["device"] = device
     if config["data"]["csv"]:
@@ -59,12 +59,26 @@ def train(config, resume=False, output=None, device=None, progress=True):
     ctx = world.join(config)
     dataset = inputs.load_dataset(config)
     split_list = inputs.splits(config, len(dataset.y))
-    run_dir = config["output"]["dir"]
     devices = ctx.communicator.allgather_object(ctx.device)
-    problem = _prepare_run_dir(run_dir, config, resume) if ctx.rank == 0 else None
-    problem = ctx.communicator.broadcast_object(problem)
+    opened = None
+    if ctx.rank == 0:
+        opened = rundir.open_run(config["output"]["dir"], output is not None, resume, config,
+                                 dump)
+        for note in opened.notes:
+            world.say("distflow: " + note)
+    problem, run_dir = ctx.communicator.broadcast_object(
+        (opened.problem, opened.run_dir) if opened else None)
     if problem:
         raise ConfigError(problem)
+    config["output"]["dir"] = run_dir
+    try:
+        return _train_splits(config, ctx, dataset, split_list, run_dir, resume, devices, progress)
+    finally:
+        if opened is not None:
+            opened.lock.release()
+
+
+def _train_splits(config, ctx, dataset, split_list, run_dir, resume, devices, progress):
     if len(split_list) == 1:
         return _SplitRun(config, ctx, dataset, split_list[0], run_dir, resume, devices,
                          progress).fit()
@@ -74,30 +88,6 @@ def train(config, resume=False, output=None, device=None, progress=True):
         results.append(_SplitRun(config, ctx, dataset, split, os.path.join(run_dir, split.name),
                                  resume, devices, progress, label).fit())
     return _summarize_splits(results, run_dir, ctx.rank == 0)
-
-
-def _prepare_run_dir(run_dir, config, resume):
-    """Rank 0: a reason to stop (as text), or None after writing the resolved config."""
-    found = _checkpoints_under(run_dir)
-    if found and not resume:
-        return ("output.dir = %r already holds a run (%s): add --resume to continue it, or "
-                "choose another directory with --output" % (run_dir, found[-1]))
-    try:
-        os.makedirs(run_dir, exist_ok=True)
-        with open(os.path.join(run_dir, "config.yaml"), "w") as f:
-            f.write(dump(config))
-    except OSError as e:
-        return "output.dir = %r cannot be written: %s" % (run_dir, e.strerror or e)
-    return None
-
-
-def _checkpoints_under(run_dir):
-    if not os.path.isdir(run_dir):
-        return []
-    found = checkpoint.all_checkpoints(os.path.join(run_dir, CHECKPOINT_DIR))
-    for sub in sorted(os.listdir(run_dir)):
-        found += checkpoint.all_checkpoints(os.path.join(run_dir, sub, CHECKPOINT_DIR))
-    return found
 
 
 class _SplitRun:
@@ -118,12 +108,16 @@ class _SplitRun:
         meta. Variables reach the other ranks by the broadcast that follows."""
         meta = None
         if self.chief and self.resume:
-            path = checkpoint.latest(self.ckpt_dir)
-            if path is None:
+            try:  # open_run has set damaged ones aside; one damaged since is skipped here too
+                path, arrays, meta, skipped = checkpoint.newest_valid(self.ckpt_dir)
+            except checkpoint.CheckpointError as e:
+                path, meta = None, {"error": "cannot resume: %s" % e}
+            for line in checkpoint.skipped_text(skipped if path else [], path):
+                world.say("distflow: " + line)
+            if path is None and meta is None:
                 world.say("distflow: %sno checkpoint in %s: starting from the beginning"
                           % (self.label + ": " if self.label else "", self.ckpt_dir))
-            else:
-                arrays, meta = checkpoint.load(path)
+            elif path is not None:
                 try:
                     replica.set_arrays(arrays)
                 except ValueError as e:

@@ -11,7 +11,7 @@ CASES = [
     ("unknown-key", "model:\n  hiddn: [8]\n", [], ["model.hiddn", "allowed here", "hidden"]),
     ("wrong-type", None, ["train.epochs=abc"], ["train.epochs", "'abc'", "integer >= 1"]),
     ("negative-learning-rate", None, ["optimizer.learning_rate=-0.5"],
-     ["optimizer.learning_rate", "-0.5", "a number > 0"]),
+     ["optimizer.learning_rate", "-0.5", "a finite number > 0"]),
     ("unknown-choice", None, ["optimizer.name=adamw"], ["optimizer.name", "'adamw'", "one of"]),
     ("unknown-set-key", None, ["optimizer.lr=0.1"], ["optimizer.lr", "learning_rate"]),
     ("missing-csv", None, ["data.dataset=csv", "data.csv=no_such_file.csv"],

@@ -228,6 +228,10 @@ def make_module():
     mod.asarray = lambda a, dtype=None: _to_device(a, dtype)
     mod.array = lambda obj, dtype=None, copy=True: _to_device(obj, dtype, copy=True)
     mod.ascontiguousarray = lambda a, dtype=None: _to_device(a, dtype)
+    # cupy.lib.stride_tricks.as_strided(x, shape, strides): a device view of x's memory
+    mod.lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace(
+        as_strided=lambda x, shape=None, strides=None: _wrap(np.lib.stride_tricks.as_strided(
+            _unwrap(x, "as_strided"), shape, strides))))
     cuda = types.SimpleNamespace()
     cuda.Device = _Device
     cuda.runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, getDevice=lambda: 0)

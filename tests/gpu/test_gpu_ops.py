@@ -28,7 +28,8 @@ def _cases(module):
 
 CASES = [c for m in ("test_math_ops", "test_array_ops", "test_nn_ops", "test_set_ops",
                      "test_linalg_ops", "test_indexing_and_sort_ops", "test_rounding_and_scan_ops",
-                     "test_activation_and_normalization_ops", "test_special_math_ops")
+                     "test_activation_and_normalization_ops", "test_special_math_ops",
+                     "test_conv_ops")
          for c in _cases(m)]
 
 

@@ -83,6 +83,17 @@ CASES = [
     Case("moments_int32", lambda x: df.nn.moments(x, axes=[0]),
          lambda x: (np.array([2, 5], np.int32), np.array([1, 9], np.int32)),
          [np.array([[1, 2], [3, 8]], np.int32)], grad=False),
+    Case("batch_normalization", lambda x, m, v, o, s: df.nn.batch_normalization(
+        x, m, v, o, s, 1e-3), lambda x, m, v, o, s: (x - m) / np.sqrt(v + 1e-3) * s + o,
+        [f64(2, 3, 2), f64(2), f64(2, lo=0.5, hi=2.0), f64(2), f64(2)], second=True),
+    Case("fused_batch_norm_training", lambda x, s, o: df.nn.fused_batch_norm(x, s, o),
+         lambda x, s, o: ((x - x.mean((0, 1, 2))) / np.sqrt(x.var((0, 1, 2)) + 1e-3) * s + o,
+                          x.mean((0, 1, 2)), x.var((0, 1, 2), ddof=1)),
+         [f64(2, 2, 3, 2), f64(2), f64(2)], second=True),
+    Case("fused_batch_norm_inference", lambda x, s, o, m, v: df.nn.fused_batch_norm(
+        x, s, o, m, v, epsilon=0.01, is_training=False)[0],
+        lambda x, s, o, m, v: (x - m) / np.sqrt(v + 0.01) * s + o,
+        [f64(2, 2, 2, 3), f64(3), f64(3), f64(3), f64(3, lo=0.5, hi=2.0)]),
 ]
 
 

@@ -117,6 +117,12 @@ for _m in (_activation_ops, _normalization_ops):  # tf.nn.relu6, tf.nn.moments, 
         setattr(nn, _name, _v1(getattr(_m, _name)))
 nn.moments = _v1(_normalization_ops.moments_v1)  # TF1's argument order: name before keep_dims
 nn.top_k = _v1(_ops.sort_ops.top_k)
+for _m in (_ops.conv_ops, _ops.pooling_ops):  # tf.nn.conv2d, tf.nn.max_pool, ... (TF1's forms below)
+    for _name in _m.__all__:
+        setattr(nn, _name, _v1(getattr(_m, _name)))
+for _name in ("conv2d", "conv1d", "conv2d_transpose", "max_pool", "avg_pool"):
+    setattr(nn, _name, _v1(getattr(_ops.conv_ops if _name.startswith("conv")
+                                   else _ops.pooling_ops, _name + "_v1")))
 
 
 @_v1
@@ -134,6 +140,10 @@ convert_to_tensor = _v1(_convert_to_tensor)
 linalg = _wrapped_namespace("linalg", _linalg)  # tf.linalg.inv, ...; TF1's linalg.transpose too
 linalg.transpose = linalg.matrix_transpose
 layers = _wrapped_namespace("layers", _layers)  # tf.layers.dense, tf.layers.Dense
+from distflow.compat.v1 import conv_layers as _conv_layers  # noqa: E402
+for _name in _conv_layers.__all__:  # tf.layers.conv2d, max_pooling2d, batch_normalization, ...
+    _obj = getattr(_conv_layers, _name)
+    setattr(layers, _name, _obj if isinstance(_obj, type) else _v1(_obj))
 losses = _wrapped_namespace("losses", _losses)  # tf.losses.mean_squared_error, ...
 summary = _wrapped_namespace("summary", _summary_v1)
 Summary = _summary_v1.Summary  # tf.Summary(value=[tf.Summary.Value(tag=..., simple_value=...)])
@@ -153,3 +163,12 @@ def enable_eager_execution(*args, **kwargs):
 
 def disable_eager_execution():
     _context.ctx.v1_eager = False
+
+
+def __getattr__(name):
+    # tf.compat.v1.distribute (strategies, ReduceOp, get_strategy): the same module as TF2's
+    # tf.distribute, loaded on first use like distflow.distribute itself
+    if name == "distribute":
+        import importlib
+        return importlib.import_module("distflow.distribute")
+    raise AttributeError("module 'distflow.compat.v1' has no attribute %r" % name)
