@@ -84,6 +84,31 @@ def _zeros_like(inputs):
     return np.zeros(dims, inputs.dtype.as_numpy_dtype)
 
 
+class MultiInput:
+    """The arrays of a model of several inputs, sliced by rows together (fit's batches)."""
+
+    def __init__(self, arrays):
+        self.arrays = list(arrays)
+        if len(set(len(a) for a in self.arrays)) > 1:
+            raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain the "
+                             "same number of samples. 'x' sizes: %s"
+                             % ", ".join(str(len(a)) for a in self.arrays))
+
+    def __len__(self):
+        return len(self.arrays[0])
+
+    def __getitem__(self, rows):
+        return MultiInput([a[rows] for a in self.arrays])
+
+    @property
+    def shape(self):
+        return self.arrays[0].shape
+
+    @property
+    def dtype(self):
+        return self.arrays[0].dtype
+
+
 class Model(Trainer, Saving, _layers.Layer):
     """`Model(inputs, outputs)` (functional) or a subclass with its own `call`."""
 
@@ -268,6 +293,26 @@ class Model(Trainer, Saving, _layers.Layer):
             values[id(kt)] = layer(args if as_list else args[0], **call_kwargs)
         outs = [values[id(kt)] for kt in self.outputs]
         return outs if self._nested_outputs else outs[0]
+
+    def _inputs(self, x):
+        """fit / predict's x for this model: each input as an array of its Input's dtype (a 1-D
+        array for an input of shape (None, 1) becomes (N, 1)); several inputs as one
+        MultiInput, sliced together."""
+        if not self._functional:
+            return Trainer._inputs(self, x)
+        if isinstance(x, dict):
+            x = [x[kt.name] for kt in self.inputs]
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        if len(xs) != len(self.inputs):
+            raise ValueError("Model %s expects %d input(s), but it received %d input arrays."
+                             % (self.name, len(self.inputs), len(xs)))
+        arrays = []
+        for kt, a in zip(self.inputs, xs):
+            a = np.asarray(a.numpy() if hasattr(a, "numpy") else a)
+            if a.ndim == 1 and kt.shape.rank == 2:
+                a = a.reshape(-1, 1)
+            arrays.append(np.ascontiguousarray(a, kt.dtype.as_numpy_dtype))
+        return arrays[0] if len(arrays) == 1 else MultiInput(arrays)
 
     def build(self, input_shape=None):
         """Subclassed models: runs `call` once on a row of zeros so every layer makes its

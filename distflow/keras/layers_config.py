@@ -91,6 +91,8 @@ def layer_config(layer):
         base.update(axis=layer.axis)
     elif cls == "Add":
         pass
+    elif cls == "Flatten":
+        base.update(data_format="channels_last")
     elif cls == "Lambda":
         raise ValueError("Layer '%s' (Lambda) wraps Python code, which the .keras format stores "
                          "as bytecode; distflow does not save it. Save the weights "

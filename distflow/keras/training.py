@@ -25,6 +25,7 @@ The numbers are Keras's:
 A model made or compiled in a tf.distribute strategy's scope runs its epochs and predict through
 keras/distributed.py (each rank its part of every global batch, the logs summed over ranks).
 """
+import inspect
 import time
 
 import numpy as np
@@ -120,18 +121,23 @@ class Trainer:
         return self(x, training=False)
 
     def _step(self, kind, *arrays):
-        """The compiled step of `kind` for arrays like these (made once, then reused)."""
-        key = (kind,) + tuple((a.dtype.str, a.shape[1:]) for a in arrays)
+        """The compiled step of `kind` for arrays like these (made once, then reused). A model
+        of several inputs gets them as one MultiInput (keras/functional.py): the step takes
+        its arrays one by one and hands the model the list."""
+        flat = [a for arr in arrays for a in getattr(arr, "arrays", [arr])]
+        key = (kind,) + tuple((a.dtype.str, a.shape[1:]) for a in flat) \
+            + tuple(len(getattr(arr, "arrays", ())) for arr in arrays)
         steps = self.__dict__.setdefault("_steps", {})  # predict needs no compile()
         step = steps.get(key)
         if step is None:
-            fn = getattr(self, "_%s_step" % kind)
+            fn = _regrouped(getattr(self, "_%s_step" % kind), arrays)
             if getattr(self, "_run_eagerly", False):
                 step = fn
             else:
                 step = function(fn, input_signature=[
                     TensorSpec([None] + list(a.shape[1:]), dtypes.as_dtype(a.dtype))
-                    for a in arrays])
+                    for a in flat])
+            step = _flattened(step)
             steps[key] = step
         return step
 
@@ -339,6 +345,31 @@ class Trainer:
     def _build_for(self, x):
         if not getattr(self, "built", True) and hasattr(self, "build"):
             self.build((None,) + tuple(x.shape[1:]))
+
+
+def _regrouped(fn, arrays):
+    """fn(x, y) as a function of the flat arrays (a MultiInput's arrays become one list)."""
+    sizes = [len(getattr(arr, "arrays", ())) for arr in arrays]
+    if not any(sizes):
+        return fn
+
+    def regrouped(*flat):
+        args, i = [], 0
+        for n in sizes:
+            args.append(list(flat[i:i + n]) if n else flat[i])
+            i += n or 1
+        return fn(*args)
+    # df.function reads the parameters to match its input_signature: one per array
+    regrouped.__signature__ = inspect.Signature([
+        inspect.Parameter("x%d" % i, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        for i in range(sum(n or 1 for n in sizes))])
+    return regrouped
+
+
+def _flattened(step):
+    def call(*arrays):
+        return step(*[a for arr in arrays for a in getattr(arr, "arrays", [arr])])
+    return call
 
 
 def _sorted(logs):

@@ -177,8 +177,8 @@ class Embedding(_layers.Layer):
         return TensorShape(TensorShape(input_shape).as_list() + [self.output_dim])
 
     def call(self, inputs, training=False):
-        from distflow.ops import array_ops
-        return array_ops.gather(self.embeddings, inputs)
+        from distflow.ops import slicing_ops
+        return slicing_ops.gather(self.embeddings, inputs)
 
 
 class _Merge(_layers.Layer):
