@@ -133,11 +133,10 @@ def weight_paths(model):
 
 def _write_h5(model, target):
     h5py = _h5py()
-    model._ensure_built() if hasattr(model, "_ensure_built") else None
+    _built(model)
     with h5py.File(target, "w") as f:
         f.create_group("vars").attrs["name"] = model.name
-        layers = f.create_group("layers")
-        del layers
+        f.create_group("layers")
         for path, layer in weight_paths(model):
             group = f.create_group(path + "/vars")
             group.attrs["name"] = layer.name
@@ -147,6 +146,7 @@ def _write_h5(model, target):
 
 def _read_h5(model, source, filepath):
     h5py = _h5py()
+    _built(model)
     with h5py.File(source, "r") as f:
         for path, layer in weight_paths(model):
             expected = len(getattr(layer, "variables", []))
@@ -160,6 +160,15 @@ def _read_h5(model, source, filepath):
             if expected:
                 values = [np.asarray(group[str(i)]) for i in range(expected)]
                 layers_config.load_weights_into(layer, values)
+
+
+def _built(model):
+    """A model whose input shape is known has its weights before any data went through."""
+    if hasattr(model, "_ensure_built"):
+        model._ensure_built()
+    if not getattr(model, "built", True):
+        raise ValueError("Model %s has not been built yet: call it on data (or give it an "
+                         "Input) before saving or loading its weights" % model.name)
 
 
 def _is_chief():

@@ -65,9 +65,9 @@ class Saving:
         if path.endswith(".keras"):  # Keras 3's zip of config and weights (keras_format.py)
             return keras_format.save_model(self, path, overwrite)
         if not _is_hdf5(path, save_format):
-            raise ValueError("distflow saves whole models as .h5 only (weights in Keras's "
-                             "layout, without the architecture), got %r: use a .h5 path, or "
-                             "save_weights(path) for a checkpoint" % (path,))
+            raise ValueError("distflow saves whole models as .keras (Keras 3's format) or .h5 "
+                             "(weights in Keras 2's layout, without the architecture), got %r; "
+                             "save_weights(path) writes a checkpoint" % (path,))
         h5py = _h5py(path)
         if is_writer():
             def write(f):
