@@ -13,7 +13,8 @@ import warnings
 import numpy as np
 
 __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "LambdaCallback",
-           "ProgbarLogger", "ModelCheckpoint", "CSVLogger", "TensorBoard"]
+           "ProgbarLogger", "ModelCheckpoint", "CSVLogger", "TensorBoard",
+           "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN"]
 
 
 class Callback:
@@ -231,3 +232,6 @@ def _defines_batch_hooks(cb):
 # The callbacks that write files (rank 0 only) live beside this module.
 from distflow.keras.saving_callbacks import (CSVLogger, ModelCheckpoint,  # noqa: E402,F401
                                              TensorBoard)
+# The callbacks that change the learning rate or stop on NaN live beside it too.
+from distflow.keras.lr_callbacks import (LearningRateScheduler,  # noqa: E402,F401
+                                         ReduceLROnPlateau, TerminateOnNaN)

@@ -112,16 +112,25 @@ class Sum(Mean):
             self._state = saved
 
 
+# top-k accuracy (keras/topk_metrics.py)
+from distflow.keras.topk_metrics import (SparseTopKCategoricalAccuracy,  # noqa: E402
+                                         TopKCategoricalAccuracy)
+
+__all__ += ["TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy"]
 _BY_NAME = {"mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
             "rmse": RootMeanSquaredError, "root_mean_squared_error": RootMeanSquaredError,
             "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
             "r2_score": R2Score, "binary_accuracy": BinaryAccuracy,
             "categorical_accuracy": CategoricalAccuracy,
-            "sparse_categorical_accuracy": SparseCategoricalAccuracy}
+            "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+            "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+            "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy}
 _BY_CLASS = {"MeanSquaredError": MeanSquaredError, "RootMeanSquaredError": RootMeanSquaredError,
              "MeanAbsoluteError": MeanAbsoluteError, "R2Score": R2Score, "Accuracy": Accuracy,
              "BinaryAccuracy": BinaryAccuracy, "CategoricalAccuracy": CategoricalAccuracy,
-             "SparseCategoricalAccuracy": SparseCategoricalAccuracy}
+             "SparseCategoricalAccuracy": SparseCategoricalAccuracy,
+             "TopKCategoricalAccuracy": TopKCategoricalAccuracy,
+             "SparseTopKCategoricalAccuracy": SparseTopKCategoricalAccuracy}
 
 
 def get(identifier, y_shape=None, output_shape=None):
