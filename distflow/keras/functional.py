@@ -71,6 +71,9 @@ def call_symbolic(layer, inputs, **kwargs):
     of zeros, and returns the output KerasTensor that remembers this call."""
     with context.eager_mode():
         out = layer(_zeros_like(inputs), **kwargs)
+    if not hasattr(out, "shape") or not hasattr(out.shape, "as_list"):
+        from distflow.ops import dispatch
+        out = dispatch.convert_to_tensor(out)
     shape = TensorShape([None] + list(out.shape.as_list()[1:]))
     parents = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     return KerasTensor(shape, out.dtype, (layer, parents, isinstance(inputs, (list, tuple)),

@@ -129,6 +129,8 @@ class Lambda(_layers.Layer):
         if is_keras_tensor(inputs):
             return call_symbolic(self, inputs)
         self.built = True
+        inputs = [self._convert_input(x) for x in inputs] if isinstance(inputs, (list, tuple)) \
+            else self._convert_input(inputs)
         return self.function(inputs, **self.arguments)
 
     call = __call__

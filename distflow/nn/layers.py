@@ -74,6 +74,8 @@ class Layer:
         trainable = set(id(v) for v in self.trainable_variables)  # Variables overload ==
         return [v for v in self._variables if id(v) not in trainable]
 
+    non_trainable_weights = non_trainable_variables
+
     def count_params(self):
         return sum(int(np.prod(s)) for s in self.param_shapes(self._known_input_shape()))
 
