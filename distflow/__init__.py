@@ -37,7 +37,7 @@ _export(_ops.PUBLIC_MODULES, globals())
 from distflow.ops.nn_ops import sigmoid, tanh  # noqa: E402,F401  (tf.sigmoid, tf.tanh)
 
 
-_ON_FIRST_USE = ("distribute", "data", "summary", "compat", "keras", "config")
+_ON_FIRST_USE = ("distribute", "data", "summary", "compat", "keras", "config", "saved_model")
 
 
 def __getattr__(name):
