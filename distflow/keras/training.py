@@ -137,7 +137,8 @@ class Trainer:
                 step = function(fn, input_signature=[
                     TensorSpec([None] + list(a.shape[1:]), dtypes.as_dtype(a.dtype))
                     for a in flat])
-            step = _flattened(step)
+            if any(hasattr(arr, "arrays") for arr in arrays):
+                step = _flattened(step)
             steps[key] = step
         return step
 
