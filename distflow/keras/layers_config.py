@@ -19,6 +19,10 @@ _NULL = {"module": "keras", "class_name": "DTypePolicy", "registered_name": None
 # Keras's snake-case names where distflow's class name differs
 KERAS_CLASS = {}
 _DEFAULT_KEEPS = (None, False, {}, [], "channels_last", "float32")
+# arguments of Keras layers distflow's do not take, at the value that changes nothing
+_KERAS_DEFAULTS = {"groups": 1, "dilation_rate": [1, 1], "depth_multiplier": 1,
+                   "renorm_momentum": 0.99}
+_NO = object()
 
 
 def snake(name):
@@ -100,9 +104,44 @@ def layer_config(layer):
     elif hasattr(layer, "get_config"):
         base.update(layer.get_config())
     else:
-        raise NotImplementedError("Saving layer '%s' of class %s is not supported: it has no "
-                                  "get_config()" % (layer.name, cls))
+        base.update(_config_from_attributes(layer))
     return base
+
+
+_NOT_CONFIG = ("self", "name", "dtype", "trainable", "input_shape", "input_dim", "seed",
+               "kwargs")
+
+
+def _config_from_attributes(layer):
+    """A layer without get_config (distflow's conv, pooling, shape and normalization layers):
+    each constructor argument from the attribute of the same name, as Keras names both."""
+    from distflow.keras import regularizers
+    out = {}
+    for p in inspect.signature(type(layer).__init__).parameters:
+        if p in _NOT_CONFIG:
+            continue
+        if not hasattr(layer, p):
+            if p == "data_format":
+                out[p] = "channels_last"
+            continue
+        v = getattr(layer, p)
+        if p == "activation":
+            v = "linear" if v is None else getattr(v, "__name__", v)
+        elif p.endswith("_initializer"):
+            v = serialize_initializer(v)
+        elif p.endswith("_regularizer"):
+            v = regularizers.serialize(v)
+        elif p == "padding" and isinstance(v, str):
+            v = v.lower()
+        elif isinstance(v, tuple):
+            v = list(v)
+        if isinstance(v, np.generic):
+            v = v.item()
+        if not (v is None or isinstance(v, (bool, int, float, str, list, dict))):
+            raise NotImplementedError("Saving layer '%s' (%s): its %s=%r has no Keras config "
+                                      "form" % (layer.name, type(layer).__name__, p, v))
+        out[p] = v
+    return out
 
 
 def serialize_layer(layer, build_shape=None):
@@ -282,7 +321,8 @@ def deserialize_layer(entry, custom_objects):
             value = regularizers.deserialize(value)
         if key in accepted:
             kwargs[key] = value
-        elif value not in _DEFAULT_KEEPS and not (key == "trainable" and value is True):
+        elif value not in _DEFAULT_KEEPS and _KERAS_DEFAULTS.get(key, _NO) != value \
+                and not (key == "trainable" and value is True):
             raise ValueError("Layer '%s' (%s) sets %s=%r, which distflow's %s does not support"
                              % (config.get("name"), class_name, key, value, class_name))
     if class_name == "Normalization" and isinstance(kwargs.get("axis"), list):

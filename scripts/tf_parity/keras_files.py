@@ -6,9 +6,10 @@ TensorFlow in a second Python).
 
 (/tmp/tfenv2: python -m venv /tmp/tfenv2 && /tmp/tfenv2/bin/pip install tensorflow-cpu h5py)
 
-Run with distflow's Python, it builds and trains three models (a Sequential with Normalization,
+Run with distflow's Python, it builds and trains four models (a Sequential with Normalization,
 Dense and Dropout as the regression tutorial has it; one Normalization(axis=None) on a 1-D
-column; a functional model with two inputs, Embedding, Flatten, Concatenate and Add), saves
+column; a functional model with two inputs, Embedding, Flatten, Concatenate and Add; a small
+CNN with Conv2D, MaxPooling2D, Flatten, BatchNormalization and a softmax Dense), saves
 them and their predictions, then runs itself under the TensorFlow Python, which loads them with
 keras.models.load_model, compares, builds the same models in Keras and saves those; distflow
 then loads Keras's files and compares. Exit status 1 on any mismatch.
@@ -23,6 +24,7 @@ import tempfile
 import numpy as np
 
 TOL = 1e-5
+KINDS = ("seq", "column", "functional", "cnn")
 
 
 def data():
@@ -54,6 +56,17 @@ def build(tf, kind):
         m.compile(optimizer=keras.optimizers.Adam(learning_rate=0.1), loss="mean_absolute_error")
         m.fit(x[:, 1], y, epochs=2, verbose=0)
         return m, [x[:, 1:2]]
+    if kind == "cnn":
+        images = np.random.default_rng(2).random((16, 8, 8, 1)).astype("float32")
+        m = keras.Sequential([keras.Input(shape=(8, 8, 1)),
+                              keras.layers.Conv2D(4, 3, activation="relu", padding="same"),
+                              keras.layers.MaxPooling2D(), keras.layers.Flatten(),
+                              keras.layers.BatchNormalization(),
+                              keras.layers.Dense(3, activation="softmax")])
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+        m.fit(images, np.arange(16) % 3, epochs=2, verbose=0)
+        return m, [images]
     a = keras.Input(shape=(3,))
     b = keras.Input(shape=(3,), dtype="int32")
     e = keras.layers.Flatten()(keras.layers.Embedding(10, 2)(b))
@@ -70,7 +83,7 @@ def predict(m, inputs):
 
 
 def save_all(tf, directory, prefix):
-    for kind in ("seq", "column", "functional"):
+    for kind in KINDS:
         m, inputs = build(tf, kind)
         m.save(os.path.join(directory, "%s_%s.keras" % (prefix, kind)))
         m.save_weights(os.path.join(directory, "%s_%s.weights.h5" % (prefix, kind)))
@@ -80,7 +93,7 @@ def save_all(tf, directory, prefix):
 def load_all(tf, directory, prefix):
     """Loads the other side's files: load_model, and load_weights into a model built here."""
     results = {}
-    for kind in ("seq", "column", "functional"):
+    for kind in KINDS:
         want = np.load(os.path.join(directory, "%s_%s.npy" % (prefix, kind)))
         _, inputs = build(tf, kind)
         try:
@@ -121,7 +134,7 @@ def main():
     ok = True
     print("%-12s %-34s %-34s" % ("model", "distflow file -> Keras (.keras, .weights.h5)",
                                  "Keras file -> distflow"))
-    for kind in ("seq", "column", "functional"):
+    for kind in KINDS:
         row = []
         for res in (in_keras[kind], in_distflow[kind]):
             if isinstance(res, str):

@@ -163,3 +163,27 @@ def test_refusals_name_the_problem(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match=r"distflow\[hdf5\]"):
         _tutorial_model(x).save(str(tmp_path / "m.keras"))
     assert not os.listdir(tmp_path)
+
+
+def test_cnn_layers_round_trip_with_keras_argument_names(tmp_path):
+    """Layers without a get_config of their own (conv, pooling, BatchNormalization) are saved
+    from their constructor arguments under Keras's names."""
+    tf.keras.backend.clear_session()
+    images = np.random.default_rng(2).random((6, 8, 8, 1)).astype("float32")
+    model = tf.keras.Sequential([tf.keras.Input(shape=(8, 8, 1)),
+                                 tf.keras.layers.Conv2D(4, 3, activation="relu", padding="same"),
+                                 tf.keras.layers.MaxPooling2D(), tf.keras.layers.Flatten(),
+                                 tf.keras.layers.BatchNormalization(),
+                                 tf.keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(images, np.arange(6) % 3, epochs=1, verbose=0)
+    model.save(str(tmp_path / "cnn.keras"))
+    with zipfile.ZipFile(str(tmp_path / "cnn.keras")) as zf:
+        layers = json.loads(zf.read("config.json"))["config"]["layers"]
+    conv = layers[1]["config"]
+    assert (conv["filters"], conv["kernel_size"], conv["padding"], conv["activation"]) == \
+        (4, [3, 3], "same", "relu")
+    assert layers[2]["config"]["pool_size"] == [2, 2]
+    reloaded = tf.keras.models.load_model(str(tmp_path / "cnn.keras"))
+    np.testing.assert_array_equal(reloaded.predict(images, verbose=0),
+                                  model.predict(images, verbose=0))
