@@ -249,6 +249,8 @@ class Model(Trainer, Saving, _layers.Layer):
         if is_keras_tensor(inputs):
             return call_symbolic(self, inputs, training=training)
         inputs = self._check_inputs(inputs)
+        from distflow.keras import regularizers
+        regularizers.reset_call_losses(self)
         if self._functional:
             return self._run_graph(inputs, training)
         if "training" in _parameters(self.call):

@@ -41,6 +41,8 @@ class Sequential(Trainer, Saving, _sequential.Sequential):
     def __call__(self, inputs, training=False):
         if not is_keras_tensor(inputs) and self.built and self.input_shape is not None:
             _check_input_shape(self, inputs)
+        from distflow.keras import regularizers
+        regularizers.reset_call_losses(self)  # add_loss in a layer's call: this call's only
         return super().__call__(inputs, training=training)
 
     @property

@@ -2,8 +2,9 @@
 
 A layer given `kernel_regularizer=...` (Dense, Embedding's embeddings_regularizer) attaches the
 regularizer to its weight; the penalties are the model's `losses`, recomputed from the current
-weights each time they are read, and compile()'s training loss is the compiled loss plus their
-sum (what Keras adds through add_loss).
+weights each time they are read, together with the tensors layers and subclassed models passed
+to `add_loss` during their last call; compile()'s training loss is the compiled loss plus their
+sum, as Keras's.
 """
 import numpy as np
 
@@ -107,14 +108,25 @@ def attach(layer, var, regularizer):
 
 def layer_losses(layer):
     out = [reg(var) for reg, var in layer.__dict__.get("_regularized", [])]
+    out.extend(layer.__dict__.get("_call_losses", []))
     for sub in getattr(layer, "_layers", None) or []:
         out.extend(layer_losses(sub))
     return out
 
 
+def reset_call_losses(model):
+    """A model's call starts afresh: the losses add_loss made in the last call go."""
+    model.__dict__.pop("_call_losses", None)
+    for layer in getattr(model, "layers", []) or []:
+        layer.__dict__.pop("_call_losses", None)
+        if getattr(layer, "_layers", None):
+            reset_call_losses(layer)
+
+
 def collect(model):
-    """Every regularization penalty of the model's layers (Keras's `model.losses`)."""
-    out = []
+    """Every regularization penalty of the model's layers and the losses their calls added
+    (Keras's `model.losses`)."""
+    out = list(model.__dict__.get("_call_losses", []))
     for layer in getattr(model, "layers", []) or []:
         out.extend(layer_losses(layer))
     return out

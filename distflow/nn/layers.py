@@ -89,6 +89,11 @@ class Layer:
         self._variables.append(var)
         return var
 
+    def add_loss(self, loss):
+        """Keras's add_loss, from `call`: a loss tensor the Keras model holding this layer adds
+        to its training loss (distflow/keras/regularizers.py collects it)."""
+        self.__dict__.setdefault("_call_losses", []).append(loss)
+
     def get_weights(self, session=None):
         """The variables' values as NumPy arrays (graph variables read through `session`)."""
         return _read_values(self._variables, session)

@@ -154,3 +154,26 @@ def test_to_categorical_and_top_k_accuracy():
     s = keras.metrics.SparseTopKCategoricalAccuracy(k=1)
     s.update_state(np.array([[2], [0]]), np.array([[.1, .5, .4], [.5, .1, .4]]))
     assert s.result() == 0.5
+
+
+def test_add_loss_in_call_joins_the_training_loss():
+    class Penalized(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, inputs, training=False):
+            out = self.dense(inputs)
+            self.add_loss(10.0 * tf.reduce_mean(tf.square(out)))
+            return out
+
+    x, y = _xy(16)
+    x = x / x.std(0)
+    model = Penalized()
+    model.compile(optimizer="sgd", loss="mse")
+    model.build((None, 3))
+    pred = model.predict(x, verbose=0)
+    want = np.mean((pred - y[:, None]) ** 2) + 10.0 * np.mean(pred ** 2)
+    np.testing.assert_allclose(model.evaluate(x, y, batch_size=16, verbose=0), want, rtol=1e-4)
+    model(x[:2])
+    assert len(model.losses) == 1  # each call starts afresh
