@@ -174,7 +174,9 @@ def main(argv=None):
         if world.is_chief():
             world.fail(str(e))
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # "distflow: interrupted", once for the whole job
+        from distflow.distribute import runtime
+        runtime.interrupted()
         return 130
     except BrokenPipeError:  # `distflow ... | head`: the reader left; say nothing more
         import os

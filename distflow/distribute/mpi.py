@@ -209,6 +209,17 @@ class MPICommunicator(Communicator):
         time.sleep(ABORT_PAUSE_S)
         self._MPI.COMM_WORLD.Abort(code)
 
+    def end(self, code):
+        """Ends this process now with `code`, without MPI_Abort (which prints a line of its
+        own): mpirun stops the other ranks when one ends without MPI_Finalize."""
+        try:
+            shared_memory.unlink_mapped()
+        except Exception:  # noqa: BLE001 - nothing may stop the exit itself
+            pass
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
     def close(self):
         if self.watchdog is not None:
             self.watchdog.close()
