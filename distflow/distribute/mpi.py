@@ -15,7 +15,7 @@ import time
 import warnings
 
 from distflow import backend
-from distflow.distribute import shared_memory
+from distflow.distribute import mpich_segments, shared_memory
 from distflow.distribute.communicator import Communicator, check_allreduce
 
 ABORT_PAUSE_S = 0.5
@@ -61,6 +61,9 @@ class MPICommunicator(Communicator):
         self.current = None     # (seq, kind, name, buffer or None) while inside one
         self.last = None        # the same for the last one started
         self.watchdog = None
+        # MPICH's segments of this host, recorded so that a later start can remove them if
+        # this job is killed (mpich_segments.py)
+        self._segment_record = mpich_segments.record() if self.size > 1 else None
         # Big fused buffers of ranks on one host are reduced through shared memory
         self._segments = shared_memory.Segments() if self.size > 1 else None
         if self.size > 1 and collective_timeout:
@@ -196,12 +199,18 @@ class MPICommunicator(Communicator):
         finally:
             local.Free()
 
-    def abort(self, code=1):
-        """Ends every rank of the job (MPI_Abort on COMM_WORLD)."""
+    def _unlink_segments(self):
+        """Unlinks the shared memory this rank maps (the job ends without MPI_Finalize)."""
         try:
             shared_memory.unlink_mapped()
-        except Exception:  # noqa: BLE001 - nothing may stop the abort itself
+            if self._segment_record:
+                mpich_segments.forget(self._segment_record)
+        except Exception:  # noqa: BLE001 - nothing may stop the job's end itself
             pass
+
+    def abort(self, code=1):
+        """Ends every rank of the job (MPI_Abort on COMM_WORLD)."""
+        self._unlink_segments()
         sys.stdout.flush()
         sys.stderr.flush()
         # mpirun forwards our output through a pipe and kills the job on MPI_Abort: without a
@@ -212,10 +221,7 @@ class MPICommunicator(Communicator):
     def end(self, code):
         """Ends this process now with `code`, without MPI_Abort (which prints a line of its
         own): mpirun stops the other ranks when one ends without MPI_Finalize."""
-        try:
-            shared_memory.unlink_mapped()
-        except Exception:  # noqa: BLE001 - nothing may stop the exit itself
-            pass
+        self._unlink_segments()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

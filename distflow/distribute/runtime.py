@@ -98,6 +98,7 @@ def init(collective_timeout=None, device=None, communicator=None, abort_on_excep
         if collective_timeout is None:
             collective_timeout = os.environ.get(TIMEOUT_ENV, DEFAULT_COLLECTIVE_TIMEOUT)
         timeout = parse_timeout(collective_timeout)
+        _sweep_stale_segments()
         comm = _make_communicator(communicator, timeout)
         host = socket.gethostname()
         local_rank, local_size = 0, 1
@@ -114,6 +115,20 @@ def init(collective_timeout=None, device=None, communicator=None, abort_on_excep
         if reason and comm.rank == 0:
             _log.info("distflow: %s communicator: %s", comm.name, reason)
         return _context
+
+
+def _sweep_stale_segments():
+    """Removes the MPICH segments that killed distflow jobs left in /dev/shm (only those
+    recorded by processes that have all ended: mpich_segments.py)."""
+    from distflow.distribute import mpich_segments
+    try:
+        removed = mpich_segments.sweep()
+    except Exception as e:  # noqa: BLE001 - a sweep must never stop a start
+        _log.debug("distflow: no sweep of stale MPICH segments: %s", e)
+        return
+    if removed:
+        _log.info("distflow: removed %d MPICH segment(s) of ended jobs from %s: %s",
+                  len(removed), mpich_segments.DIRECTORY, ", ".join(removed))
 
 
 def _make_communicator(kind, timeout):
