@@ -204,7 +204,7 @@ class MPICommunicator(Communicator):
         try:
             shared_memory.unlink_mapped()
             if self._segment_record:
-                mpich_segments.forget(self._segment_record)
+                mpich_segments.forget_job(self._segment_record)
         except Exception:  # noqa: BLE001 - nothing may stop the job's end itself
             pass
 

@@ -84,6 +84,23 @@ def forget(path):
         pass
 
 
+def forget_job(path, directory=DIRECTORY):
+    """Removes the record at `path` and every record naming one of its segments: for a rank
+    that ends the whole job (MPI_Abort) after unlinking the segments itself."""
+    _, mine = _read_record(path, "0")
+    forget(path)
+    if not mine:
+        return
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(RECORD_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        other = os.path.join(directory, name)
+        if set(_read_record(other, "0")[1]) & set(mine):
+            forget(other)
+
+
 def sweep(directory=DIRECTORY):
     """Unlinks the recorded segments whose owners have all ended; returns their names."""
     try:

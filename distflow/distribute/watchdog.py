@@ -40,6 +40,9 @@ REPLY_GRACE_S = 1.0  # how long a reporter collects answers; a healthy watchdog 
 # left on its KeyboardInterrupt will never join it); a rank in Python raises at once.
 INTERRUPT_GRACE_S = 1.0
 INTERRUPTED_EXIT = 130  # a shell's status for a program ended by SIGINT
+# An exit notice arrives in microseconds, maybe while the other ranks still return from the
+# collective before: wait this long in the next one before asking them where they are.
+SETTLE_S = 0.2
 
 
 class WatchdogUnavailable(RuntimeError):
@@ -75,7 +78,7 @@ class Watchdog:
         failed = False
         while not self._stop.is_set():
             try:
-                self._serve(wait=self.interval)
+                self._serve(wait=min(self.interval, SETTLE_S) if self._exited else self.interval)
                 self._check()
             except Exception:  # noqa: BLE001 - a bug here must not stop a healthy job: say so
                 if not failed:
@@ -148,7 +151,7 @@ class Watchdog:
                 self._interrupted_at is not None
                 and time.monotonic() - self._interrupted_at >= INTERRUPT_GRACE_S):
             self.end_interrupted()  # a collective no interrupted rank will join
-        if any(started < cur[0] for started in self._exited.values()):
+        if any(started < cur[0] for started in self._exited.values()) and waited >= SETTLE_S:
             self._investigate(cur, "ended")
         elif waited >= self.timeout:
             self._investigate(cur, "timeout")
@@ -172,10 +175,16 @@ class Watchdog:
                 break
         if self.comm.current is not cur:
             return  # it completed meanwhile: a slow rank, not a missing one
-        if any(r < me and q == seq for r, q in self._queries.items()):
-            # A lower rank waits in the same collective and reports; give it time to abort.
-            self._stop.wait(2 * REPLY_GRACE_S + 3.0)
-        self._stop_job(self._report(cur, dict(self._answers), why))
+        answers = dict(self._answers)
+        if (any(r < me and q == seq for r, q in self._queries.items())
+                or any(r < me and a[:2] == ["waiting", seq] for r, a in answers.items())):
+            # A lower rank waits in the same collective (it asked, or answered so), and it
+            # reports too (it has the same exit notice, or its own timeout); the lowest one
+            # reports alone: give it time to abort, answering its questions meanwhile.
+            until = time.monotonic() + 2 * REPLY_GRACE_S + 3.0
+            while time.monotonic() < until and not self._stop.is_set():
+                self._serve(wait=min(0.1, max(0.0, until - time.monotonic())))
+        self._stop_job(self._report(cur, answers, why))
 
     def _report(self, cur, answers, why):
         seq, kind, name, buf = cur

@@ -16,18 +16,31 @@ from mpi_launch import WORKERS, finish, launches_mpi, run_mpi, start_mpi
 WORKER = os.path.join(WORKERS, "failures.py")
 
 
-def shm_files():
-    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+def left_in_shm(stdout):
+    """What the job's ranks owned in /dev/shm (each rank prints it) that is still there:
+    MPICH's segments, distflow's fused buffers and segment records. Other jobs may run on this
+    host meanwhile: only this job's files count."""
+    pids, paths = set(), set()
+    for line in stdout.splitlines():
+        if line.startswith("shm "):
+            fields = line.split()
+            pids.add(fields[1])
+            paths.update(p for p in fields[2:3] and fields[2].split(",") if p)
+    assert pids, "no rank reported its shared memory:\n" + stdout
+    ours = ["/dev/shm/" + n for n in os.listdir("/dev/shm")
+            if n.startswith(("distflow-allreduce-", "distflow-mpich-"))
+            and n.replace("distflow-allreduce-", "").replace("distflow-mpich-", "")
+                 .split("-")[0] in pids]
+    return sorted(p for p in paths if os.path.exists(p)) + ours
 
 
 def run_stopped(ranks, scenario, collective_timeout):
     """Runs the scenario; asserts the job failed, no rank finished, and the stopped job left
     nothing in /dev/shm (MPICH's own segments included)."""
-    before = shm_files()
     proc = run_mpi(ranks, [WORKER, scenario], timeout=60, collective_timeout=collective_timeout)
     assert proc.returncode != 0
     assert "did not stop" not in proc.stdout
-    assert shm_files() - before == set()
+    assert left_in_shm(proc.stdout) == []
     return proc
 
 
@@ -145,6 +158,7 @@ def test_garbage_on_the_side_channel_never_stops_the_watchdog(tmp_path, ranks):
     out, err = finish(proc, timeout=60)
     assert proc.returncode != 0
     assert "did not stop" not in out
+    assert left_in_shm(out) == []
     assert time.time() - started < 40, err
     assert "collective timeout: allreduce #3 'the-step' (16 B) has waited" in err, err
     assert ("missing: rank %d (running outside collectives; its last one was barrier #2 "

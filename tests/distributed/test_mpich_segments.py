@@ -44,13 +44,34 @@ def _gone(pid):
 def test_a_killed_jobs_segments_go_at_the_next_start_and_a_running_jobs_stay(tmp_path, ranks):
     _, killed, dead = _start(tmp_path, "killed", ranks)
     live_dir, live, alive = _start(tmp_path, "live", ranks)
+    try:
+        _check(killed, dead, live_dir, live, alive)
+    finally:  # a failed check must not leave the jobs waiting
+        for proc, reports in ((killed, dead), (live, alive)):
+            if proc.poll() is None:
+                for r in reports:
+                    _kill_rank(r["pid"])
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+
+
+def _kill_rank(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            if b"segments.py" in f.read():  # still our rank, not a reused pid
+                os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _check(killed, dead, live_dir, live, alive):
     dead_segments = {p for r in dead for p in r["segments"]}
     live_segments = {p for r in alive for p in r["segments"]}
     assert dead_segments and live_segments and not dead_segments & live_segments
     records_were_written = all(r["record"] and os.path.exists(r["record"]) for r in dead + alive)
 
     for r in dead:  # the ranks, then mpirun and its proxy: nothing finalizes
-        os.kill(r["pid"], signal.SIGKILL)
+        _kill_rank(r["pid"])
     os.killpg(killed.pid, signal.SIGKILL)
     killed.communicate(timeout=30)
     deadline = time.time() + 30

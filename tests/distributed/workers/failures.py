@@ -56,8 +56,17 @@ def mismatch(comm):
     sess.run(train, {x: np.ones((2, 3), np.float32)})
 
 
+def report_shared_memory():
+    """What of /dev/shm this rank's job owns, for the test to check that none is left: "shm"
+    <pid> <MPICH segments it maps>."""
+    with open("/proc/self/maps") as maps:
+        segments = {line.split()[-1] for line in maps if "/dev/shm/mpich_shm_" in line}
+    print("shm %d %s" % (os.getpid(), ",".join(sorted(segments))), flush=True)
+
+
 def main(scenario):
     comm = dd.init().communicator
+    report_shared_memory()
     if scenario == "mismatch":
         mismatch(comm)
     buf = np.ones(4, np.float32)
