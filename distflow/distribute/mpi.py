@@ -219,12 +219,19 @@ class MPICommunicator(Communicator):
         self._MPI.COMM_WORLD.Abort(code)
 
     def end(self, code):
-        """Ends this process now with `code`, without MPI_Abort (which prints a line of its
-        own): mpirun stops the other ranks when one ends without MPI_Finalize."""
+        """Ends every rank of the job with status `code` and no word from MPI (for an
+        interrupt, whose one line the caller has printed): MPI_Abort with this process's stderr
+        closed first, as MPI_Abort prints a line of its own. (A rank that just exits instead
+        makes mpirun kill the others with SIGKILL, and it then reports status 9, not `code`.)"""
         self._unlink_segments()
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(code)
+        time.sleep(ABORT_PAUSE_S)  # what was just written must pass mpirun's pipe first
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        except OSError:
+            pass
+        self._MPI.COMM_WORLD.Abort(code)
 
     def close(self):
         if self.watchdog is not None:

@@ -35,28 +35,34 @@ def _finish(proc):
     try:
         output, _ = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
+        for pid in _descendants(proc.pid):  # the ranks: each in a session of its own
+            os.kill(pid, signal.SIGKILL)
         os.killpg(proc.pid, signal.SIGKILL)
         pytest.fail("the interrupted job did not end within 60 s:\n" + proc.communicate()[0])
     # mpirun's own lines ("[mpiexec@host] Sending Ctrl-C to processes as requested") aside
     return [line for line in output.splitlines() if not line.startswith("[mpiexec@")]
 
 
-def _rank_pid(mpirun_pid, rank):
-    """The pid of `rank`'s process, a descendant of mpirun (through hydra's proxy)."""
+def _descendants(pid):
     children = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open("/proc/%s/stat" % pid) as f:
+            with open("/proc/%s/stat" % entry) as f:
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        children.setdefault(ppid, []).append(int(pid))
-    todo, seen = [mpirun_pid], []
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], list(children.get(pid, []))
     while todo:
-        pid = todo.pop()
-        seen.append(pid)
-        todo += children.get(pid, [])
-    for pid in seen:
+        p = todo.pop()
+        found.append(p)
+        todo += children.get(p, [])
+    return found
+
+
+def _rank_pid(mpirun_pid, rank):
+    """The pid of `rank`'s process, a descendant of mpirun (through hydra's proxy)."""
+    for pid in _descendants(mpirun_pid):
         try:
             with open("/proc/%d/environ" % pid, "rb") as f:
                 env = f.read().split(b"\0")

@@ -91,13 +91,45 @@ def start_mpi(n, args, collective_timeout=30, env=None):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
+def descendants(pid):
+    """The pids of every process below `pid` (hydra's proxy gives each rank a session of its
+    own, so a process group does not hold the ranks)."""
+    children = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += children.get(p, [])
+    return found
+
+
+def kill_job(proc):
+    """SIGKILL to a start_mpi job: its ranks first (by pid), then mpirun's process group."""
+    for pid in descendants(proc.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
 def finish(proc, timeout):
     """(stdout, stderr) of a start_mpi job; a job still running after `timeout` seconds is
     killed and fails the calling test."""
     try:
         return proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        kill_job(proc)
         out, err = proc.communicate()
         pytest.fail("the job did not finish in %d s (a hang):\n%s\n%s" % (timeout, out, err))
 

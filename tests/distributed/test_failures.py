@@ -5,6 +5,7 @@ seconds is the abort hook and the exit notice, not the timeout.
 """
 import json
 import os
+import signal
 import socket
 import struct
 import time
@@ -180,3 +181,20 @@ def test_a_model_that_differs_across_ranks_is_reported_once_by_rank_0(ranks):
     assert err.count("Traceback (most recent call last)") == 1, err
     assert ("[rank 0] distflow: every rank raised this error: stopping all %d ranks" % ranks
             in err), err
+
+
+@launches_mpi
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_ctrl_c_ends_a_script_with_130_and_one_line(ranks):
+    """A user's script (no `distflow` command): the KeyboardInterrupt reaches the abort hook on
+    some ranks while others wait in an all-reduce."""
+    proc = start_mpi(ranks, [WORKER, "loop"])
+    while proc.stdout.readline() != "looping\n":
+        assert proc.poll() is None
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = finish(proc, timeout=30)
+    assert proc.returncode == 130, err
+    lines = [line for line in (out + err).splitlines()  # mpirun's lines, and ours before
+             if line.strip() and not line.startswith(("[mpiexec@", "shm "))]
+    assert lines == ["distflow: interrupted"]

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from mpi_launch import REPO, WORKERS, finish, launches_mpi, start_mpi
+from mpi_launch import REPO, WORKERS, finish, kill_job, launches_mpi, start_mpi
 
 WORKER = os.path.join(WORKERS, "segments.py")
 
@@ -49,9 +49,7 @@ def test_a_killed_jobs_segments_go_at_the_next_start_and_a_running_jobs_stay(tmp
     finally:  # a failed check must not leave the jobs waiting
         for proc, reports in ((killed, dead), (live, alive)):
             if proc.poll() is None:
-                for r in reports:
-                    _kill_rank(r["pid"])
-                os.killpg(proc.pid, signal.SIGKILL)
+                kill_job(proc)
                 proc.communicate()
 
 

@@ -6,6 +6,7 @@
     stall-attacked  stall, and every rank writes its side channel's port (and a genuine frame
                 it sent, for replaying) to $FAILURES_DIR, where the test attacks from
     mismatch    rank 1 builds a model with other shapes than the others'
+    loop        all-reduces forever (rank 1 a little slower), until the test sends Ctrl-C
     exit        rank 1's program ends early while the others wait in an all-reduce
     thread      a worker thread of rank 1 raises; its main thread then waits for that thread's
                 result, as a data-loading thread's consumer would
@@ -69,6 +70,15 @@ def main(scenario):
     report_shared_memory()
     if scenario == "mismatch":
         mismatch(comm)
+    if scenario == "loop":
+        buf = np.ones(1000, np.float32)
+        comm.allreduce(buf, name="warm-up")
+        if comm.rank == 0:
+            print("looping", flush=True)
+        while True:
+            comm.allreduce(buf, name="step")
+            if comm.rank == 1:
+                time.sleep(0.001)
     buf = np.ones(4, np.float32)
     if scenario == "stall-shared":
         step = shared_memory_step()
