@@ -11,8 +11,8 @@ where distflow can prove it belongs to a job that has ended:
   (name, device, inode) of every mpich_shm segment it maps; a normal exit removes the record;
 - every distflow start sweeps: a recorded segment is unlinked when every record naming it
   belongs to a process that has ended, the file there is still the one recorded (same inode:
-  a newer job's segment of the same name is not), and no running process maps it. Records of
-  ended processes are removed then too.
+  /dev/shm is a tmpfs, whose inode numbers only grow, so a newer job's segment of the same name
+  has another), and no running process maps it. Records of ended processes are removed then too.
 
 A segment no record names (a job of other software, or of an older distflow) is never touched.
 """

@@ -293,4 +293,6 @@ def _candidates(my_host, host, addrs, bound):
     """Where to connect to a rank on `host` that listens on `bound`."""
     if bound != "0.0.0.0":
         return [bound]
-    return (["127.0.0.1"] if host == my_host else []) + list(addrs) + [host]
+    # last, loopback: host names that do not resolve (simulated hosts on one machine); a
+    # process there that is not `dest` drops the frame (signature, or destination rank)
+    return (["127.0.0.1"] if host == my_host else []) + list(addrs) + [host, "127.0.0.1"]
