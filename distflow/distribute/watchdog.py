@@ -17,9 +17,17 @@ while the job is healthy. Three kinds of message:
   answer  the reply of each rank's watchdog: waiting in collective #k, or running outside any
           collective (its last one was #k). A rank that cannot answer (stuck in C code holding
           the GIL, or dead) stays silent, and the report says so;
-  exit    sent when a rank's program ends (atexit) with the number of collectives it started:
-          a rank still waiting for a later collective knows at once that it never comes (one
-          rank took fewer steps than the others, or called sys.exit).
+  exit    sent when a rank's program ends (atexit) with the number of collectives it started,
+          and whether it ended on an interrupt: a rank still waiting for a later collective
+          knows at once that it never comes (one rank took fewer steps than the others, or
+          called sys.exit).
+
+The thread waits in select() on the side channel, so a query is answered within milliseconds
+whatever the interval, with where the rank's main thread is in Python. It also wakes on
+signals (signal.set_wakeup_fd): after Ctrl-C, a rank whose main thread stays inside a
+collective (waiting for a rank that has left on its KeyboardInterrupt) is ended by its watchdog
+with status 130, as is a rank told that another one was interrupted; rank 0 prints the job's one
+line, "distflow: interrupted".
 
 The rank that timed out first reports (the lowest one, when several time out together), then
 calls MPI_Abort, which ends every rank of the job.
@@ -130,13 +138,13 @@ class Watchdog:
         """["waiting", seq, kind, name, seconds, where] or ["running", last seq, kind, name,
         seconds, where]; `where` is the main thread's place in Python ("file:line in f")."""
         cur, waited = self._observe()
-        where = python_location(self._main)
+        where = _short(python_location(self._main))
         if cur is not None:
-            return ["waiting", cur[0], cur[1], cur[2], waited, where]
+            return ["waiting", cur[0], cur[1], _short(cur[2]), waited, where]
         if self._done is None:
             return ["running", 0, None, None, None, where]
         (seq, kind, name, _), at = self._done
-        return ["running", seq, kind, name, time.monotonic() - at, where]
+        return ["running", seq, kind, _short(name), time.monotonic() - at, where]
 
     def note_interrupt(self):
         """This rank was interrupted (SIGINT, or its program ended on KeyboardInterrupt)."""
@@ -285,6 +293,13 @@ class Watchdog:
         self._side.close()
 
 
+def _short(text, limit=200):
+    """A name as it travels in an answer: a side channel message is at most 4 KiB."""
+    if isinstance(text, str) and len(text) > limit:
+        return text[:limit - 3] + "..."
+    return text
+
+
 def python_location(thread):
     """Where `thread` is in Python: "file:line in function" of its innermost frame."""
     frame = sys._current_frames().get(thread.ident)
@@ -295,16 +310,20 @@ def python_location(thread):
                             code.co_name)
 
 
-_interrupt_said = threading.Event()
+_interrupt_said = []
+_interrupt_lock = threading.Lock()
 
 
 def say_interrupted():
-    """The one line an interrupted job prints (by rank 0), once per process."""
-    if not _interrupt_said.is_set():
-        _interrupt_said.set()
-        sys.stdout.flush()
-        sys.stderr.write("distflow: interrupted\n")
-        sys.stderr.flush()
+    """The one line an interrupted job prints (by rank 0), once per process: the main thread
+    and the watchdog's may both come here."""
+    with _interrupt_lock:
+        if _interrupt_said:
+            return
+        _interrupt_said.append(True)
+    sys.stdout.flush()
+    sys.stderr.write("distflow: interrupted\n")
+    sys.stderr.flush()
 
 
 def _sigint_interrupts():
