@@ -128,7 +128,8 @@ def _attacks(replay):
         ("a frame of 5 bytes", struct.pack("!I", 5) + b"12345"),  # once killed the watchdog
         ("a frame of 1195725856 bytes", b"GET / HTTP/1.1\r\n\r\n"),
         ("a frame of 2147483647 bytes", struct.pack("!I", 2**31 - 1) + os.urandom(4096)),
-        ("a frame without this job's signature", frame(b'[0, 1, 99, "exit", [0, null]]', os.urandom(32))),
+        ("a frame without this job's signature",
+         frame(b'[0, 1, 99, "exit", [0, null]]', os.urandom(32))),
         ("a replayed frame", bytes.fromhex(replay)),
     ]
 
