@@ -75,6 +75,7 @@ class Watchdog:
         self._seen = None    # (communicator's current entry, when this thread first saw it)
         self._done = None    # (communicator's last entry, when first seen finished)
         self._stop = threading.Event()
+        self._ending = threading.Lock()  # the main thread and this one may both end the rank
         self._main = threading.main_thread()
         self._wakeup_installed = _install_wakeup_fd(self._side.wakeup_fd())
         self._thread = threading.Thread(target=self._run, name="distflow-watchdog", daemon=True)
@@ -242,10 +243,13 @@ class Watchdog:
         _say(self.comm.rank, message)
         self.comm.abort(1)
 
-    # -- life cycle ------------------------------------------------------------------------------
+    # -- interrupts ------------------------------------------------------------------------------
     def end_interrupted(self):
         """Ends this rank after an interrupt, with status 130 and no diagnosis: rank 0 says
         "interrupted"; the other ranks are told, and mpirun stops those still running."""
+        if not self._ending.acquire(blocking=False):
+            time.sleep(60)  # the other thread of this rank ends it meanwhile
+            os._exit(INTERRUPTED_EXIT)
         if self.comm.rank == 0:
             say_interrupted()
         self._stop_thread()
