@@ -127,9 +127,14 @@ class SideChannel:
         """[(source rank, tag, payload)] of the messages that arrived; waits at most `timeout`,
         less when a message arrives or wake() is called."""
         waiting = [self._wake_r] + ([self._listener] if self._listener is not None else [])
-        readable, _, _ = select.select(waiting + list(self._in), [], [], timeout)
+        by_fd = {sock.fileno(): sock for sock in waiting + list(self._in)}
+        poller = select.poll()  # not select(): a process may hold descriptors above 1024
+        for fd in by_fd:
+            poller.register(fd, select.POLLIN)
+        events = poller.poll(max(0, int(timeout * 1000)))
         messages = []
-        for sock in readable:
+        for fd, _ in events:  # POLLHUP and POLLERR too: recv() then says what happened
+            sock = by_fd[fd]
             if sock is self._wake_r:
                 self._take_wakes()
             elif sock is self._listener:
