@@ -192,6 +192,12 @@ def _main(argv):
         if world.is_chief():
             world.fail(str(e))
         return 1
+    except KeyboardInterrupt:  # "distflow: interrupted", once for the whole job
+        import signal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this
+        from distflow.distribute import runtime
+        runtime.interrupted()  # and the watchdog tells ranks still in a collective why
+        return 130
     except BrokenPipeError:  # `distflow ... | head`: the reader left; say nothing more
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

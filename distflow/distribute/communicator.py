@@ -33,6 +33,10 @@ REDUCE_OPS = ("sum", "mean", "max", "min")
 class CollectiveMismatchError(errors.InvalidArgumentError):
     """Ranks called a collective with different tensors (shapes, dtypes or names)."""
 
+    # Found after an allgather, so every rank raises it alike: the abort hook lets rank 0 alone
+    # print it (runtime.install_abort_hook).
+    raised_on_every_rank = True
+
     def __init__(self, message):
         super().__init__(None, None, message)
 

@@ -15,7 +15,7 @@ import time
 import warnings
 
 from distflow import backend
-from distflow.distribute import shared_memory
+from distflow.distribute import mpich_segments, shared_memory
 from distflow.distribute.communicator import Communicator, check_allreduce
 
 ABORT_PAUSE_S = 0.5
@@ -61,6 +61,9 @@ class MPICommunicator(Communicator):
         self.current = None     # (seq, kind, name, buffer or None) while inside one
         self.last = None        # the same for the last one started
         self.watchdog = None
+        # MPICH's segments of this host, recorded so that a later start can remove them if
+        # this job is killed (mpich_segments.py)
+        self._segment_record = mpich_segments.record() if self.size > 1 else None
         # Big fused buffers of ranks on one host are reduced through shared memory
         self._segments = shared_memory.Segments() if self.size > 1 else None
         if self.size > 1 and collective_timeout:
@@ -196,17 +199,38 @@ class MPICommunicator(Communicator):
         finally:
             local.Free()
 
-    def abort(self, code=1):
-        """Ends every rank of the job (MPI_Abort on COMM_WORLD)."""
+    def _unlink_segments(self):
+        """Unlinks the shared memory this rank maps (the job ends without MPI_Finalize)."""
         try:
             shared_memory.unlink_mapped()
-        except Exception:  # noqa: BLE001 - nothing may stop the abort itself
+            if self._segment_record:
+                mpich_segments.forget_job(self._segment_record)
+        except Exception:  # noqa: BLE001 - nothing may stop the job's end itself
             pass
+
+    def abort(self, code=1):
+        """Ends every rank of the job (MPI_Abort on COMM_WORLD)."""
+        self._unlink_segments()
         sys.stdout.flush()
         sys.stderr.flush()
         # mpirun forwards our output through a pipe and kills the job on MPI_Abort: without a
         # pause, the message just written (the reason for the abort) is sometimes lost.
         time.sleep(ABORT_PAUSE_S)
+        self._MPI.COMM_WORLD.Abort(code)
+
+    def end(self, code):
+        """Ends every rank of the job with status `code` and no word from MPI (for an
+        interrupt, whose one line the caller has printed): MPI_Abort with this process's stderr
+        closed first, as MPI_Abort prints a line of its own. (A rank that just exits instead
+        makes mpirun kill the others with SIGKILL, and it then reports status 9, not `code`.)"""
+        self._unlink_segments()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        time.sleep(ABORT_PAUSE_S)  # what was just written must pass mpirun's pipe first
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        except OSError:
+            pass
         self._MPI.COMM_WORLD.Abort(code)
 
     def close(self):

@@ -20,6 +20,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import traceback
 import warnings
 
@@ -33,6 +34,7 @@ TIMEOUT_ENV = "DISTFLOW_COLLECTIVE_TIMEOUT"
 _LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK",
                   "PMIX_RANK")
 GPU_COMMUNICATORS = ("nccl", "host-staged")
+EVERY_RANK_WAIT_S = 10.0  # how long a rank lets rank 0 report an error every rank raised
 _log = logging.getLogger("distflow.distribute")
 
 
@@ -112,6 +114,7 @@ def init(collective_timeout=None, device=None, communicator=None, abort_on_excep
         if collective_timeout is None:
             collective_timeout = os.environ.get(TIMEOUT_ENV, DEFAULT_COLLECTIVE_TIMEOUT)
         timeout = parse_timeout(collective_timeout)
+        _sweep_stale_segments()
         comm = _make_communicator(communicator, timeout)
         host = socket.gethostname()
         if comm.size > 1:
@@ -153,6 +156,20 @@ def _check_one_device_kind(comm, kind, host):
         "the ranks of one job must all use the CPU or all use GPUs, but they chose %s. Give every "
         "node the same kind of device, or choose one for all ranks (--device cpu, or device: cpu "
         "in the config)" % found)
+
+
+def _sweep_stale_segments():
+    """Removes the MPICH segments that killed distflow jobs left in /dev/shm (only those
+    recorded by processes that have all ended: mpich_segments.py)."""
+    from distflow.distribute import mpich_segments
+    try:
+        removed = mpich_segments.sweep()
+    except Exception as e:  # noqa: BLE001 - a sweep must never stop a start
+        _log.debug("distflow: no sweep of stale MPICH segments: %s", e)
+        return
+    if removed:
+        _log.info("distflow: removed %d MPICH segment(s) of ended jobs from %s: %s",
+                  len(removed), mpich_segments.DIRECTORY, ", ".join(removed))
 
 
 def _make_communicator(kind, timeout):
@@ -378,27 +395,65 @@ def _mpi_library_version():
 # -- failures end the job ---------------------------------------------------------------------
 def install_abort_hook(comm):
     """sys.excepthook: print the traceback once, each line prefixed '[rank r] ', then end every
-    rank (MPI_Abort). Without it, the other ranks would wait forever in their next collective."""
+    rank (MPI_Abort). Without it, the other ranks would wait forever in their next collective.
+
+    An error every rank raises alike (`raised_on_every_rank`: found after an allgather, such as
+    a model that differs across ranks) is printed by rank 0 alone, which ends the job; the
+    others wait for that. KeyboardInterrupt ends the job with status 130 and one line."""
     global _saved_excepthook
     if _saved_excepthook is None:
         _saved_excepthook = sys.excepthook
     rank, size = comm.rank, comm.size
 
     def hook(etype, value, tb):
+        if issubclass(etype, KeyboardInterrupt):
+            interrupted(end=True)
+        everyone = getattr(value, "raised_on_every_rank", False)
         try:
+            if everyone and rank != 0:
+                return
             text = "".join(traceback.format_exception(etype, value, tb)).rstrip("\n")
-            text += ("\ndistflow: uncaught exception on rank %d: stopping all %d ranks"
-                     % (rank, size))
+            text += ("\ndistflow: %s: stopping all %d ranks"
+                     % ("every rank raised this error" if everyone else
+                        "uncaught exception on rank %d" % rank, size))
             sys.stdout.flush()
             sys.stderr.write("".join("[rank %d] %s\n" % (rank, line) for line in text.split("\n")))
             sys.stderr.flush()
         finally:
+            if everyone and rank != 0:
+                time.sleep(EVERY_RANK_WAIT_S)  # rank 0 prints it and aborts the job meanwhile
             comm.abort(1)
     sys.excepthook = hook
     # A worker thread's exception ends the job too; the main thread would otherwise hang in its
     # next collective waiting for data the thread will never produce.
     threading.excepthook = lambda a: a.exc_type is SystemExit or hook(a.exc_type, a.exc_value,
                                                                        a.exc_traceback)
+
+
+def interrupted(end=False):
+    """For a program ending on KeyboardInterrupt: rank 0 prints "distflow: interrupted" (the
+    whole job's one line), and the watchdog tells the other ranks it was an interrupt, so that
+    a rank still waiting in a collective ends with status 130 too instead of diagnosing a
+    missing rank. end=True: ends this process now, with status 130."""
+    from distflow.distribute import watchdog
+    ctx = _context
+    comm = ctx.communicator if ctx is not None else None
+    dog = getattr(comm, "watchdog", None)
+    rank = ctx.rank if ctx is not None else next(
+        (int(os.environ[v]) for v in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+         if os.environ.get(v, "").isdigit()), 0)
+    if rank == 0:
+        watchdog.say_interrupted()
+    if dog is not None:
+        if end:
+            dog.end_interrupted()
+        dog.note_interrupt()
+    if end:
+        if comm is not None and hasattr(comm, "end"):
+            comm.end(watchdog.INTERRUPTED_EXIT)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(watchdog.INTERRUPTED_EXIT)
 
 
 def shutdown():

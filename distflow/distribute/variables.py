@@ -26,6 +26,8 @@ from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
 class ReplicaMismatchError(errors.FailedPreconditionError):
     """Variables that must be identical on every rank are not."""
 
+    raised_on_every_rank = True  # found after an allgather: see CollectiveMismatchError
+
     def __init__(self, message):
         super().__init__(None, None, message)
 

@@ -17,14 +17,24 @@ while the job is healthy. Three kinds of message:
   answer  the reply of each rank's watchdog: waiting in collective #k, or running outside any
           collective (its last one was #k). A rank that cannot answer (stuck in C code holding
           the GIL, or dead) stays silent, and the report says so;
-  exit    sent when a rank's program ends (atexit) with the number of collectives it started:
-          a rank still waiting for a later collective knows at once that it never comes (one
-          rank took fewer steps than the others, or called sys.exit).
+  exit    sent when a rank's program ends (atexit) with the number of collectives it started,
+          and whether it ended on an interrupt: a rank still waiting for a later collective
+          knows at once that it never comes (one rank took fewer steps than the others, or
+          called sys.exit).
+
+The thread waits in select() on the side channel, so a query is answered within milliseconds
+whatever the interval, with where the rank's main thread is in Python. It also wakes on
+signals (signal.set_wakeup_fd): after Ctrl-C, a rank whose main thread stays inside a
+collective (waiting for a rank that has left on its KeyboardInterrupt) is ended by its watchdog
+with status 130, as is a rank told that another one was interrupted; rank 0 prints the job's one
+line, "distflow: interrupted".
 
 The rank that timed out first reports (the lowest one, when several time out together), then
 calls MPI_Abort, which ends every rank of the job.
 """
 import atexit
+import os
+import signal
 import sys
 import threading
 import time
@@ -34,6 +44,13 @@ from distflow.distribute.side_channel import SideChannel
 
 TAG_QUERY, TAG_ANSWER, TAG_EXIT = "query", "answer", "exit"
 REPLY_GRACE_S = 1.0  # how long a reporter collects answers; a healthy watchdog replies in ms
+# After Ctrl-C, a main thread still inside a collective this long is stuck there (a rank that
+# left on its KeyboardInterrupt will never join it); a rank in Python raises at once.
+INTERRUPT_GRACE_S = 1.0
+INTERRUPTED_EXIT = 130  # a shell's status for a program ended by SIGINT
+# An exit notice arrives in microseconds, maybe while the other ranks still return from the
+# collective before: wait this long in the next one before asking them where they are.
+SETTLE_S = 0.2
 
 
 class WatchdogUnavailable(RuntimeError):
@@ -51,35 +68,52 @@ class Watchdog:
             self._side.close()
             raise WatchdogUnavailable(self._side.broken)
         self._exited = {}    # rank -> collectives it had started when its program ended
+        self._interrupted_peers = set()  # ranks whose program ended on an interrupt
+        self._interrupted_at = None      # when this rank saw SIGINT (or was told of it)
         self._queries = {}   # rank -> the collective it timed out in
         self._answers = {}   # rank -> its state, while collecting after a timeout
         self._seen = None    # (communicator's current entry, when this thread first saw it)
         self._done = None    # (communicator's last entry, when first seen finished)
         self._stop = threading.Event()
+        self._ending = threading.Lock()  # the main thread and this one may both end the rank
+        self._main = threading.main_thread()
+        self._wakeup_installed = _install_wakeup_fd(self._side.wakeup_fd())
         self._thread = threading.Thread(target=self._run, name="distflow-watchdog", daemon=True)
         self._thread.start()
         atexit.register(self._at_exit)
 
     # -- the thread --------------------------------------------------------------------------
     def _run(self):
-        try:
-            while not self._stop.wait(self.interval):
-                self._serve()
+        failed = False
+        while not self._stop.is_set():
+            try:
+                self._serve(wait=min(self.interval, SETTLE_S) if self._exited else self.interval)
                 self._check()
-        except Exception:  # a bug here must not stop a healthy job: say so and stop watching
-            _say(self.comm.rank, "the collective watchdog failed and stops watching:\n"
-                 + traceback.format_exc())
+            except Exception:  # noqa: BLE001 - a bug here must not stop a healthy job: say so
+                if not failed:
+                    _say(self.comm.rank, "the collective watchdog hit an error and goes on:\n"
+                         + traceback.format_exc())
+                failed = True
+                self._stop.wait(self.interval)
 
     def _serve(self, wait=0.0):
-        """Answers queries, records exits and answers; waits at most `wait` seconds."""
+        """Answers queries, records exits and answers; waits at most `wait` seconds, less when a
+        message (or a signal, or close()) arrives: a query is answered as soon as it comes."""
         for src, tag, msg in self._side.poll(wait):
-            if tag == TAG_QUERY:
+            if not 0 <= src < self.comm.size or src == self.comm.rank:
+                continue  # signed with the job's secret, so a bug of ours: ignore it
+            if tag == TAG_QUERY and isinstance(msg, int):
                 self._queries[src] = msg
                 self._send(self.state(), src, TAG_ANSWER)
-            elif tag == TAG_ANSWER:
+            elif tag == TAG_ANSWER and isinstance(msg, list) and len(msg) >= 5:
                 self._answers[src] = msg
-            elif tag == TAG_EXIT:
-                self._exited[src] = msg
+            elif tag == TAG_EXIT and isinstance(msg, list) and len(msg) == 2:
+                self._exited[src] = msg[0]
+                if msg[1] == "interrupted":
+                    self._interrupted_peers.add(src)
+        if signal.SIGINT in self._side.signals and _sigint_interrupts():
+            self.note_interrupt()
+        self._side.signals.clear()
 
     def _send(self, msg, dest, tag, timeout=1.0):
         self._side.send(dest, tag, msg, timeout=timeout)
@@ -102,20 +136,31 @@ class Watchdog:
         return None, None
 
     def state(self):
-        """["waiting", seq, kind, name, seconds] or ["running", last seq, kind, name, seconds]."""
+        """["waiting", seq, kind, name, seconds, where] or ["running", last seq, kind, name,
+        seconds, where]; `where` is the main thread's place in Python ("file:line in f")."""
         cur, waited = self._observe()
+        where = _short(python_location(self._main))
         if cur is not None:
-            return ["waiting", cur[0], cur[1], cur[2], waited]
+            return ["waiting", cur[0], cur[1], _short(cur[2]), waited, where]
         if self._done is None:
-            return ["running", 0, None, None, None]
+            return ["running", 0, None, None, None, where]
         (seq, kind, name, _), at = self._done
-        return ["running", seq, kind, name, time.monotonic() - at]
+        return ["running", seq, kind, _short(name), time.monotonic() - at, where]
+
+    def note_interrupt(self):
+        """This rank was interrupted (SIGINT, or its program ended on KeyboardInterrupt)."""
+        if self._interrupted_at is None:
+            self._interrupted_at = time.monotonic()
 
     def _check(self):
         cur, waited = self._observe()
         if cur is None:
             return
-        if any(started < cur[0] for started in self._exited.values()):
+        if self._interrupted_peers or (
+                self._interrupted_at is not None
+                and time.monotonic() - self._interrupted_at >= INTERRUPT_GRACE_S):
+            self.end_interrupted()  # a collective no interrupted rank will join
+        if any(started < cur[0] for started in self._exited.values()) and waited >= SETTLE_S:
             self._investigate(cur, "ended")
         elif waited >= self.timeout:
             self._investigate(cur, "timeout")
@@ -139,10 +184,16 @@ class Watchdog:
                 break
         if self.comm.current is not cur:
             return  # it completed meanwhile: a slow rank, not a missing one
-        if any(r < me and q == seq for r, q in self._queries.items()):
-            # A lower rank waits in the same collective and reports; give it time to abort.
-            self._stop.wait(2 * REPLY_GRACE_S + 3.0)
-        self._stop_job(self._report(cur, dict(self._answers), why))
+        answers = dict(self._answers)
+        if (any(r < me and q == seq for r, q in self._queries.items())
+                or any(r < me and a[:2] == ["waiting", seq] for r, a in answers.items())):
+            # A lower rank waits in the same collective (it asked, or answered so), and it
+            # reports too (it has the same exit notice, or its own timeout); the lowest one
+            # reports alone: give it time to abort, answering its questions meanwhile.
+            until = time.monotonic() + 2 * REPLY_GRACE_S + 3.0
+            while time.monotonic() < until and not self._stop.is_set():
+                self._serve(wait=min(0.1, max(0.0, until - time.monotonic())))
+        self._stop_job(self._report(cur, answers, why))
 
     def _report(self, cur, answers, why):
         seq, kind, name, buf = cur
@@ -161,17 +212,20 @@ class Watchdog:
                 missing.append("rank %d (cannot be reached: its process has ended, or a "
                                "firewall blocks the watchdog's TCP port)" % r)
             elif a is None:
-                missing.append("rank %d (no answer: stuck outside Python, or dead)" % r)
+                missing.append("rank %d (no answer within %g s: stuck in C code that holds "
+                               "Python's lock, or dead)" % (r, REPLY_GRACE_S))
             elif a[0] == "waiting" and a[1] == seq:
                 waiting.append(r)
             elif a[0] == "waiting":
                 missing.append("rank %d (waiting in another collective: %s, for %.1f s)"
                                % (r, describe(a[1], a[2], a[3], None), a[4]))
             elif a[1] == 0:
-                missing.append("rank %d (running, has not reached any collective yet)" % r)
+                missing.append("rank %d (running, has not reached any collective yet; now at "
+                               "%s)" % (r, a[5]))
             else:
                 missing.append("rank %d (running outside collectives; its last one was %s, "
-                               "%.1f s ago)" % (r, describe(a[1], a[2], a[3], None), a[4]))
+                               "%.1f s ago; now at %s)"
+                               % (r, describe(a[1], a[2], a[3], None), a[4], a[5]))
         if why == "ended":
             head = ("%s can never complete: a rank's program ended before reaching it (rank %d "
                     "has waited %.1f s)" % (what, me, waited))
@@ -189,6 +243,22 @@ class Watchdog:
         _say(self.comm.rank, message)
         self.comm.abort(1)
 
+    # -- interrupts ------------------------------------------------------------------------------
+    def end_interrupted(self):
+        """Ends this rank after an interrupt, with status 130 and no diagnosis: rank 0 says
+        "interrupted"; the other ranks are told, and mpirun stops those still running."""
+        if not self._ending.acquire(blocking=False):
+            time.sleep(60)  # the other thread of this rank ends it meanwhile
+            os._exit(INTERRUPTED_EXIT)
+        if self.comm.rank == 0:
+            say_interrupted()
+        self._stop_thread()
+        self.note_interrupt()
+        self._tell_exit()
+        if self.comm.rank != 0:  # rank 0 says it first (it too was interrupted, or is told)
+            time.sleep(INTERRUPT_GRACE_S + 0.5)
+        self.comm.end(INTERRUPTED_EXIT)
+
     # -- life cycle ------------------------------------------------------------------------------
     def close(self):
         """Stops the thread (the main thread must not be inside a collective)."""
@@ -200,20 +270,95 @@ class Watchdog:
         if self._stop.is_set():
             return False
         self._stop.set()
+        self._side.wake()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+        if self._wakeup_installed and threading.current_thread() is self._main:
+            _restore_wakeup_fd(self._side.wakeup_fd())
         return True
+
+    def _tell_exit(self):
+        """Tells every other rank this program ends, and whether on an interrupt."""
+        self._side.poll(0)  # a SIGINT not yet seen by the thread
+        if signal.SIGINT in self._side.signals and _sigint_interrupts():
+            self.note_interrupt()
+        reason = "interrupted" if self._interrupted_at is not None else None
+        deadline = time.monotonic() + 1.0
+        for r in range(self.comm.size):
+            left = deadline - time.monotonic()
+            if r != self.comm.rank and left > 0:
+                self._side.send(r, TAG_EXIT, [self.comm.seq, reason], timeout=min(left, 0.5))
 
     def _at_exit(self):
         """Tells the other ranks this program ended, before mpi4py finalizes MPI."""
         if not self._stop_thread():
             return
-        deadline = time.monotonic() + 1.0
-        for r in range(self.comm.size):
-            left = deadline - time.monotonic()
-            if r != self.comm.rank and left > 0:
-                self._side.send(r, TAG_EXIT, self.comm.seq, timeout=min(left, 0.5))
+        self._tell_exit()
         self._side.close()
+
+
+def _short(text, limit=200):
+    """A name as it travels in an answer: a side channel message is at most 4 KiB."""
+    if isinstance(text, str) and len(text) > limit:
+        return text[:limit - 3] + "..."
+    return text
+
+
+def python_location(thread):
+    """Where `thread` is in Python: "file:line in function" of its innermost frame."""
+    frame = sys._current_frames().get(thread.ident)
+    if frame is None:
+        return "(no Python frame: the thread has ended)"
+    code = frame.f_code
+    return "%s:%d in %s" % (os.path.basename(code.co_filename), frame.f_lineno,
+                            code.co_name)
+
+
+_interrupt_said = []
+_interrupt_lock = threading.Lock()
+
+
+def say_interrupted():
+    """The one line an interrupted job prints (by rank 0), once per process: the main thread
+    and the watchdog's may both come here."""
+    with _interrupt_lock:
+        if _interrupt_said:
+            return
+        _interrupt_said.append(True)
+    sys.stdout.flush()
+    sys.stderr.write("distflow: interrupted\n")
+    sys.stderr.flush()
+
+
+def _sigint_interrupts():
+    """Whether SIGINT raises KeyboardInterrupt here; a program with its own handler (one that
+    saves and goes on, say) decides for itself what Ctrl-C means."""
+    return signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def _install_wakeup_fd(fd):
+    """Makes a signal wake the watchdog's thread (Python writes the signal's number to `fd`
+    even while the main thread waits in C). False where another wakeup fd (asyncio's) is set,
+    or off the main thread: a stuck rank then learns of Ctrl-C from the others' exit notices."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        old = signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+    except (ValueError, OSError):
+        return False
+    if old != -1:
+        signal.set_wakeup_fd(old)
+        return False
+    return True
+
+
+def _restore_wakeup_fd(fd):
+    try:
+        current = signal.set_wakeup_fd(-1)
+        if current not in (-1, fd):
+            signal.set_wakeup_fd(current)  # someone else's since: leave it
+    except (ValueError, OSError):
+        pass
 
 
 def describe(seq, kind, name, nbytes):

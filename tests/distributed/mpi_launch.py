@@ -9,6 +9,7 @@ import functools
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -57,23 +58,80 @@ def _why_not():
 launches_mpi = pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")
 
 
-def run_mpi(n, args, timeout=120, collective_timeout=30, env=None):
-    """Runs `mpirun -n n python <args>`; returns the CompletedProcess (text stdout and stderr).
-
-    A job still running after `timeout` seconds fails the calling test."""
+def mpi_command(n, args, collective_timeout=30, env=None):
+    """(command, environment) for `mpirun -n n python <args>`."""
     mpirun = find_mpirun()
     full_env = {k: v for k, v in os.environ.items()
                 if not k.startswith(("PMI_", "PMIX_", "OMPI_", "HYDRA_"))}
     full_env["DISTFLOW_COLLECTIVE_TIMEOUT"] = str(collective_timeout)
     full_env["PYTHONUNBUFFERED"] = "1"
     full_env.update(env or {})
-    cmd = [mpirun, *_extra_flags(mpirun), "-n", str(n), sys.executable, *args]
+    return [mpirun, *_extra_flags(mpirun), "-n", str(n), sys.executable, *args], full_env
+
+
+def run_mpi(n, args, timeout=120, collective_timeout=30, env=None):
+    """Runs `mpirun -n n python <args>`; returns the CompletedProcess (text stdout and stderr).
+
+    A job still running after `timeout` seconds fails the calling test."""
+    cmd, full_env = mpi_command(n, args, collective_timeout, env)
     try:
         return subprocess.run(cmd, cwd=REPO, env=full_env, capture_output=True, text=True,
                               timeout=timeout)
     except subprocess.TimeoutExpired as e:
         pytest.fail("`%s` did not finish in %d s (a hang):\n%s\n%s" % (
             " ".join(cmd), timeout, _text(e.stdout), _text(e.stderr)))
+
+
+def start_mpi(n, args, collective_timeout=30, env=None):
+    """Popen of `mpirun -n n python <args>` (text stdout and stderr piped), for tests that act
+    on a running job; the caller waits for it."""
+    cmd, full_env = mpi_command(n, args, collective_timeout, env)
+    # a session of its own: a hung job is killed whole (mpirun and its ranks) by finish()
+    return subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def descendants(pid):
+    """The pids of every process below `pid` (hydra's proxy gives each rank a session of its
+    own, so a process group does not hold the ranks)."""
+    children = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += children.get(p, [])
+    return found
+
+
+def kill_job(proc):
+    """SIGKILL to a start_mpi job: its ranks first (by pid), then mpirun's process group."""
+    for pid in descendants(proc.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def finish(proc, timeout):
+    """(stdout, stderr) of a start_mpi job; a job still running after `timeout` seconds is
+    killed and fails the calling test."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_job(proc)
+        out, err = proc.communicate()
+        pytest.fail("the job did not finish in %d s (a hang):\n%s\n%s" % (timeout, out, err))
 
 
 def run_pytest_under_mpi(n, test_file, timeout=180):
