@@ -75,6 +75,10 @@ class Normalization(_layers.Layer):
         shape = tuple(dims[a] for a in self._keep_axes(len(dims)))
         return [shape, shape, ()]
 
+    def non_trainable_count(self, input_shape):
+        """summary(): every weight of this layer is non-trainable."""
+        return sum(int(np.prod(s)) for s in self.param_shapes(input_shape))
+
     @property
     def mean(self):
         return _reshape(self.adapt_mean, self._broadcast)

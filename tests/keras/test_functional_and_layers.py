@@ -42,6 +42,9 @@ def test_normalization_axis_none_on_a_column_and_1d_x(capsys):
     assert norm.mean.numpy().shape == (1, 1)
     np.testing.assert_allclose(norm.mean.numpy()[0, 0], hp.mean(), rtol=1e-5)
     model = keras.Sequential([norm, keras.layers.Dense(units=1)])
+    text = model.summary(print_fn=None)
+    assert "Total params: 5" in text and "Trainable params: 2" in text \
+        and "Non-trainable params: 3" in text  # as the tutorial's summary shows
     assert model.predict(hp[:10], verbose=0).shape == (10, 1)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.1), loss="mean_absolute_error")
     history = model.fit(hp, y, epochs=20, verbose=0, validation_split=0.2)
