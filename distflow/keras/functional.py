@@ -351,15 +351,39 @@ class Model(Trainer, Saving, _layers.Layer):
         return names + [m.name for m in (getattr(self, "_metric_objects", None) or [])]
 
     def summary(self, print_fn=print, line_length=65):
-        rows = ['Model: "%s"' % self.name]
+        """Keras's table: each layer, its output shape and parameter count, then the totals
+        (weights of layers that are not trainable count as non-trainable)."""
+        from distflow.nn.sequential import _shape_str
+        self._ensure_built()
+        if not self.built:
+            raise ValueError("This model has not yet been built. Build the model first by "
+                             "calling `build()` or by calling the model on a batch of data.")
+        widths = [int(line_length * f) for f in (0.45, 0.33)]
+        widths.append(line_length - sum(widths))
+
+        def row(cells):
+            return "".join(str(c)[:w - 1].ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+        shapes = {}
+        if self._functional:
+            for kt in self.inputs:
+                shapes[id(kt.input_layer)] = kt.shape
+            for kt in self._nodes:
+                shapes.setdefault(id(kt.node[0]), kt.shape)
+        lines = ['Model: "%s"' % self.name, "_" * line_length,
+                 row(["Layer (type)", "Output Shape", "Param #"]), "=" * line_length]
         for layer in self.layers:
             count = sum(int(np.prod(v.shape.as_list())) for v in getattr(layer, "variables", []))
-            rows.append("%s (%s)  %s" % (layer.name, type(layer).__name__, "{:,}".format(count)))
+            shape = shapes.get(id(layer))
+            lines.append(row(["%s (%s)" % (layer.name, type(layer).__name__),
+                              "?" if shape is None else _shape_str(shape),
+                              "{:,}".format(count)]))
         total = self.count_params()
         trainable = int(sum(np.prod(v.shape.as_list()) for v in self.trainable_variables))
-        rows += ["Total params: {:,}".format(total), "Trainable params: {:,}".format(trainable),
-                 "Non-trainable params: {:,}".format(total - trainable)]
-        text = "\n".join(rows)
+        lines += ["=" * line_length, "Total params: {:,}".format(total),
+                  "Trainable params: {:,}".format(trainable),
+                  "Non-trainable params: {:,}".format(total - trainable), "_" * line_length]
+        text = "\n".join(lines)
         if print_fn is not None:
             print_fn(text)
         return text

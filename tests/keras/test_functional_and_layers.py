@@ -102,6 +102,9 @@ def test_functional_model_trains():
     history = model.fit(x, y, epochs=30, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 0.2 * history.history["loss"][0]
     assert len(model.trainable_variables) == 4 and len(model.non_trainable_variables) == 3
+    text = model.summary(print_fn=None)
+    assert text.count("(Dense)") == 2 and "(None, 16)" in text
+    assert "Total params: 88" in text and "Non-trainable params: 7" in text  # 3+3+1 statistics
 
 
 def test_subclassed_model_with_call_trains():
