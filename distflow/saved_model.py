@@ -153,8 +153,8 @@ class _Writer:
             return {"__dict__": {k: self.encode(v, op) for k, v in value.items()}}
         raise NotImplementedError("tf.saved_model.save: op '%s' (%s) has an attribute of type %s "
                                   "(sub-graphs of cond / while_loop and Python objects are not "
-                                  "saved by distflow's format)" % (op.name, op.type,
-                                                                    type(value).__name__))
+                                  "saved by distflow's format)"
+                                  % (op.name, op.type, type(value).__name__))
 
 
 def _topological(ops):

@@ -2,8 +2,9 @@
 Embedding, and the merging layers Concatenate and Add (for the functional API).
 
 Weights and their order are Keras 3's, so a model saved here loads in Keras and back
-(distflow/keras/keras_format.py): Normalization keeps `mean`, `variance` and `count` as non-trainable
-weights (shapes: the kept axes), Embedding one `embeddings` matrix (input_dim, output_dim).
+(distflow/keras/keras_format.py): Normalization keeps `mean`, `variance` and `count` as
+non-trainable weights (shapes: the kept axes), Embedding one `embeddings` matrix
+(input_dim, output_dim).
 """
 import numpy as np
 

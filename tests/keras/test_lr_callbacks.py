@@ -26,7 +26,8 @@ def test_scheduler_sets_the_rate_each_epoch_and_the_step_uses_it(capsys):
     h = m.fit(x, y, epochs=3, verbose=0, callbacks=[
         keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 * 0.5 ** epoch, verbose=1)])
     np.testing.assert_allclose(h.history["learning_rate"], [0.1, 0.05, 0.025], rtol=1e-6)
-    assert "Epoch 2: LearningRateScheduler setting learning rate to 0.05." in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Epoch 2: LearningRateScheduler setting learning rate to 0.05." in printed
     before = m.get_weights()
     m.fit(x, y, epochs=2, verbose=0,
           callbacks=[keras.callbacks.LearningRateScheduler(lambda epoch: 0.0)])
