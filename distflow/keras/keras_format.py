@@ -13,9 +13,11 @@ A `.keras` file is a zip of three members (keras/src/saving/saving_lib.py):
     the layer class in snake case, numbered in layer order when repeated (dense, dense_1, ...),
     as Keras names them, whatever the layer's own name is.
 
-A `.weights.h5` file (save_weights) is that HDF5 file alone. The optimizer's state is not
-saved (Keras then warns that it skips the optimizer's variables); compile()'s optimizer, loss
-and metrics are, so a loaded model evaluates and trains at once.
+A `.weights.h5` file (save_weights) is that HDF5 file alone. compile()'s optimizer, loss and
+metrics are saved, so a loaded model evaluates and trains at once; the optimizer's state
+(`optimizer/vars`: iterations, learning_rate, then each trainable variable's slots) is saved
+and restored for Adam, AdamW and SGD, so training resumes where it stopped, in distflow and in
+Keras. Other optimizers start afresh (Keras warns that it skips their variables).
 
 HDF5 needs h5py, an optional extra: `pip install 'distflow[hdf5]'`.
 """
@@ -87,9 +89,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
         config = json.loads(zf.read("config.json"))
         weights = io.BytesIO(zf.read("model.weights.h5"))
     model = layers_config.deserialize_model(config, custom_objects or {})
-    _read_h5(model, weights, filepath)
     if compile and config.get("compile_config"):
         layers_config.compile_from_config(model, config["compile_config"])
+    _read_h5(model, weights, filepath, optimizer=True)
     return model
 
 
@@ -111,11 +113,12 @@ def load_weights(model, filepath, skip_mismatch=False):
     filepath = os.fspath(filepath)
     if filepath.endswith(".keras"):
         with zipfile.ZipFile(filepath) as zf:
-            return _read_h5(model, io.BytesIO(zf.read("model.weights.h5")), filepath)
+            return _read_h5(model, io.BytesIO(zf.read("model.weights.h5")), filepath,
+                            optimizer=True)
     if not filepath.endswith(".weights.h5"):
         raise ValueError("File format not supported: filepath=%s. load_weights reads "
                          "`.weights.h5` and `.keras` files." % filepath)
-    _read_h5(model, filepath, filepath)
+    _read_h5(model, filepath, filepath, optimizer=True)
 
 
 # -- the HDF5 layout -----------------------------------------------------------------------------
@@ -131,7 +134,66 @@ def weight_paths(model):
     return out
 
 
-def _write_h5(model, target):
+# Keras 3's optimizer variables, after `iterations` and `learning_rate`: for each trainable
+# variable in order, these slots (distflow's slot names), as Keras's Adam and SGD build them.
+_SLOTS = {"Adam": ("m", "v"), "AdamW": ("m", "v"), "SGD": ("momentum",)}
+
+
+def _optimizer_state(model):
+    """(name, [iterations, learning_rate, slots...]) for an optimizer that has stepped and whose
+    variables Keras lays out alike (Adam, AdamW, SGD; not amsgrad); None otherwise."""
+    opt = getattr(model, "optimizer", None) if getattr(model, "compiled", False) else None
+    slots = _SLOTS.get(type(opt).__name__) if opt is not None else None
+    if slots is None or getattr(opt, "amsgrad", False) or opt._iterations is None:
+        return None
+    from distflow.keras.lr_callbacks import get_lr
+    try:
+        lr = get_lr(opt)
+    except TypeError:  # a schedule: Keras saves no learning_rate variable for it
+        return None
+    values = [np.int64(opt.iterations.numpy()), np.float32(lr)]
+    if getattr(opt, "_plain", False):  # SGD without momentum: no slots
+        slots = ()
+    for var in model.trainable_variables:
+        for name in slots:
+            slot = opt.get_slot(var, name)
+            if slot is None:
+                return None
+            values.append(np.asarray(slot.numpy()))
+    return type(opt).__name__.lower(), values
+
+
+def _load_optimizer_state(model, group, filepath):
+    """Restores what _optimizer_state saved (or Keras wrote alike); warns and skips, as Keras
+    does, when the counts differ."""
+    import warnings
+    opt = model.optimizer
+    slots = _SLOTS.get(type(opt).__name__)
+    if slots is None or getattr(opt, "amsgrad", False):
+        return
+    if getattr(opt, "_plain", False):  # SGD without momentum: no slots
+        slots = ()
+    variables = model.trainable_variables
+    expected = 2 + len(slots) * len(variables)
+    if len(group) != expected:
+        warnings.warn("Skipping variable loading for optimizer '%s', because it has %d variables "
+                      "whereas the saved optimizer has %d variables (%s)."
+                      % (layers_config.snake(type(opt).__name__), expected, len(group), filepath),
+                      stacklevel=3)
+        return
+    from distflow.framework import context
+    with context.eager_mode():
+        opt._create_slots(variables)
+        opt.iterations.assign(np.int64(group["0"][()]))
+        opt.learning_rate = float(group["1"][()])
+        i = 2
+        for var in variables:
+            for name in slots:
+                opt.get_slot(var, name).assign(np.asarray(group[str(i)], var.dtype.as_numpy_dtype))
+                i += 1
+
+
+def _write_h5(model, target, optimizer=True):
     h5py = _h5py()
     _built(model)
     with h5py.File(target, "w") as f:
@@ -142,12 +204,20 @@ def _write_h5(model, target):
             group.attrs["name"] = layer.name
             for i, value in enumerate(layers_config.weights_to_save(layer)):
                 group.create_dataset(str(i), data=value)
+        state = _optimizer_state(model) if optimizer else None
+        if state is not None:
+            group = f.create_group("optimizer/vars")
+            group.attrs["name"] = state[0]
+            for i, value in enumerate(state[1]):
+                group.create_dataset(str(i), data=value)
 
 
-def _read_h5(model, source, filepath):
+def _read_h5(model, source, filepath, optimizer=False):
     h5py = _h5py()
     _built(model)
     with h5py.File(source, "r") as f:
+        if optimizer and getattr(model, "compiled", False) and "optimizer/vars" in f:
+            _load_optimizer_state(model, f["optimizer/vars"], filepath)
         for path, layer in weight_paths(model):
             expected = len(getattr(layer, "variables", []))
             group = f.get(path + "/vars")

@@ -354,9 +354,13 @@ def load_weights_into(layer, values):
 def compile_config(model):
     opt = model.optimizer
     params = inspect.signature(type(opt).__init__).parameters
-    opt_config = {"name": snake(type(opt).__name__)}
+    opt_config = {"name": type(opt).__name__.lower()}  # Keras: "adam", "rmsprop"
+    hyper = getattr(opt, "_hyper", {})
     for key in params:
         value = getattr(opt, key, None)
+        if value is None:  # kept among the hyperparameters (beta_1 as "beta1", momentum, ...)
+            value = hyper.get(key, hyper.get(key.replace("_", ""),
+                                             getattr(opt, "_use_" + key, None)))
         if key == "learning_rate":
             value = float(np.asarray(value.numpy() if hasattr(value, "numpy") else value))
         if isinstance(value, (int, float, bool)) and not isinstance(value, np.ndarray):

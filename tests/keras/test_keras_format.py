@@ -187,3 +187,21 @@ def test_cnn_layers_round_trip_with_keras_argument_names(tmp_path):
     reloaded = tf.keras.models.load_model(str(tmp_path / "cnn.keras"))
     np.testing.assert_array_equal(reloaded.predict(images, verbose=0),
                                   model.predict(images, verbose=0))
+
+
+@pytest.mark.parametrize("make_optimizer", [lambda: tf.keras.optimizers.Adam(0.01),
+                                            lambda: tf.keras.optimizers.SGD(0.01, momentum=0.9)])
+def test_training_resumes_from_the_saved_optimizer_state(tmp_path, make_optimizer):
+    x, y = _data()
+    model = _tutorial_model(x)
+    model.layers[2].rate = 0.0  # no dropout: the two runs below must agree exactly
+    model.compile(optimizer=make_optimizer(), loss="mean_absolute_error")
+    model.fit(x, y, epochs=2, shuffle=False, verbose=0)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    reloaded = tf.keras.models.load_model(path)
+    assert int(reloaded.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy())
+    model.fit(x, y, epochs=1, shuffle=False, verbose=0)
+    reloaded.fit(x, y, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(reloaded.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
