@@ -205,3 +205,13 @@ def test_training_resumes_from_the_saved_optimizer_state(tmp_path, make_optimize
     reloaded.fit(x, y, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(reloaded.get_weights(), model.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_model_checkpoint_writes_loadable_keras_files(tmp_path):
+    x, y = _data()
+    model = _tutorial_model(x)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[
+        tf.keras.callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.keras"))])
+    assert sorted(os.listdir(tmp_path)) == ["ckpt-1.keras", "ckpt-2.keras"]
+    reloaded = tf.keras.models.load_model(str(tmp_path / "ckpt-2.keras"))
+    np.testing.assert_array_equal(reloaded.predict(x, verbose=0), model.predict(x, verbose=0))
