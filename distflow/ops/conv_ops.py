@@ -191,6 +191,12 @@ def _define(kind, names, fwd, dcols, dfilter):
 
     def backprop_input(xp, sizes, f, dy, strides, padding, dilations):
         shape = tuple(int(v) for v in sizes.tolist())
+        (oh, _, _), (ow, _, _) = geometry(shape[1:3], f.shape[:2], strides, dilations, padding,
+                                          input_name)
+        if len(shape) != 4 or (dy.shape[0], oh, ow) != (shape[0], dy.shape[1], dy.shape[2]):
+            raise ValueError("%s: Size of out_backprop %s doesn't match the output %s computed "
+                             "for input_sizes %s" % (input_name, list(dy.shape),
+                                                     [shape[0], oh, ow], list(shape)))
         return col2im(xp, dcols(xp, dy, f), shape, f.shape[:2], strides, dilations, padding)
 
     def backprop_filter(xp, x, sizes, dy, strides, padding, dilations):

@@ -177,6 +177,10 @@ def test_bad_arguments_name_the_value():
         df.nn.conv2d(x, np.zeros((2, 2, 2, 1), np.float32), 1, "SAME", data_format="NCHW")
     with pytest.raises(ValueError, match="strides in the batch and depth"):
         df.nn.max_pool2d(x, 2, [2, 2, 2, 2], "SAME")
+    with pytest.raises((ValueError, df.errors.InvalidArgumentError),
+                       match="Size of out_backprop"):
+        df.nn.conv2d_transpose(np.zeros((1, 3, 3, 1), np.float32),
+                               np.zeros((3, 3, 2, 1), np.float32), [1, 9, 9, 2], 1, "SAME")
     with pytest.raises(ValueError, match="negative"):
         df.nn.conv2d(x, np.zeros((5, 5, 2, 1), np.float32), 1, "VALID")
 
