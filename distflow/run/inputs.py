@@ -13,7 +13,10 @@ from distflow.nn.layers import derive_seed
 from distflow.run.config import ConfigError
 from distflow.run.strict_yaml import short
 
-Dataset = collections.namedtuple("Dataset", ["x", "y", "feature_names", "target"])
+# Images: x is (rows, height, width, channels) and `pixel_max` scales them to [0, 1]; classes:
+# y holds class indices 0..classes-1 (classes is None for a regression target).
+Dataset = collections.namedtuple("Dataset", ["x", "y", "feature_names", "target", "classes",
+                                             "pixel_max"], defaults=(None, None))
 Split = collections.namedtuple("Split", ["name", "index", "train", "test", "seed"])
 Prepared = collections.namedtuple("Prepared", ["x_train", "y_train", "x_test", "y_test",
                                                "standardizer"])
@@ -36,6 +39,14 @@ def load_dataset(config):
             raise ConfigError("data.features = %s: %s" % (short(features), e)) from None
         names = list(features or data.BOSTON_FEATURES)
         return Dataset(x, y, names, d["target"])
+    if d["dataset"] == "digits":
+        images, labels = data.load_digits()
+        h, w, c = images.shape[1:]
+        names = ["pixel_%d_%d" % (r, col) for r in range(h) for col in range(w)] if c == 1 else \
+            ["pixel_%d_%d_%d" % (r, col, ch) for r in range(h) for col in range(w)
+             for ch in range(c)]
+        return Dataset(images.astype(np.float64), labels.astype(np.int64), names, "label",
+                       classes=10, pixel_max=16.0)
     if d["dataset"] == "csv":
         try:
             x, y, names = data.load_csv(d["csv"], d["target"], features=d["features"])
@@ -103,6 +114,12 @@ def prepare(dataset, split, standardize=True, standardizer=None):
     statistics (or with `standardizer`, e.g. the one a checkpoint saved)."""
     x_train, y_train = dataset.x[split.train], dataset.y[split.train]
     x_test, y_test = dataset.x[split.test], dataset.y[split.test]
+    if dataset.pixel_max is not None:
+        # images keep their shape; a fixed scale (not statistics) so any image maps the same way
+        scale = 1.0 / dataset.pixel_max if standardize else 1.0
+        y_type = np.int32 if dataset.classes else np.float32
+        return Prepared((x_train * scale).astype(np.float32), y_train.astype(y_type),
+                        (x_test * scale).astype(np.float32), y_test.astype(y_type), None)
     if standardizer is None and standardize:
         standardizer = data.Standardizer(feature_names=dataset.feature_names).fit(x_train)
     if standardizer is not None:
