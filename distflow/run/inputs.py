@@ -59,6 +59,12 @@ def load_dataset(config):
     return Dataset(x, y, ["x%d" % i for i in range(x.shape[1])], "y")
 
 
+def model_input(dataset):
+    """What Replica takes as the shape of one sample: the width of a row of a table, the
+    (height, width, channels) of an image."""
+    return tuple(dataset.x.shape[1:]) if dataset.pixel_max is not None else dataset.x.shape[1]
+
+
 def synthetic(rows, features, seed):
     """A regression problem with a known answer, for scaling runs: Gaussian features; the target
     mixes a linear part, a smooth nonlinearity of a random projection, and noise (std 0.1)."""

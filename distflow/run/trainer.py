@@ -133,9 +133,8 @@ class _SplitRun:
     def fit(self):
         config, split = self.config, self.split
         d = config["data"]
-        ds = self.dataset
-        shape = ds.x.shape[1:] if ds.pixel_max is not None else ds.x.shape[1]
-        replica = Replica(config, shape, split.seed, self.comm, self.ctx.device, ds.classes)
+        replica = Replica(config, inputs.model_input(self.dataset), split.seed, self.comm,
+                          self.ctx.device, self.dataset.classes)
         meta = self._restore(replica)
         scaler = None
         if meta and meta.get("standardizer"):

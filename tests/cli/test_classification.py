@@ -66,6 +66,10 @@ def test_the_cnn_classifies_the_digits(digits_runs, ranks):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and (out / "loss.png").exists()
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == list(range(1, 11))
+    assert proc.stdout.count("epoch 10/10 (step 450): train loss %.4g accuracy %.4g, test loss "
+                             "%.4g accuracy %.4g" % tuple(records[-1][k] for k in (
+                                 "train_loss", "train_accuracy", "test_loss",
+                                 "test_accuracy"))) == 1
     assert all(0 <= r["train_accuracy"] <= 1 and r["test_loss"] == r["test_cross_entropy"]
                for r in records)
 
@@ -176,3 +180,11 @@ def test_bad_layers_exit_2_from_the_command_line(tmp_path):
     assert len(lines) == 1, proc.stderr
     assert "model.layers[0].conv2d.filters = 0 is not allowed: expected an integer >= 1" in \
         lines[0]
+
+
+def test_graph_of_the_cnn(tmp_path):
+    proc = distflow(["graph", DIGITS_YAML, "--out", tmp_path])
+    assert proc.returncode == 0, proc.stderr
+    dot = (tmp_path / "graph.dot").read_text()
+    for op in ("Conv2D", "MaxPool", "SparseSoftmaxCrossEntropyWithLogits", "Conv2DBackpropFilter"):
+        assert op in dot, op
