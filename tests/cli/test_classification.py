@@ -188,3 +188,28 @@ def test_graph_of_the_cnn(tmp_path):
     dot = (tmp_path / "graph.dot").read_text()
     for op in ("Conv2D", "MaxPool", "SparseSoftmaxCrossEntropyWithLogits", "Conv2DBackpropFilter"):
         assert op in dot, op
+
+
+@pytest.mark.slow
+def test_the_classifier_resumes_on_another_number_of_ranks(digits_runs, tmp_path):
+    """Stopped after epoch 5 on one process, resumed on 2 ranks: the weights of the whole run."""
+    import shutil
+    from distflow.run import checkpoint
+    whole_dir = digits_runs[1][0]
+    whole, _ = final_arrays(whole_dir)
+    part = tmp_path / "part"
+    shutil.copytree(whole_dir, part)
+    for path in checkpoint.all_checkpoints(str(part / "checkpoints")):
+        if checkpoint.load(path)[1]["epoch"] > 5:
+            os.unlink(path)
+    proc = distflow(["train", DIGITS_YAML, "--output", part, "--resume", "--no-progress"]
+                    + NO_EXTRAS, ranks=2)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("resuming from") == 1 and "epoch 5" in proc.stdout
+    final, meta = final_arrays(part)
+    assert meta["ranks"] == 2 and meta["epoch"] == 10
+    for name in whole:
+        np.testing.assert_allclose(final[name], whole[name], rtol=1e-5, atol=1e-5, err_msg=name)
+    summary = json.loads((part / "summary.json").read_text())
+    assert summary["test_accuracy"] == json.loads(
+        (whole_dir / "summary.json").read_text())["test_accuracy"]
