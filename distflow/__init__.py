@@ -37,7 +37,7 @@ _export(_ops.PUBLIC_MODULES, globals())
 from distflow.ops.nn_ops import sigmoid, tanh  # noqa: E402,F401  (tf.sigmoid, tf.tanh)
 
 
-_ON_FIRST_USE = ("distribute", "data", "summary", "compat", "keras")
+_ON_FIRST_USE = ("distribute", "data", "summary", "compat", "keras", "config")
 
 
 def __getattr__(name):

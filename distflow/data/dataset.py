@@ -164,7 +164,7 @@ class Dataset:
         if size <= 0:
             raise errors.InvalidArgumentError(None, None, "buffer_size must be greater than zero.")
         global_seed, op_seed = random_ops.get_seed(seed)
-        base = [np.random.SeedSequence().entropy] if global_seed is None else [global_seed, op_seed]
+        base = [random_ops.unseeded_entropy()] if global_seed is None else [global_seed, op_seed]
         passes = itertools.count()
 
         def make():

@@ -27,3 +27,10 @@ from distflow.distribute.single import SingleCommunicator  # noqa: F401
 from distflow.distribute.variables import (ReplicaMismatchError,  # noqa: F401
                                            broadcast_global_variables, broadcast_variables,
                                            variables_checksum)
+# tf.distribute's names (`import distflow as tf; tf.distribute.MultiWorkerMirroredStrategy()`)
+from distflow.distribute.strategy import (InputContext, InputOptions,  # noqa: F401,E402
+                                          MirroredStrategy, MultiWorkerMirroredStrategy,
+                                          OneDeviceStrategy, ReduceOp, ReplicaContext, Strategy,
+                                          experimental_set_strategy, get_replica_context,
+                                          get_strategy, has_strategy, in_cross_replica_context)
+from distflow.distribute import experimental, cluster_resolver  # noqa: F401,E402

@@ -19,6 +19,13 @@ class _Context(threading.local):
         # Variable classes to use instead of the mode's default (df.function's tracing lifts
         # variables created while tracing out of its graph, as TF's init_scope does)
         self.variable_creators = []
+        # Called with each new eager Variable (a tf.distribute scope broadcasts it from rank 0)
+        self.variable_observers = []
+        # tf.distribute's replica context inside strategy.run: optimizers sum their gradients
+        # across replicas through its `aggregate_gradients` before applying them (TF's rule)
+        self.replica_contexts = []
+        # the tf.distribute strategies whose scope() is open, innermost last
+        self.distribution_strategies = []
 
 
 ctx = _Context()

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "LambdaCallback",
-           "ProgbarLogger"]
+           "ProgbarLogger", "ModelCheckpoint", "CSVLogger", "TensorBoard"]
 
 
 class Callback:
@@ -226,3 +226,8 @@ def _defines_batch_hooks(cb):
     own = ("on_train_batch_begin", "on_train_batch_end")
     return any(name in vars(cb) or getattr(type(cb), name, None) is not getattr(Callback, name)
                for name in own)
+
+
+# The callbacks that write files (rank 0 only) live beside this module.
+from distflow.keras.saving_callbacks import (CSVLogger, ModelCheckpoint,  # noqa: E402,F401
+                                             TensorBoard)

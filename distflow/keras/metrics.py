@@ -15,7 +15,7 @@ from distflow.nn.losses import (binary_crossentropy, categorical_crossentropy,  
                                 sparse_categorical_crossentropy)
 from distflow.nn.metrics import Metric
 
-__all__ = ["Metric", "MeanSquaredError", "RootMeanSquaredError", "MeanAbsoluteError", "R2Score",
+__all__ = ["Metric", "Mean", "Sum", "MeanSquaredError", "RootMeanSquaredError", "MeanAbsoluteError", "R2Score",
            "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
            "MeanMetricWrapper", "mean_squared_error", "mean_absolute_error", "mse", "mae",
            "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
@@ -53,6 +53,7 @@ class MeanMetricWrapper(Metric):
         self._fn = fn
 
     def update_state(self, y_true, y_pred):
+        _m.check_values(self.name, y_true, y_pred)
         values = self._fn(np.asarray(y_true), np.asarray(y_pred))
         values = np.asarray(values.numpy() if hasattr(values, "numpy") else values, np.float64)
         if values.ndim > 1:
@@ -62,6 +63,53 @@ class MeanMetricWrapper(Metric):
 
     def _result(self):
         return self._state[0] / self.count
+
+
+class Mean(Metric):
+    """Keras's Mean: the (weighted) mean of every value given to update_state(values,
+    sample_weight=None)."""
+
+    default_name = "mean"
+    state_names = ("total", "count")
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name)
+
+    def update_state(self, values, sample_weight=None):
+        _m.check_values(self.name, values, sample_weight)
+        values = np.asarray(values.numpy() if hasattr(values, "numpy") else values, np.float64)
+        if sample_weight is None:
+            self._state += [values.sum(), values.size]
+            return self
+        weights = np.broadcast_to(np.asarray(
+            sample_weight.numpy() if hasattr(sample_weight, "numpy") else sample_weight,
+            np.float64), values.shape)
+        self._state += [(values * weights).sum(), weights.sum()]
+        return self
+
+    def __call__(self, values, sample_weight=None):
+        self.update_state(values, sample_weight)
+        return self.result()
+
+    def _result(self):
+        return self._state[0] / self.count
+
+
+class Sum(Mean):
+    """Keras's Sum: the sum of every value given to update_state."""
+
+    default_name = "sum"
+
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name)
+
+    def result(self):
+        saved = self._state
+        self._state = _m._replica_sums(getattr(self, "_strategy", None), saved)
+        try:
+            return float(self._state[0])
+        finally:
+            self._state = saved
 
 
 _BY_NAME = {"mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,

@@ -8,16 +8,19 @@ As in Keras, a model whose input shape is known (`input_shape=` on its first lay
 `model.add(...)` may follow a first layer with `input_shape`.
 """
 from distflow.keras.layers import InputLayer
+from distflow.keras.distributed import current_strategy
+from distflow.keras.saving import Saving
 from distflow.keras.training import Trainer
 from distflow.nn import sequential as _sequential
 
 __all__ = ["Sequential"]
 
 
-class Sequential(Trainer, _sequential.Sequential):
+class Sequential(Trainer, Saving, _sequential.Sequential):
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(None, name=name)
         self.trainable = trainable
+        self._distribute_strategy = current_strategy()  # made in a tf.distribute scope
         for layer in layers or []:
             self.add(layer)
 
@@ -63,6 +66,12 @@ class Sequential(Trainer, _sequential.Sequential):
     def set_weights(self, values, session=None):
         self._ensure_built()
         super().set_weights(values, session)
+
+    @property
+    def losses(self):
+        """The layers' regularization losses (Keras's model.losses): the layers' own `losses`
+        (none of distflow's layers takes a regularizer yet, so usually [])."""
+        return [t for layer in self._layers for t in getattr(layer, "losses", [])]
 
     @property
     def metrics_names(self):

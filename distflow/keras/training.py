@@ -19,7 +19,11 @@ The numbers are Keras's:
   * evaluate returns the loss alone, or [loss, *metrics] when metrics were compiled
     (return_dict=True: a dict); predict returns a NumPy array;
   * x may be a tf.data.Dataset of (x, y) batches (fit, evaluate, validation_data) or of x
-    batches (predict): its batches are the steps (batch_size and shuffle are then ignored).
+    batches (predict): its batches are the steps (batch_size and shuffle are then ignored);
+    with steps_per_epoch, every epoch takes the next steps of one iterator over it.
+
+A model made or compiled in a tf.distribute strategy's scope runs its epochs and predict through
+keras/distributed.py (each rank its part of every global batch, the logs summed over ranks).
 """
 import time
 
@@ -30,6 +34,7 @@ from distflow.data.dataset import Dataset
 from distflow.function import TensorSpec, function
 from distflow.framework import dtypes
 from distflow.keras import callbacks as callbacks_module
+from distflow.keras import distributed as distributed_module
 from distflow.keras import metrics as metrics_module
 from distflow.keras import optimizers as optimizers_module
 from distflow.nn import losses as losses_module
@@ -76,6 +81,9 @@ class Trainer:
         self._run_eagerly = bool(run_eagerly)
         self._steps = {}
         self._metric_objects = None
+        # tf.distribute: a model made or compiled in strategy.scope() trains under that strategy
+        self._distribute_strategy = distributed_module.current_strategy() \
+            or getattr(self, "_distribute_strategy", None)
         self.compiled = True
 
     # -- the steps -------------------------------------------------------------------------------
@@ -131,7 +139,8 @@ class Trainer:
         if not self.compiled:
             raise ValueError(_NOT_COMPILED)
         _unsupported(class_weight=class_weight, sample_weight=sample_weight,
-                     steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
+                     steps_per_epoch=None if _is_dataset(x) else steps_per_epoch,
+                     validation_steps=validation_steps)
         batch_size = _batch_size(batch_size)
         verbose = _verbose(verbose)
         x, y = self._arrays(x, y)
@@ -154,20 +163,26 @@ class Trainer:
             x, y = x[:split_at], y[:split_at]
         if validation_data is not None:
             val_x, val_y = self._arrays(*_unpack(validation_data))
-        steps = _num_steps(x, batch_size)
+        # steps_per_epoch (datasets): each epoch takes the next steps from one iterator
+        per_epoch = _StepsPerEpoch(x, steps_per_epoch) if steps_per_epoch is not None else None
+        steps = per_epoch.steps if per_epoch is not None else _num_steps(x, batch_size)
         x_like, y_like = self._shaped_like(x, y)
         self._build_for(x_like)
         metric_objects = self._metrics_for(y_like)
         cbs = callbacks_module.CallbackList(callbacks, self, {
             "epochs": epochs, "steps": steps, "verbose": verbose}, verbose)
-        rng = _shuffle_rng() if shuffle and not _is_dataset(x) else None  # a dataset: its order
+        rng = _shuffle_rng(distributed_module.strategy_for(self)) \
+            if shuffle and not _is_dataset(x) else None  # a dataset: its order
         self.stop_training = False
         cbs.call("on_train_begin", None)
         logs = None
         for epoch in range(initial_epoch, epochs):
             cbs.call("on_epoch_begin", epoch, None)
             order = rng.permutation(len(x)) if rng is not None else None
-            logs = self._run_epoch("train", x, y, batch_size, metric_objects, order, cbs)
+            epoch_x = per_epoch.next_epoch() if per_epoch is not None else x
+            logs = self._run_epoch("train", epoch_x, y, batch_size, metric_objects, order, cbs)
+            if per_epoch is not None and per_epoch.ran_out:
+                self.stop_training = True  # Keras: "Your input ran out of data"
             logs = _sorted(logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 val = self._run_epoch("test", val_x, val_y, validation_batch_size or batch_size,
@@ -181,6 +196,10 @@ class Trainer:
 
     def _run_epoch(self, kind, x, y, batch_size, metric_objects, order=None, cbs=None):
         """Runs every batch, then turns the batch results into Keras's logs (Python floats)."""
+        strategy = distributed_module.strategy_for(self)
+        if strategy is not None:  # tf.distribute: each rank its part, logs over all ranks
+            return distributed_module.run_epoch(self, strategy, kind, x, y, batch_size,
+                                                metric_objects, order, cbs)
         step = None if _is_dataset(x) else self._step(kind, x, y)
         hooks = cbs.batch_hooks if cbs is not None else []
         results = []
@@ -237,7 +256,11 @@ class Trainer:
             batches = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
         self._build_for(x)
         start = time.perf_counter()
-        outs = [self._step("predict", xb)(xb) for xb in batches]
+        strategy = distributed_module.strategy_for(self)
+        if strategy is not None:  # tf.distribute: each rank its part, every rank all rows
+            outs = distributed_module.predict(self, strategy, batches)
+        else:
+            outs = [self._step("predict", xb)(xb) for xb in batches]
         if verbose:
             callbacks_module.print_progress(len(outs), time.perf_counter() - start, {}, verbose)
         if not outs:
@@ -348,8 +371,39 @@ def _num_steps(x, batch_size):
     n = int(x.cardinality())
     if n == -1:
         raise ValueError("When providing an infinite dataset, you must specify the number of "
-                         "steps to run (steps_per_epoch is not supported: take() a finite part)")
+                         "steps to run (`steps_per_epoch`)")
     return n if n >= 0 else None
+
+
+class _StepsPerEpoch:
+    """fit(dataset, steps_per_epoch=n): every epoch is the next n batches of ONE iterator over
+    the dataset (a repeated dataset goes on where the last epoch stopped, as in Keras); a finite
+    dataset that runs out ends training after that epoch."""
+
+    def __init__(self, dataset, steps):
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError("`steps_per_epoch` must be a positive integer, got %r" % (steps,))
+        self.steps = int(steps)
+        self.ran_out = False
+        self._dataset = dataset
+        self._iterator = iter(dataset)
+
+    def next_epoch(self):
+        import itertools
+
+        def make():
+            count = 0
+            for element in itertools.islice(self._iterator, self.steps):
+                count += 1
+                yield element
+            if count < self.steps:
+                import warnings
+                warnings.warn("Your input ran out of data; interrupting training. Make sure that "
+                              "your dataset or generator can generate at least `steps_per_epoch "
+                              "* epochs` batches. You may need to use the `.repeat()` function "
+                              "when building your dataset.", stacklevel=2)
+                self.ran_out = True
+        return Dataset(make, lambda: self._dataset.element_spec, self.steps, "_TakeDataset")
 
 
 def _unpack(data):
@@ -387,10 +441,14 @@ def _unsupported(**arguments):
         raise NotImplementedError("distflow.keras does not support %s" % ", ".join(given))
 
 
-def _shuffle_rng():
+def _shuffle_rng(strategy=None):
     """fit's shuffling generator: from the global seed when set (tf.random.set_seed or
-    keras.utils.set_random_seed), else from NumPy's global state (np.random.seed)."""
-    global_seed, op_seed = random_ops.get_seed(None)
-    if global_seed is None:
-        return np.random.default_rng(np.random.randint(0, 2 ** 31 - 1))
-    return np.random.default_rng([global_seed, op_seed])
+    keras.utils.set_random_seed), else from NumPy's global state (np.random.seed); under a
+    tf.distribute strategy, rank 0's draw, so every rank makes the same batches."""
+    def draw():
+        global_seed, op_seed = random_ops.get_seed(None)
+        if global_seed is None:
+            return np.random.randint(0, 2 ** 31 - 1)
+        return [global_seed, op_seed]
+    seed = draw() if strategy is None else distributed_module.shuffle_seed(strategy, draw)
+    return np.random.default_rng(seed)

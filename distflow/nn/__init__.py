@@ -11,5 +11,7 @@ from distflow.ops.conv_ops import *  # noqa: F401,F403  (conv2d, conv1d, ...)
 from distflow.ops.pooling_ops import *  # noqa: F401,F403  (max_pool2d, avg_pool2d, ...)
 from distflow.ops.sort_ops import in_top_k, top_k  # noqa: F401  (tf.nn.top_k, tf.nn.in_top_k)
 from distflow.nn import initializers, losses, metrics  # noqa: F401
+from distflow.nn.losses import (compute_average_loss,  # noqa: F401,E402  (tf.nn's names)
+                                scale_regularization_loss)
 from distflow.nn.layers import Dense, Dropout, Layer, get_activation  # noqa: F401
 from distflow.nn.sequential import Sequential  # noqa: F401

@@ -42,7 +42,7 @@ __all__ = ["Reduction", "Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber"
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
            "mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
            "categorical_crossentropy", "sparse_categorical_crossentropy", "mse", "mae", "MSE",
-           "MAE", "compute_average_loss", "get"]
+           "MAE", "compute_average_loss", "scale_regularization_loss", "get"]
 
 EPSILON = 1e-7  # keras.backend.epsilon(): probabilities are clipped to [eps, 1 - eps]
 
@@ -291,18 +291,41 @@ def compute_average_loss(per_example_loss, global_batch_size=None, name=None):
 
     Summed over the ranks (by the all-reduce of the gradients) this is exactly the mean over the
     whole global batch, for uneven shards and short last batches too. Without global_batch_size
-    it is the local mean.
+    it is the local mean, or, inside tf.distribute's strategy.run with several replicas, the sum
+    divided by the number of samples of all replicas (one small all-reduce finds it).
     """
     with name_scope(name, "average_loss"):
         per_example_loss = _float_tensor(per_example_loss)
         total = math_ops.reduce_sum(per_example_loss)
         if global_batch_size is None:
-            return math_ops.reduce_mean(per_example_loss)
+            replica = _replica_context()
+            if replica is None:
+                return math_ops.reduce_mean(per_example_loss)
+            count = math_ops.cast(array_ops.size(per_example_loss), total.dtype)
+            return math_ops.divide_no_nan(total, replica.all_reduce("SUM", count))
         if dtype_of(global_batch_size) is not None:
             return math_ops.divide(total, math_ops.cast(global_batch_size, total.dtype))
         if not global_batch_size > 0:
             raise ValueError("global_batch_size must be positive, got %r" % (global_batch_size,))
         return math_ops.divide(total, float(global_batch_size))
+
+
+def scale_regularization_loss(regularization_loss, name=None):
+    """tf.nn.scale_regularization_loss: the loss divided by the number of replicas in sync, so
+    that adding it on every replica (whose gradients are summed) counts it once."""
+    replica = _replica_context()
+    loss = _float_tensor(regularization_loss)
+    if replica is None:
+        return loss
+    return math_ops.divide(loss, float(replica.num_replicas_in_sync))
+
+
+def _replica_context():
+    """The tf.distribute replica context of a strategy.run with several replicas, or None."""
+    from distflow.framework import context
+    replicas = context.ctx.replica_contexts
+    replica = replicas[-1] if replicas else None
+    return replica if replica is not None and replica.num_replicas_in_sync > 1 else None
 
 
 _FUNCTIONS = {"mse": mean_squared_error, "mean_squared_error": mean_squared_error,

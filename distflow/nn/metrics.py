@@ -29,6 +29,7 @@ class Metric:
     def __init__(self, name=None):
         self.name = name or self.default_name
         self._state = np.zeros(len(self.state_names), dtype=np.float64)
+        self._strategy = _strategy_of_scope()
 
     # -- the sums ------------------------------------------------------------------------------
     def update_state(self, y_true, y_pred):
@@ -68,10 +69,17 @@ class Metric:
         return self._state[-1]
 
     def result(self):
-        """The metric over everything added so far, as a Python float; NaN before any data."""
-        if self.count == 0:
-            return float("nan")
-        return float(self._result())
+        """The metric over everything added so far, as a Python float; NaN before any data.
+        Made in a tf.distribute scope of several replicas, over every replica's data (TF's
+        rule: every rank must then ask, since the sums are all-reduced)."""
+        saved = self._state
+        self._state = _replica_sums(getattr(self, "_strategy", None), saved)
+        try:
+            if self.count == 0:
+                return float("nan")
+            return float(self._result())
+        finally:
+            self._state = saved
 
     def __repr__(self):
         return "<%s %s=%.6g over %d values>" % (type(self).__name__, self.name, self.result(),
@@ -228,6 +236,7 @@ class _MeanOfMatches(Metric):
     state_names = ("correct", "count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        check_values(self.name, y_true, y_pred)
         matches = np.asarray(self._matches(np.asarray(y_true), np.asarray(y_pred)), np.float64)
         if matches.ndim > 1:
             matches = matches.reshape(matches.shape[0], -1).mean(axis=1)
@@ -311,6 +320,22 @@ def get(identifier):
         raise ValueError("Unknown metric %r; known: %s" % (identifier, ", ".join(sorted(_BY_NAME))))
 
 
+def _strategy_of_scope():
+    """The tf.distribute strategy of an open scope with several replicas, or None."""
+    from distflow.framework import context
+    strategies = context.ctx.distribution_strategies
+    strategy = strategies[-1] if strategies else None
+    return strategy if strategy is not None and strategy.num_replicas_in_sync > 1 else None
+
+
+def _replica_sums(strategy, state):
+    if strategy is None:
+        return state
+    total = state.copy()
+    strategy._communicator.allreduce(total, "sum", name="metric result")
+    return total
+
+
 def pack_states(metrics):
     """The states of several metrics in one flat float64 array: one all-reduce for all of them."""
     if not metrics:
@@ -332,8 +357,20 @@ def unpack_states(metrics, flat):
     return metrics
 
 
+def check_values(name, *values):
+    """Metrics add up values after a step: a symbolic tensor (inside a df.function or a graph)
+    has none yet, so it is refused with what to do instead."""
+    from distflow.framework.graph import Tensor
+    if any(isinstance(v, Tensor) for v in values):
+        raise TypeError("%s.update_state got a symbolic tensor (inside a tf.function or a TF1 "
+                        "graph): distflow's metrics add up values after a step. Return the "
+                        "labels and predictions from the step and call update_state on them "
+                        "outside the function." % name)
+
+
 def _paired(y_true, y_pred, name):
     """float64 arrays of one shape. (n,) against (n, 1) is reshaped, never broadcast to (n, n)."""
+    check_values(name, y_true, y_pred)
     y_true = np.asarray(y_true, dtype=np.float64)
     y_pred = np.asarray(y_pred, dtype=np.float64)
     if y_true.shape != y_pred.shape:

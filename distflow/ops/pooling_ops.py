@@ -208,6 +208,9 @@ def _pool2d(opdef, input, ksize, strides, padding, data_format, name, what):
         raise TypeError("Value passed to parameter 'value' has DataType %s not in list of "
                         "allowed values: float16, float32, float64 (op AvgPool)" % x.dtype.name)
     attrs = _attrs(ksize, strides, padding, what)
+    if opdef is AvgPool and not isinstance(attrs["padding"], str):
+        raise ValueError("%s: padding must be 'SAME' or 'VALID' (TF's average pooling takes no "
+                         "explicit padding), got %r" % (what, padding))
     if x.shape.rank is not None and x.shape.rank != 4:
         raise ValueError("%s: input must be 4-D (NHWC), got shape %s" % (what, x.shape))
     return apply(opdef, [x], attrs, name=name)

@@ -123,6 +123,27 @@ def get_seed(op_seed, graph=None):
     return (0, _MAXINT32) if seeds == (0, 0) else seeds
 
 
+_shared_entropy = []  # [entropy, draws]: set by a tf.distribute strategy (share_entropy)
+
+
+def unseeded_entropy():
+    """Entropy for a data order with no seed (an unseeded Dataset.shuffle, Keras fit's
+    shuffling): the operating system's, unless a tf.distribute strategy made every rank share
+    one stream (share_entropy), so that every rank draws the same order, as global-batch
+    training needs."""
+    if not _shared_entropy:
+        return np.random.SeedSequence().entropy
+    _shared_entropy[1] += 1
+    return int(np.random.SeedSequence([_shared_entropy[0], _shared_entropy[1]])
+               .generate_state(4, np.uint32).view(np.uint64)[0])
+
+
+def share_entropy(entropy):
+    """Makes unseeded_entropy() a stream from `entropy`, which every rank must pass alike."""
+    if not _shared_entropy:
+        _shared_entropy.extend([int(entropy), 0])
+
+
 def _truncate(seed):
     return int(seed) % (_MAXINT32 + 1)
 

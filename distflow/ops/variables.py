@@ -165,6 +165,8 @@ class EagerVariable(Variable):
         self._trainable = bool(trainable)
         scope = context.ctx.eager_name_stack
         self._name = (scope + "/" if scope else "") + (name or "Variable") + ":0"
+        for observe in context.ctx.variable_observers:
+            observe(self)
 
     # storage protocol used by dispatch and by graph kernels that capture this variable
     def _value_or_none(self):

@@ -2,6 +2,7 @@
 from distflow.train.adadelta import AdadeltaOptimizer  # noqa: F401
 from distflow.train.adagrad import AdagradOptimizer  # noqa: F401
 from distflow.train.adam import AdamOptimizer  # noqa: F401
+from distflow.train.checkpoint import Checkpoint, CheckpointManager  # noqa: F401
 from distflow.train.gradient_descent import GradientDescentOptimizer  # noqa: F401
 from distflow.train.learning_rate_decay import (cosine_decay, exponential_decay,  # noqa: F401
                                                 inverse_time_decay, natural_exp_decay,
@@ -19,6 +20,8 @@ __all__ = [
     "AdadeltaOptimizer",
     "AdagradOptimizer",
     "AdamOptimizer",
+    "Checkpoint",
+    "CheckpointManager",
     "FtrlOptimizer",
     "GradientDescentOptimizer",
     "MomentumOptimizer",

@@ -9,7 +9,7 @@ from distflow.framework import context
 from distflow.ops import array_ops, comparison_ops, control_flow_ops, dispatch, math_ops
 from distflow.ops.training_ops import KerasNadam
 from distflow.train import clip_ops
-from distflow.train.optimizer import Optimizer
+from distflow.train.optimizer import Optimizer, aggregate_across_replicas
 
 
 class _VariableList(list):
@@ -48,7 +48,8 @@ class KerasStyle:
         self._hyper["learning_rate"] = value
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
-        grads_and_vars = list(grads_and_vars)
+        # summed across tf.distribute replicas first, then clipped (Keras clips the aggregate)
+        grads_and_vars = aggregate_across_replicas(grads_and_vars)
         if any(c is not None and c > 0
                for c in (self.clipnorm, self.clipvalue, self.global_clipnorm)):
             grads = [g for g, _ in grads_and_vars]
@@ -59,7 +60,7 @@ class KerasStyle:
                 with graph.as_default():
                     grads = self._clip_gradients(grads)
             grads_and_vars = [(g, v) for g, (_, v) in zip(grads, grads_and_vars)]
-        return super().apply_gradients(grads_and_vars, global_step, name)
+        return self._apply_aggregated(grads_and_vars, global_step, name)
 
     def _clip_gradients(self, grads):
         """Keras's `_clip_gradients`: clipnorm per gradient (tf.clip_by_norm, Keras's TF

@@ -74,6 +74,11 @@ class Optimizer:
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
         """Applies the updates; in a graph, returns the Operation that does so."""
+        return self._apply_aggregated(aggregate_across_replicas(grads_and_vars), global_step,
+                                      name)
+
+    def _apply_aggregated(self, grads_and_vars, global_step=None, name=None):
+        """apply_gradients once the gradients are summed across tf.distribute replicas."""
         grads_and_vars = list(grads_and_vars)
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
         if not pairs:
@@ -357,3 +362,13 @@ def get_or_create_global_step(graph=None):
         if not isinstance(step, variables.GraphVariable):
             (graph or get_default_graph()).add_to_collection(GraphKeys.GLOBAL_STEP, step)
     return step
+
+
+def aggregate_across_replicas(grads_and_vars):
+    """Inside tf.distribute's `strategy.run`, [(gradient, variable)] with the gradients summed
+    across replicas (TF's optimizers aggregate in a replica context, so a custom loop that
+    divides its loss by the global batch gets the one-process gradient); elsewhere unchanged."""
+    replicas = context.ctx.replica_contexts
+    if not replicas or replicas[-1] is None:
+        return list(grads_and_vars)
+    return replicas[-1].aggregate_gradients(list(grads_and_vars))

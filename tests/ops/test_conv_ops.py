@@ -181,6 +181,8 @@ def test_bad_arguments_name_the_value():
                        match="Size of out_backprop"):
         df.nn.conv2d_transpose(np.zeros((1, 3, 3, 1), np.float32),
                                np.zeros((3, 3, 2, 1), np.float32), [1, 9, 9, 2], 1, "SAME")
+    with pytest.raises(ValueError, match="no explicit padding"):
+        df.nn.avg_pool2d(x, 2, 2, [[0, 0], [1, 1], [1, 1], [0, 0]])
     with pytest.raises(ValueError, match="negative"):
         df.nn.conv2d(x, np.zeros((5, 5, 2, 1), np.float32), 1, "VALID")
 

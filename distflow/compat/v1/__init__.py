@@ -163,3 +163,12 @@ def enable_eager_execution(*args, **kwargs):
 
 def disable_eager_execution():
     _context.ctx.v1_eager = False
+
+
+def __getattr__(name):
+    # tf.compat.v1.distribute (strategies, ReduceOp, get_strategy): the same module as TF2's
+    # tf.distribute, loaded on first use like distflow.distribute itself
+    if name == "distribute":
+        import importlib
+        return importlib.import_module("distflow.distribute")
+    raise AttributeError("module 'distflow.compat.v1' has no attribute %r" % name)
