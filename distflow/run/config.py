@@ -148,7 +148,7 @@ def check_layers(blocks, image):
             filled[key] = float(value) if kind == "dropout" else value
         if kind in _IMAGE_BLOCKS and flat:
             raise ConfigError("%s: %s needs image inputs (%s)" % (
-                where, kind, "data.dataset = digits" if not image else
+                where, kind, "data.dataset = digits or mnist" if not image else
                 "it must come before flatten and dense blocks"))
         if kind in ("dense", "dropout") and not flat:
             raise ConfigError("%s: %s after %s needs a {flatten: {}} block before it"
@@ -162,8 +162,8 @@ def check_layers(blocks, image):
 
 
 # Datasets whose target is a class (softmax cross-entropy on logits, accuracy); the rest regress.
-CLASSIFICATION_DATASETS = ("digits",)
-IMAGE_DATASETS = ("digits",)
+CLASSIFICATION_DATASETS = ("digits", "mnist")
+IMAGE_DATASETS = ("digits", "mnist")
 
 
 def is_classification(config):
@@ -176,7 +176,7 @@ SCHEMA = {
     "device": ("auto", _choice("auto", "cpu", "gpu")),
     "cuda_graphs": (True, _bool),
     "data": {
-        "dataset": ("boston", _choice("boston", "csv", "synthetic", "digits")),
+        "dataset": ("boston", _choice("boston", "csv", "synthetic", "digits", "mnist")),
         "csv": (None, _optional(_string)),
         "target": ("MEDV", _string),
         "features": (None, _optional(_string_list)),
@@ -325,9 +325,9 @@ def load_config(path=None, overrides=(), base_dir=None):
         raise ConfigError("data.dataset = %r holds images: model.layers must describe the "
                           "network (e.g. configs/digits_cnn.yaml); model.hidden is for tables"
                           % data["dataset"])
-    if data["dataset"] == "digits" and data["target"] != "MEDV" and data["target"] != "label":
-        raise ConfigError("data.target = %r is not allowed for the digits: expected 'label'"
-                          % data["target"])
+    if data["dataset"] in IMAGE_DATASETS and data["target"] not in ("MEDV", "label"):
+        raise ConfigError("data.target = %r is not allowed for data.dataset = %r: expected "
+                          "'label'" % (data["target"], data["dataset"]))
     opt = config["optimizer"]
     if opt["schedule"] == "piecewise" and len(opt["values"]) != len(opt["boundaries"]) + 1:
         raise ConfigError("optimizer.values must have one more entry than optimizer.boundaries "

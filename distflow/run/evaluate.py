@@ -166,7 +166,8 @@ def evaluate(path, csv=None, split="test", communicator=None, device="cpu"):
     else:
         config = meta["config"]
         dataset = inputs.load_dataset(config)
-        chosen = [s for s in inputs.splits(config, len(dataset.y)) if s.name == meta["split"]]
+        chosen = [s for s in inputs.splits(config, len(dataset.y), dataset.keras_train)
+                  if s.name == meta["split"]]
         if not chosen:
             raise ConfigError("the checkpoint's split %r cannot be rebuilt from its config"
                               % meta["split"])
@@ -176,7 +177,7 @@ def evaluate(path, csv=None, split="test", communicator=None, device="cpu"):
     if scaler is not None:
         x = scaler.transform(x)
     if meta.get("pixel_scale") is not None:
-        x = x * meta["pixel_scale"]
+        x = inputs.scale_pixels(x, meta["pixel_scale"])
     if meta.get("classes"):
         y = np.asarray(y, np.float64)
         bad = (y != np.floor(y)) | (y < 0) | (y >= meta["classes"])

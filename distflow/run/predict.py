@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from distflow.data.csv import open_text
+from distflow.run import inputs
 from distflow.run.config import ConfigError
 from distflow.run.evaluate import csv_features, load_model, log_softmax, standardizer_of
 
@@ -30,7 +31,7 @@ def _predict(replica, meta, x):
     if meta.get("input_shape"):
         x = x.reshape((-1,) + tuple(meta["input_shape"]))
     if meta.get("pixel_scale") is not None:
-        x = x * meta["pixel_scale"]
+        x = inputs.scale_pixels(x, meta["pixel_scale"])
     out = replica.predict(x.astype(np.float32))
     return np.exp(log_softmax(out)) if meta.get("classes") else out
 

@@ -59,7 +59,7 @@ def train(config, resume=False, output=None, device=None, progress=True):
         config["data"]["csv"] = os.path.abspath(config["data"]["csv"])
     ctx = world.join(config)
     dataset = inputs.load_dataset(config)
-    split_list = inputs.splits(config, len(dataset.y))
+    split_list = inputs.splits(config, len(dataset.y), dataset.keras_train)
     devices = ctx.communicator.allgather_object(ctx.device)
     opened = None
     if ctx.rank == 0:

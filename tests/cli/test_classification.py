@@ -213,3 +213,46 @@ def test_the_classifier_resumes_on_another_number_of_ranks(digits_runs, tmp_path
     summary = json.loads((part / "summary.json").read_text())
     assert summary["test_accuracy"] == json.loads(
         (whole_dir / "summary.json").read_text())["test_accuracy"]
+
+
+def _fake_mnist(home, train=600, test=200):
+    """A small mnist.npz in Keras's layout, made from the shipped digits (each 8x8 image
+    enlarged 3x and padded to 28x28, pixels 0..255), in a Keras home for the test."""
+    images, labels = load_digits()
+    big = np.kron(images[..., 0].astype(np.float64), np.ones((3, 3))) * (255 / 16)
+    big = np.pad(big, ((0, 0), (2, 2), (2, 2))).round().astype(np.uint8)
+    os.makedirs(home / "datasets")
+    np.savez(home / "datasets" / "mnist.npz", x_train=big[:train], y_train=labels[:train],
+             x_test=big[train:train + test], y_test=labels[train:train + test])
+    return {"KERAS_HOME": str(home)}
+
+
+MNIST_YAML = os.path.join(REPO, "configs", "mnist_cnn.yaml")
+
+
+def test_mnist_config_trains_on_keras_s_split_from_the_cache(tmp_path):
+    env = _fake_mnist(tmp_path / "keras")
+    out = tmp_path / "run"
+    proc = distflow(["train", MNIST_YAML, "--output", out, "--no-progress", "--set",
+                     "train.epochs=2", "--set", "output.plot=false"] + NO_EXTRAS, env=env)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    # the file's own split: 600 to train (10 steps of 64 per epoch), 200 to test
+    assert summary["test_count"] == 200 and summary["steps"] == 20
+    assert summary["test_accuracy"] >= 0.6, summary  # chance is 0.1
+    _, meta = final_arrays(out)
+    assert meta["input_shape"] == [28, 28, 1] and meta["pixel_scale"] == pytest.approx(1 / 255)
+    proc = distflow(["eval", out, "--json"], env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["accuracy"] == pytest.approx(summary["test_accuracy"])
+
+
+def test_mnist_file_that_is_not_mnist_is_one_message(tmp_path):
+    home = tmp_path / "keras"
+    os.makedirs(home / "datasets")
+    np.savez(home / "datasets" / "mnist.npz", images=np.zeros((2, 28, 28), np.uint8))
+    proc = distflow(["train", MNIST_YAML, "--output", tmp_path / "run"],
+                    env={"KERAS_HOME": str(home)})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("distflow:")]
+    assert len(lines) == 1 and "data.dataset = 'mnist' cannot be loaded" in lines[0], lines
