@@ -273,13 +273,13 @@ class _SplitRun:
         if replica.classes:
             result["test_confusion"] = test["confusion"].tolist()
         result.update({
-                  "epochs": self.config["train"]["epochs"], "steps": self.step,
-                  "time_s": round(elapsed, 3),
-                  "samples_per_s": trained_samples / elapsed if trained_samples else None,
-                  "resumed_at_epoch": self.start_epoch if self.start_epoch else None,
-                  "ranks": self.comm.size, "devices": self.devices, "split": self.split.name,
-                  "allreduce": self.comm.fused_path() if self.comm.size > 1 else None,
-                  "run_dir": self.run_dir})
+            "epochs": self.config["train"]["epochs"], "steps": self.step,
+            "time_s": round(elapsed, 3),
+            "samples_per_s": trained_samples / elapsed if trained_samples else None,
+            "resumed_at_epoch": self.start_epoch if self.start_epoch else None,
+            "ranks": self.comm.size, "devices": self.devices, "split": self.split.name,
+            "allreduce": self.comm.fused_path() if self.comm.size > 1 else None,
+            "run_dir": self.run_dir})
         if self.chief:
             _write_json(os.path.join(self.run_dir, SUMMARY_FILE), result)
             if self.config["output"]["plot"]:
