@@ -182,6 +182,8 @@ class Replica:
         self.masks = [m for layer in self.model.layers if isinstance(layer, FedDropout)
                       for m in layer.masks]
         self.mask_units = [int(m.shape.as_list()[-1]) for m in self.masks]
+        self.mask_rates = [layer.rate for layer in self.model.layers
+                           if isinstance(layer, FedDropout) for _ in layer.masks]
         if self.classes:
             # the two sums a classifier's metrics need: cross-entropy and correct predictions
             per_sample = nn_ops.sparse_softmax_cross_entropy_with_logits(labels=self.target,
@@ -263,9 +265,11 @@ def var_name(v):
 
 def dropout_masks(seed, epoch, step, global_size, start, stop, rate, units_list):
     """This rank's rows [start, stop) of the scaled keep-masks of one global step, one array per
-    dropout placeholder; the global masks depend only on (seed, epoch, step)."""
+    dropout placeholder; the global masks depend only on (seed, epoch, step). `rate`: one rate
+    for all, or one per placeholder (the dropout blocks of model.layers)."""
     masks = []
-    for i, units in enumerate(units_list):
+    rates = rate if isinstance(rate, (list, tuple)) else [rate] * len(units_list)
+    for i, (units, rate) in enumerate(zip(units_list, rates)):
         rng = np.random.default_rng([derive_seed(seed, 7919), epoch, step, i])
         keep = rng.random((global_size, units))[start:stop] >= rate
         masks.append((keep / (1.0 - rate)).astype(np.float32))

@@ -195,7 +195,6 @@ class _SplitRun:
     def _epoch(self, replica, epoch, bar):
         tr = self.config["train"]
         prep, comm = self.prep, self.comm
-        rate = self.config["model"]["dropout"]
         parts = shard_index_list(len(prep.y_train), tr["batch_size"], comm.rank, comm.size,
                                  self.split.seed, epoch, True, tr["drop_last"])
         sse = sae = 0.0  # this rank's sums over the epoch, reduced once at its end
@@ -203,10 +202,10 @@ class _SplitRun:
         t0 = time.time()
         for i, (idx, global_size) in enumerate(parts):
             masks = ()
-            if rate > 0:
+            if replica.mask_units:  # model.dropout, or dropout blocks of model.layers
                 start, stop = shard_bounds(global_size, comm.rank, comm.size)
-                masks = dropout_masks(self.split.seed, epoch, i, global_size, start, stop, rate,
-                                      replica.mask_units)
+                masks = dropout_masks(self.split.seed, epoch, i, global_size, start, stop,
+                                      replica.mask_rates, replica.mask_units)
             # NumPy's overflow warnings would only precede our own message about a non-finite
             # loss; an empty part of a short last batch computes a harmless 0/0 in Mean's grad.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

@@ -256,3 +256,22 @@ def test_mnist_file_that_is_not_mnist_is_one_message(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("distflow:")]
     assert len(lines) == 1 and "data.dataset = 'mnist' cannot be loaded" in lines[0], lines
+
+
+@pytest.mark.slow
+def test_a_dropout_block_trains_the_same_on_two_ranks(tmp_path):
+    """Dropout masks are drawn over the global batch: 2 ranks = 1 process with a dropout block."""
+    layers = ("model.layers=[{conv2d: {filters: 8}}, {max_pool2d: {}}, {flatten: {}}, "
+              "{dense: {units: 32}}, {dropout: {rate: 0.3}}]")
+    arrays = {}
+    for ranks in (1, 2):
+        out = tmp_path / ("r%d" % ranks)
+        proc = distflow(["train", DIGITS_YAML, "--output", out, "--no-progress", "--set", layers,
+                         "--set", "train.epochs=2", "--set", "output.plot=false"] + NO_EXTRAS,
+                        ranks=ranks)
+        assert proc.returncode == 0, proc.stderr
+        arrays[ranks], _ = final_arrays(out)
+        assert json.loads((out / "summary.json").read_text())["test_accuracy"] > 0.8
+    for name in arrays[1]:
+        np.testing.assert_allclose(arrays[2][name], arrays[1][name], rtol=1e-5, atol=1e-5,
+                                   err_msg=name)
