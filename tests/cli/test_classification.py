@@ -141,6 +141,23 @@ def test_predict_writes_class_and_probabilities(digits_runs, tmp_path):
     expected /= expected.sum(1, keepdims=True)
     np.testing.assert_allclose(probs, expected, atol=2e-5)
     assert np.mean(classes == labels[:40]) >= 0.9
+    # eval on the same rows with their labels: the accuracy of those predictions
+    labelled = tmp_path / "labelled.csv"
+    with open(labelled, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(names + ["label"])
+        for i in range(40):
+            w.writerow(images[i].ravel().tolist() + [labels[i]])
+    proc = distflow(["eval", out, "--csv", labelled, "--json"])
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["count"] == 40
+    assert result["accuracy"] == pytest.approx(np.mean(classes == labels[:40]))
+    with open(labelled, "a") as f:
+        f.write(",".join(["0"] * 64) + ",10\n")  # no class 10 among the digits
+    proc = distflow(["eval", out, "--csv", labelled])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "class numbers 0..9, found 10" in proc.stderr
 
 
 BAD_LAYERS = [
