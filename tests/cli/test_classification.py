@@ -113,6 +113,13 @@ def test_eval_reports_accuracy(digits_runs):
     assert result["cross_entropy"] == pytest.approx(summary["test_cross_entropy"], rel=1e-6)
     text = distflow(["eval", out, "--split", "train"]).stdout
     assert "1437 rows" in text and "accuracy %.4f" % summary["train_accuracy"] in text
+    # on 3 ranks each predicts a third of the rows; the sums give the same metrics, printed once
+    proc = distflow(["eval", out, "--json"], ranks=3)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count('"accuracy"') == 1
+    three = json.loads(proc.stdout)
+    assert three["count"] == 360 and three["accuracy"] == result["accuracy"]
+    assert three["cross_entropy"] == pytest.approx(result["cross_entropy"], rel=1e-9)
 
 
 @pytest.mark.slow
