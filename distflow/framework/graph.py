@@ -10,6 +10,7 @@ class GraphKeys:
     GLOBAL_VARIABLES = "variables"
     TRAINABLE_VARIABLES = "trainable_variables"
     LOCAL_VARIABLES = "local_variables"
+    METRIC_VARIABLES = "metric_variables"
     GLOBAL_STEP = "global_step"
     SUMMARIES = "summaries"
     UPDATE_OPS = "update_ops"

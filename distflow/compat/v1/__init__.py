@@ -33,6 +33,10 @@ from distflow.summary import v1 as _summary_v1
 from distflow.ops import constant_op as _constant_op, logging_ops as _logging_ops
 from distflow.ops import state_ops as _state_ops
 from distflow.compat.v1 import deprecated as _deprecated, init_ops as _init_ops
+from distflow.compat.v1 import metrics as _metrics, monitored_session as _monitored
+from distflow.compat.v1.platform import app, flags, logging  # noqa: F401
+from distflow.client.config_proto import (ConfigProto, GPUOptions, GraphOptions,  # noqa: F401
+                                          RunOptions)
 from distflow.compat.v1.variable_scope import (AUTO_REUSE, VariableScope,  # noqa: F401
                                                get_variable, get_variable_scope, variable_scope)
 
@@ -110,6 +114,10 @@ def _wrapped_namespace(name, module):
 
 
 train = _wrapped_namespace("train", _train)
+for _name in _monitored.__all__:  # tf.train.MonitoredTrainingSession, its hooks
+    setattr(train, _name, _v1(getattr(_monitored, _name)) if _name == "MonitoredTrainingSession"
+            else getattr(_monitored, _name))
+metrics = _wrapped_namespace("metrics", _metrics)  # tf.metrics.accuracy, tf.metrics.mean
 nn = _wrapped_namespace("nn", _nn_ops)
 nn.softmax_cross_entropy_with_logits = _v1(_nn_ops.softmax_cross_entropy_with_logits_v1)
 for _m in (_activation_ops, _normalization_ops):  # tf.nn.relu6, tf.nn.moments, ...
@@ -147,9 +155,23 @@ def executing_eagerly():
     return _context.ctx.v1_eager and _context.executing_eagerly()
 
 
-def enable_eager_execution(*args, **kwargs):
+def enable_eager_execution(config=None, device_policy=None, execution_mode=None):
+    """TF1 names run eagerly from now on, as TF2's do."""
+    _context.set_default_mode("eager")
     _context.ctx.v1_eager = True
 
 
 def disable_eager_execution():
+    """Every name builds graphs from now on, TF2's too (`tf.constant` in a TF2 program makes a
+    graph tensor that a Session runs), as after TF's call of the same name."""
     _context.ctx.v1_eager = False
+    _context.set_default_mode("graph")
+
+
+def enable_v2_behavior():
+    enable_eager_execution()
+
+
+def disable_v2_behavior():
+    """TF1's behavior: graphs and Sessions (what distflow.compat.v1 does by default)."""
+    disable_eager_execution()
