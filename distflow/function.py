@@ -20,7 +20,7 @@ import threading
 
 import numpy as np
 
-from distflow import backend
+from distflow import autograph, backend
 from distflow.autodiff.gradients import gradients
 from distflow.client.plan import Plan
 from distflow.client.session import Session
@@ -50,22 +50,26 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None,
 
     input_signature fixes the one trace: calls must pass tensors compatible with it.
     reduce_retracing (TF 2.0's experimental_relax_shapes) retraces a new shape once, with the
-    sizes that differ left unknown, so later shapes reuse that trace. `autograph` and
-    `jit_compile` are accepted for compatibility; Python control flow is not converted, so an
-    `if` on a tensor's value raises while tracing.
+    sizes that differ left unknown, so later shapes reuse that trace. With `autograph` (the
+    default) Python `if`, `while` and `for` on tensors become cond and while_loop
+    (distflow/autograph). `jit_compile` is accepted for compatibility.
     """
     relax = bool(reduce_retracing or experimental_relax_shapes)
 
     def decorate(fn):
-        return Function(fn, input_signature=input_signature, reduce_retracing=relax, name=name)
+        return Function(fn, input_signature=input_signature, reduce_retracing=relax, name=name,
+                        autograph=autograph)
     return decorate if func is None else decorate(func)
 
 
 class Function:
     """A Python function with its traces (ConcreteFunctions), one per kind of input."""
 
-    def __init__(self, python_function, input_signature=None, reduce_retracing=False, name=None):
+    def __init__(self, python_function, input_signature=None, reduce_retracing=False, name=None,
+                 autograph=True):
         self._python_function = python_function
+        self._autograph = autograph
+        self._converted = None     # the AutoGraph-converted function, made at the first trace
         self._signature = inspect.signature(python_function)
         simple = all(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
                      for p in self._signature.parameters.values())
@@ -99,7 +103,8 @@ class Function:
         bound = getattr(instance, "__dict__", {}).get(attr)
         if bound is None:
             bound = Function(self._python_function.__get__(instance, owner),
-                             self._input_signature, self._reduce_retracing, self._name)
+                             self._input_signature, self._reduce_retracing, self._name,
+                             self._autograph)
             if hasattr(instance, "__dict__"):
                 instance.__dict__[attr] = bound
         return bound
@@ -108,13 +113,19 @@ class Function:
         if not context.executing_eagerly():
             # Already building a graph (another df.function's trace, or TF1 code): the body
             # becomes part of that graph, as TF inlines a function called inside a function.
-            return self._python_function(*args, **kwargs)
+            return self._traced_function()(*args, **kwargs)
         if not kwargs and self._fast_specs is not None:
             fast = self._signature_fast_path(args)
             if fast is not None:
                 return fast[0]._call_arrays(fast[1], args)
         call = self._canonicalize(args, kwargs, specs_allowed=False)
         return self._concrete_for(call)._call_with(call.tensors)
+
+    def _traced_function(self):
+        if self._converted is None:
+            self._converted = autograph.convert(self._python_function) if self._autograph \
+                else self._python_function
+        return self._converted
 
     def _signature_fast_path(self, args):
         """(the trace, its arrays) for a call whose input_signature is a flat list of
@@ -184,13 +195,14 @@ class Function:
     # -- tracing --------------------------------------------------------------------------
     def _trace(self, call, specs):
         graph = Graph()
+        graph.building_function = True  # TF 2's rules for its tensors: == compares elementwise
         graph.seed = random_ops.eager_global_seed()  # seeded programs stay reproducible traced
         tracer = _Tracer(graph, may_create_variables=self._trace_count == 0)
         with graph.as_default(), tracer.lifting_variables():
             placeholders = [dispatch._apply_graph(graph, Placeholder, [], {
                 "dtype": s.dtype, "shape": s.shape}, name) for s, name in zip(specs, call.names)]
             args, kwargs = call.rebuild(placeholders)
-            structured = self._python_function(*args, **kwargs)
+            structured = self._traced_function()(*args, **kwargs)
             outputs = [_output_tensor(x) for x in nest.flatten(structured)]
         updates = _order_variable_accesses(graph, outputs)
         self._trace_count += 1

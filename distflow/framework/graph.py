@@ -81,14 +81,32 @@ class Tensor:
             raise TypeError("Cannot iterate over a tensor with unknown first dimension.")
         return iter([self[i] for i in range(dims[0])])
 
-    # Identity, not elementwise, as in TF1: tensors are feed_dict keys.
-    __hash__ = object.__hash__
+    # In a TF1 graph, identity: tensors are feed_dict keys. In a df.function's graph (TF2),
+    # elementwise, and tensors are unhashable, as in TF 2 (internal tables key them by id()).
+    def __hash__(self):
+        if self.op.graph.building_function:
+            raise TypeError("Tensor is unhashable. Instead, use tensor.ref() as the key.")
+        return object.__hash__(self)
 
     def __eq__(self, other):
-        return self is other
+        if other is None or not self.op.graph.building_function:
+            return self is other
+        from distflow.ops import comparison_ops  # lazily: ops sit above the framework
+        return comparison_ops.equal(self, other)
 
     def __ne__(self, other):
-        return self is not other
+        if other is None or not self.op.graph.building_function:
+            return self is not other
+        from distflow.ops import comparison_ops
+        return comparison_ops.not_equal(self, other)
+
+    def ref(self):
+        """A hashable reference to this tensor (TF's Tensor.ref()), for dict keys and sets."""
+        from distflow.framework.eager import _Ref
+        return _Ref(self)
+
+    def experimental_ref(self):
+        return self.ref()
 
 
 class Operation:
@@ -128,6 +146,10 @@ _VALID_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*$")
 
 class Graph:
     """Operations, unique names, name scopes, collections and seeds of one TF1 graph."""
+
+    # True in a df.function's graph and its cond / loop sub-graphs (TF's FuncGraph flag):
+    # there, tensors follow TF 2's rules for == and hashing
+    building_function = False
 
     def __init__(self):
         self._ops = []

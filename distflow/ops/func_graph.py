@@ -33,6 +33,7 @@ class FuncGraph(Graph):
         Graph.__init__(self)
         self.name = name
         self.outer_graph = outer_graph
+        self.building_function = outer_graph.building_function
         self.seed = outer_graph.seed
         self.captures = {}      # id(tensor of outer_graph) -> (that tensor, its placeholder)
 

@@ -345,14 +345,14 @@ def test_a_variable_initial_value_may_not_depend_on_the_arguments():
         f(df.constant(1.0))
 
 
-def test_python_control_flow_on_a_tensor_value_fails_while_tracing():
-    @df.function
+def test_python_control_flow_on_a_tensor_value_is_converted_unless_autograph_is_off():
     def f(x):
         if x > 0:
             return x
         return -x
+    assert float(df.function(f)(df.constant(-3.0))) == 3.0   # AutoGraph: a cond
     with pytest.raises(TypeError, match="as a Python `bool` is not allowed"):
-        f(df.constant(1.0))
+        df.function(f, autograph=False)(df.constant(1.0))
 
 
 # -- a read that an in-place update follows keeps the value it read (TF2's semantics) ------------
