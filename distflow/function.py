@@ -82,6 +82,7 @@ class Function:
         self._fast_specs = _flat_specs(self._input_signature, self._positional_arity)
         self._trace_count = 0
         self._variables = []       # created by the first trace; the graphs read them
+        self._made_variables = False
         functools.update_wrapper(self, python_function, updated=())
 
     @property
@@ -188,6 +189,11 @@ class Function:
                     newest = candidates[-1].input_specs
                     specs = [_relax(old, new) for old, new in zip(newest, specs)]
                 concrete = self._trace(call, specs)
+                if self._trace_count == 1 and self._made_variables:
+                    # as TF: a first trace that made variables is traced again, which must not
+                    # make them again (a function creating a Variable on every call is refused)
+                    concrete = self._trace(call, specs)
+                    self._trace_count -= 1  # one trace as the user counts them
                 candidates.append(concrete)
             self._by_key[call.key] = concrete
         return concrete
@@ -207,6 +213,7 @@ class Function:
         updates = _order_variable_accesses(graph, outputs)
         self._trace_count += 1
         self._variables.extend(tracer.created)
+        self._made_variables = self._made_variables or tracer.created_eagerly or tracer.created
         concrete = ConcreteFunction(graph, placeholders, structured, outputs, updates, self._name)
         # tf.print / tf.Print (and a cond or loop that may print or update) run on every call,
         # as TF2's automatic control dependencies make them
@@ -240,6 +247,7 @@ class _Tracer:
         self.graph = graph
         self.may_create_variables = may_create_variables
         self.created = []
+        self.created_eagerly = False  # variables made under init_scope (not this trace's own)
 
     @classmethod
     def current(cls):
@@ -285,6 +293,13 @@ class _LiftedVariable(EagerVariable):
         with context.eager_mode():
             EagerVariable.__init__(self, initial_value, trainable=trainable, name=name, dtype=dtype)
         tracer.created.append(self)
+
+    @staticmethod
+    def note_eager_creation():
+        tracer = _Tracer.current()
+        if not tracer.may_create_variables:
+            raise ValueError(_NON_FIRST_CALL)
+        tracer.created_eagerly = True
 
 
 def _order_variable_accesses(graph, outputs):

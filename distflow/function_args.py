@@ -195,10 +195,15 @@ def _convert_for_spec(leaf, spec, arguments, signature, pname):
     return tensor
 
 
+class InputSignatureError(TypeError, ValueError):
+    """Arguments that do not fit a df.function's input_signature: a TypeError, as TF 2.21
+    raises it, and a ValueError, as TF 2's first releases did."""
+
+
 def _signature_error(arguments, signature, pname, what):
     inputs = ",\n    ".join(str(v) for v in arguments.values())
     specs = ",\n    ".join(repr(s) for s in signature)
-    raise ValueError("Python inputs incompatible with input_signature:\n  inputs: (\n    %s)\n"
+    raise InputSignatureError("Python inputs incompatible with input_signature:\n  inputs: (\n    %s)\n"
                      "  input_signature: (\n    %s).\n  Argument '%s' %s."
                      % (inputs, specs, pname, what))
 

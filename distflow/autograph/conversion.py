@@ -55,6 +55,7 @@ def convert(func):
     converted = types.FunctionType(new_code, func.__globals__, func.__name__,
                                    func.__defaults__, tuple(closure))
     converted.__kwdefaults__ = func.__kwdefaults__
+    converted.__qualname__ = func.__qualname__
     converted.__dict__.update(func.__dict__)
     converted.__wrapped__ = func
     return converted
@@ -80,13 +81,12 @@ def _convert_code(func):
     ast.fix_missing_locations(fn)
     ast.increment_lineno(tree, first - 1)
     # the function is defined inside a factory whose parameters are its free variables (and
-    # ag__), so that compiling gives it the same closure layout; `__class__` (zero-argument
-    # super()) needs a class around it for the compiler to create that cell
+    # ag__), so that compiling gives it the same closure layout; in a class body there, so
+    # that its own name stays a global inside it (a recursive call) and zero-argument super()
+    # gets its `__class__` cell
     free = [n for n in func.__code__.co_freevars if n != "__class__"]
-    inner = fn
-    if "__class__" in func.__code__.co_freevars:
-        inner = ast.ClassDef(name="__ag_class", bases=[], keywords=[], body=[fn],
-                             decorator_list=[], **_type_params())
+    inner = ast.ClassDef(name="__ag_class", bases=[], keywords=[], body=[fn],
+                         decorator_list=[], **_type_params())
     factory = ast.FunctionDef(
         name="__ag_factory",
         args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=a) for a in ["ag__"] + free],

@@ -66,6 +66,10 @@ def to_graph_tensor(x, graph, dtype=None, ref=False):
         if x.op.graph is not graph:
             if getattr(graph, "outer_graph", None) is not None:  # a cond branch or loop body
                 return graph.capture(x)
+            if graph.building_function and x.op.graph.building_function:
+                raise TypeError("%r is out of scope and cannot be used here. Use return values, "
+                                "explicit Python locals or TensorFlow collections to access it."
+                                % (x,))
             raise ValueError("Tensor %s must be from the same graph as the other inputs." % x)
         return x
     as_graph = getattr(x, "_graph_tensor", None)

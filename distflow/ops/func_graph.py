@@ -50,7 +50,7 @@ class FuncGraph(Graph):
         if t.op.graph is self:
             return t
         if not self.encloses(t.op.graph):
-            raise ValueError("Tensor %s must be from the same graph as the other inputs." % t)
+            out_of_scope(t, self)
         outer = t if t.op.graph is self.outer_graph else self.outer_graph.capture(t)
         entry = self.captures.get(id(outer))
         if entry is None:
@@ -91,6 +91,15 @@ class FuncGraph(Graph):
 
     def captured_outer_tensors(self):
         return [outer for outer, _ in self.captures.values()]
+
+
+def out_of_scope(t, graph):
+    """Raises TF's error for a tensor of another graph: in a df.function, a tensor that leaked
+    from another function's trace (TypeError), else TF1's ValueError."""
+    if graph.building_function and t.op.graph.building_function:
+        raise TypeError("%r is out of scope and cannot be used here. Use return values, explicit "
+                        "Python locals or TensorFlow collections to access it." % (t,))
+    raise ValueError("Tensor %s must be from the same graph as the other inputs." % t)
 
 
 def trace(fn, outer_graph, name, arg_specs=(), structure=None):

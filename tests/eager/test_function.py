@@ -188,14 +188,29 @@ def test_variables_created_on_the_first_trace_persist():
     assert float(other(df.constant(0.0))) == 1.0
 
 
-def test_creating_variables_on_a_later_trace_raises():
+def test_creating_variables_on_every_call_raises_at_the_first_call():
+    # TF traces a function that created variables a second time, and refuses a second creation
     @df.function
     def f(x):
         return x + df.Variable(1.0)
-    f(df.constant(1.0))
     with pytest.raises(ValueError, match="only supports singleton tf.Variables created on the "
                                          "first call"):
-        f(df.constant([1.0, 2.0]))
+        f(df.constant(1.0))
+
+
+def test_creating_variables_once_then_reusing_them_is_allowed():
+    class Count(df.Module):
+        def __init__(self):
+            self.count = None
+
+        @df.function
+        def __call__(self):
+            if self.count is None:
+                self.count = df.Variable(0)
+            return self.count.assign_add(1)
+
+    c = Count()
+    assert int(c()) == 1 and int(c()) == 2
 
 
 def test_a_tape_training_step_updates_the_model_and_runs_the_plan():
