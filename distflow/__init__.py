@@ -16,8 +16,8 @@ from distflow.framework.dtypes import (DType, as_dtype, bool_ as bool, double, f
                                        float32, float64, half, int8, int16, int32, int64, uint8)
 from distflow.framework.eager import EagerTensor  # noqa: F401
 from distflow.framework.graph import (Graph, GraphKeys, Operation, Tensor,  # noqa: F401
-                                      control_dependencies, get_default_graph, name_scope,
-                                      reset_default_graph)
+                                      control_dependencies, get_default_graph, init_scope,
+                                      name_scope, reset_default_graph)
 from distflow.framework.tensor_shape import Dimension, TensorShape  # noqa: F401
 from distflow.ops.dispatch import convert_to_tensor  # noqa: F401
 from distflow.function import TensorSpec, function  # noqa: F401  (after the ops it traces)

@@ -29,7 +29,7 @@ from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import Graph, Operation, Tensor
 from distflow.framework.tensor_spec import TensorSpec, v2_shape
 from distflow.function_args import (_SIGNATURE_KEY, _Call, _flat_specs, _most_specific_match,
-                                    _relax)
+                                    _relax, pretty_signature)
 from distflow.ops import array_ops, dispatch, func_graph, random_ops
 from distflow.ops.constant_op import Placeholder
 from distflow.ops.registry import OpDef
@@ -159,6 +159,15 @@ class Function:
         with context.eager_mode():
             return self._concrete_for(self._canonicalize(args, kwargs, specs_allowed=True))
 
+    def pretty_printed_concrete_signatures(self, verbose=True):
+        """Every trace's parameters, output type and captures, as TF prints them."""
+        seen, out = set(), []
+        for concrete in self._by_key.values():
+            if id(concrete) not in seen:
+                seen.add(id(concrete))
+                out.append(concrete.pretty_printed_signature())
+        return "\n\n".join(out)
+
     def __repr__(self):
         return "<df.function %s>" % self._name
 
@@ -215,6 +224,7 @@ class Function:
         self._variables.extend(tracer.created)
         self._made_variables = self._made_variables or tracer.created_eagerly or tracer.created
         concrete = ConcreteFunction(graph, placeholders, structured, outputs, updates, self._name)
+        concrete._parameters = (self._signature, call.params, specs)
         # tf.print / tf.Print (and a cond or loop that may print or update) run on every call,
         # as TF2's automatic control dependencies make them
         concrete._prints = side_effect_ops(graph)
@@ -464,6 +474,11 @@ class ConcreteFunction:
         captures = graph.__dict__.get("_variable_captures", {})
         self.captured_variables = [var for _, _, var in captures.values()]
         self._backward = None
+
+    def pretty_printed_signature(self, verbose=True):
+        pysig, params, specs = self._parameters
+        outputs = nest.pack_sequence_as(self.structured_outputs, self._output_slots)
+        return pretty_signature(pysig, params, specs, outputs, self.captured_variables)
 
     @property
     def input_specs(self):

@@ -240,3 +240,35 @@ def _relax(old, new):
     if a is None or b is None or len(a) != len(b):
         return TensorSpec(None, new.dtype)
     return TensorSpec([x if x == y else None for x, y in zip(a, b)], new.dtype)
+
+
+def pretty_signature(pysig, params, specs, structured_outputs, captured):
+    """One trace as TF's pretty_printed_concrete_signatures shows it: each parameter with its
+    TensorSpec (or the Python value it was traced with), the output type and the captures."""
+    it = iter(specs)
+    lines = ["Input Parameters:"]
+    for pname, structure, leaves in params:
+        flat = [_unnamed(next(it)) if x is _TensorSlot else _Literal(x) for x in leaves]
+        kind = pysig.parameters[pname].kind.name
+        lines.append("  %s (%s): %s" % (pname, kind, nest.pack_sequence_as(structure, flat)
+                                        if nest.is_nested(structure) else flat[0]))
+    lines.append("Output Type:")
+    lines.append("  %s" % (nest.map_structure(
+        lambda t: TensorSpec(t.shape, t.dtype) if isinstance(t, Tensor) else t,
+        structured_outputs),))
+    lines.append("Captures:")
+    lines.extend(["  %d: %r" % (id(v), TensorSpec(v.shape, v.dtype)) for v in captured]
+                 or ["  None"])
+    return "\n".join(lines)
+
+
+def _unnamed(spec):
+    return TensorSpec(spec.shape, spec.dtype)
+
+
+class _Literal:
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self):
+        return "Literal[%r]" % (self.value,)

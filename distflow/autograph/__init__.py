@@ -3,7 +3,7 @@ cond and while_loop. df.function converts the functions it traces (`autograph=Fa
 off); `to_graph` converts one function by hand."""
 import types
 
-from distflow.autograph.conversion import convert, do_not_convert
+from distflow.autograph.conversion import convert, do_not_convert, to_code
 
 
 def to_graph(entity, recursive=True, experimental_optional_features=None):
@@ -20,4 +20,4 @@ def set_loop_options(parallel_iterations=None, swap_memory=None, maximum_iterati
 experimental = types.SimpleNamespace(set_loop_options=set_loop_options,
                                      do_not_convert=do_not_convert)
 
-__all__ = ["to_graph", "experimental", "convert", "do_not_convert"]
+__all__ = ["to_graph", "to_code", "experimental", "convert", "do_not_convert"]

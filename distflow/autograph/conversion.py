@@ -13,6 +13,7 @@ import warnings
 from distflow.autograph import operators, transformer
 
 _cache = {}  # code object -> the converted code object (or None: run as it is)
+_sources = {}  # code object -> the converted function's source, for to_code
 
 
 class _Namespace(types.ModuleType):
@@ -38,8 +39,8 @@ def convert(func):
         return functools.partial(convert(func.func), *func.args, **func.keywords)
     if inspect.ismethod(func):
         converted = convert(func.__func__)
-        return converted if converted is func.__func__ else types.MethodType(converted,
-                                                                             func.__self__)
+        return func if converted is func.__func__ else types.MethodType(converted,
+                                                                        func.__self__)
     if not inspect.isfunction(func) or getattr(func, "__ag_do_not_convert__", False):
         return func
     code = func.__code__
@@ -61,6 +62,17 @@ def convert(func):
     return converted
 
 
+def to_code(func):
+    """The source of `func` as AutoGraph converts it (tf.autograph.to_code)."""
+    func = getattr(func, "python_function", func)
+    func = getattr(func, "__func__", func)
+    convert(func)
+    source = _sources.get(getattr(func, "__code__", None))
+    if source is None:
+        raise ValueError("AutoGraph could not convert %r (no Python source)" % (func,))
+    return source + "\n"
+
+
 def _convert_code(func):
     if func.__name__ == "<lambda>":
         return None  # a lambda has no statements to convert
@@ -79,6 +91,7 @@ def _convert_code(func):
     fn.decorator_list = []
     transformer.convert_function_def(fn)
     ast.fix_missing_locations(fn)
+    _sources[func.__code__] = ast.unparse(fn)
     ast.increment_lineno(tree, first - 1)
     # the function is defined inside a factory whose parameters are its free variables (and
     # ag__), so that compiling gives it the same closure layout; in a class body there, so

@@ -248,6 +248,16 @@ class Graph:
         finally:
             self._control_deps.pop()
 
+    def as_graph_def(self):
+        """The graph's nodes as TF's GraphDef lists them (`.node`: name, op and inputs of each)."""
+        import types
+        nodes = [types.SimpleNamespace(name=op.name, op=op.type,
+                                       input=[t.name.split(":")[0] if t.value_index == 0
+                                              else t.name for t in op.inputs]
+                                       + ["^" + c.name for c in op.control_inputs])
+                 for op in self._ops]
+        return types.SimpleNamespace(node=nodes)
+
     def finalize(self):
         self._finalized = True
 
@@ -397,6 +407,25 @@ def control_dependencies(control_inputs):
     if context.executing_eagerly():
         return contextlib.nullcontext()
     return get_default_graph().control_dependencies(control_inputs)
+
+
+@contextlib.contextmanager
+def init_scope():
+    """TF's init_scope: code that must run once, outside the function being traced. Inside a
+    df.function's trace (or any graph built under eager code) it runs eagerly, with gradient
+    tapes paused; in a TF1 graph it leaves every control dependency."""
+    if context.ctx.modes[0] == "eager" and not context.executing_eagerly():
+        context.ctx.recording_paused += 1
+        try:
+            with context.eager_mode():
+                yield
+        finally:
+            context.ctx.recording_paused -= 1
+    elif context.executing_eagerly():
+        yield
+    else:
+        with get_default_graph().control_dependencies(None):
+            yield
 
 
 def add_to_collection(name, value):
