@@ -23,7 +23,7 @@ from distflow.ops.constant_op import Placeholder
 
 # ops whose effect matters even when nothing reads their output: a branch runs them whenever
 # it runs, and their presence makes the If / While stateful
-_SIDE_EFFECT_TYPES = ("Print", "PrintV2", "If", "While", "Assert")
+_SIDE_EFFECT_TYPES = ("Print", "PrintV2", "If", "While", "Assert", "EagerPyFunc", "PyFunc")
 _STATEFUL_KERNELS = ("RandomStandardNormal", "RandomUniform", "TruncatedNormal",
                      "RandomUniformInt", "CapturedVariable", "VariableV2")
 
