@@ -22,6 +22,7 @@ from distflow.framework.tensor_shape import Dimension, TensorShape  # noqa: F401
 from distflow.ops.dispatch import convert_to_tensor  # noqa: F401
 from distflow.function import TensorSpec, function  # noqa: F401  (after the ops it traces)
 from distflow.module import Module  # noqa: F401
+from distflow.ops.tensor_array import TensorArray  # noqa: F401
 from distflow import linalg, losses, math, metrics, nn, optimizers, random, train  # noqa: F401
 from distflow.train.clip_ops import clip_by_global_norm, clip_by_norm, global_norm  # noqa: F401
 from distflow.ops.logging_ops import print_v2 as print  # noqa: F401,A001 (tf.print)

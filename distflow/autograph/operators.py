@@ -17,6 +17,7 @@ from distflow.framework.graph import Tensor, get_default_graph
 from distflow.framework.tensor_shape import TensorShape
 from distflow.ops import (array_ops, comparison_ops, cond_ops, dispatch, func_graph,
                           slicing_ops, while_ops)
+from distflow.ops.tensor_array import TensorArray
 
 _PY_SCALARS = (bool, int, float, np.ndarray, np.generic)
 
@@ -107,6 +108,19 @@ def or_(*fns):
     return value if value else or_(*fns[1:])
 
 
+def len_(x):
+    """len() in converted code: a graph tensor's first dimension, as a tensor (TF's)."""
+    if isinstance(x, TensorArray):
+        return x.size()
+    if is_tensor(x):
+        if x.shape.rank == 0:
+            raise ValueError("len requires a non-scalar tensor, got one of shape %s" % x.shape)
+        n = x.shape.as_tuple()[0] if x.shape.rank is not None else None
+        return dispatch.convert_to_tensor(n, dtypes.int32) if n is not None else \
+            array_ops.shape(x)[0]
+    return builtins.len(x)
+
+
 def range_(*args):
     """range() in a for statement: tf.range when a bound is a graph tensor."""
     if any(is_tensor(a) for a in args):
@@ -124,7 +138,7 @@ def if_stmt(cond, body, orelse, get_state, set_state, names):
             orelse()
         return
     init = list(get_state())
-    kept, dropped = [], []
+    kept, dropped, arrays = [], [], {}
 
     def branch(fn):
         def run():
@@ -153,6 +167,9 @@ def if_stmt(cond, body, orelse, get_state, set_state, names):
                     a = _zeros_in(t_graph, b)
             elif not (is_tensor(a) or is_tensor(b)) and _same_python_value(a, b):
                 continue
+            if isinstance(a, TensorArray) and isinstance(b, TensorArray):
+                arrays[i] = a
+                a, b = a._components(), b._components()
             if not (_tensor_like(a, True) and _tensor_like(b, True)):
                 raise TypeError(
                     "'%s' must be a tensor, or the same Python value, on both branches of an "
@@ -167,7 +184,7 @@ def if_stmt(cond, body, orelse, get_state, set_state, names):
     results = cond_ops.cond(cond, branch(body), branch(orelse), _outputs=outputs)
     state = list(init)
     for i, value in zip(kept, results):
-        state[i] = value
+        state[i] = arrays[i]._from_components(value) if i in arrays else value
     for i in dropped:
         state[i] = Undefined(names[i])
     set_state(state)
@@ -297,17 +314,25 @@ def _graph_loop(test, step, get_state, set_state, names, opts, hidden=(), iterat
     for i, name in enumerate(names):
         if name in iterate_names:
             continue
-        (loop if _tensor_like(init[i]) else absent if not _defined(init[i]) else []).append(i)
+        v = init[i]
+        if isinstance(v, TensorArray):  # carried as its tensor, once it has one
+            (loop if v.flow is not None else absent).append(i)
+        else:
+            (loop if _tensor_like(v) else absent if not _defined(v) else []).append(i)
     trial_shapes = {}
     if absent:
         found = _trial_trace(step, hidden, init, get_state, set_state)
         for i in absent:
-            if _defined(found[i]) and _tensor_like(found[i]):
+            if isinstance(init[i], TensorArray):
+                init[i] = _array_with_rows(init[i], found[i], names[i])
+                loop.append(i)
+            elif _defined(found[i]) and _tensor_like(found[i]):
                 init[i] = nest.map_structure(_placeholder_value, found[i])
                 trial_shapes[i] = nest.map_structure(lambda t: TensorShape(t.shape), found[i])
                 loop.append(i)
         loop.sort()
-    loop_init = [nest.map_structure(dispatch.convert_to_tensor, init[i]) for i in loop]
+    loop_init = [init[i] if isinstance(init[i], TensorArray) else
+                 nest.map_structure(dispatch.convert_to_tensor, init[i]) for i in loop]
     user_shapes = [s if s is not None else trial_shapes.get(i) for s, i in
                    zip(_user_invariants(opts, [init[i] for i in loop]), loop)]
 
@@ -341,8 +366,8 @@ def _graph_loop(test, step, get_state, set_state, names, opts, hidden=(), iterat
         return list(new_hidden) + out
 
     invariants = [h.shape for h in hidden] + [
-        s if s is not None else nest.map_structure(lambda t: t.shape, v)
-        for s, v in zip(user_shapes, loop_init)]
+        s if s is not None else v._invariant() if isinstance(v, TensorArray) else
+        nest.map_structure(lambda t: t.shape, v) for s, v in zip(user_shapes, loop_init)]
     results = while_ops.while_loop(cond_fn, body_fn, hidden + loop_init,
                                    shape_invariants=invariants,
                                    maximum_iterations=opts.get("maximum_iterations"))
@@ -351,6 +376,11 @@ def _graph_loop(test, step, get_state, set_state, names, opts, hidden=(), iterat
 
 
 def _checked(name, before, after, invariant):
+    if isinstance(before, TensorArray):
+        if not isinstance(after, TensorArray):
+            raise TypeError("'%s' is a TensorArray before the loop but %r after one iteration"
+                            % (name, after))
+        return after  # while_loop checks its tensor against the invariant
     if not _defined(after):
         raise UnboundLocalError("'%s' has no value after one iteration of the loop" % name)
     if not _tensor_like(after, True):
@@ -403,6 +433,21 @@ def _trial_trace(step, hidden, init, get_state, set_state):
         found = list(get_state())
     set_state(init)
     return found
+
+
+def _array_with_rows(array, found, name):
+    """A TensorArray that gets its first element inside the loop, given the tensor it will
+    carry: zeros of the element shape the trial trace wrote."""
+    if not isinstance(found, TensorArray) or found.flow is None:
+        raise ValueError("TensorArray '%s' is read in a loop before any element is written to "
+                         "it, and its element_shape is unknown" % name)
+    element = TensorShape(found.flow.shape.as_list()[1:]) if found.flow.shape.rank else None
+    if element is None or not element.is_fully_defined():
+        raise ValueError("TensorArray '%s' is first written inside a loop with elements of shape "
+                         "%s: give it element_shape=... so the loop can carry it"
+                         % (name, element))
+    rows = array._size if not array.dynamic_size else 0
+    return array._like(array._zeros(element.as_list(), rows), element)
 
 
 def _placeholder_value(t):

@@ -10,7 +10,7 @@ calls of the operators in `operators.py` (TF's AutoGraph does the same in two st
    reached as a tuple through `get_state` / `set_state`. The operator decides at run time:
    a condition or iterable that is a graph tensor builds a cond or while_loop, anything else
    runs as plain Python. `and`, `or` and `not` become `and_`, `or_` and `not_` (lazy, as
-   Python's are), and `range` in a for statement becomes `range_`.
+   Python's are), and the builtins `len` and `range` become `len_` and `range_`.
 
 Every new node carries the line of the statement it came from, so a traceback points at the
 user's source.
@@ -243,6 +243,15 @@ class _ControlFlow(ast.NodeTransformer):
             func=ast.Attribute(value=_name(AG), attr=fn, ctx=ast.Load()),
             args=[_lambda(v) for v in node.values], keywords=[]), node)
 
+    _BUILTINS = {"len": "len_", "range": "range_"}
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id in self._BUILTINS:
+            node.func = ast.copy_location(ast.Attribute(
+                value=_name(AG), attr=self._BUILTINS[node.func.id], ctx=ast.Load()), node.func)
+        return node
+
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
         if isinstance(node.op, ast.Not):
@@ -328,10 +337,6 @@ class _ControlFlow(ast.NodeTransformer):
         else:
             pre, extra_ref = [], ast.Constant(None)
         it = node.iter
-        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range":
-            it = ast.copy_location(ast.Call(func=ast.Attribute(value=_name(AG), attr="range_",
-                                                               ctx=ast.Load()),
-                                            args=it.args, keywords=it.keywords), it)
         call = ast.Expr(value=_call(
             "for_stmt", it, extra_ref, _name(body.name), _name("get_state_%d" % n),
             _name("set_state_%d" % n), ast.Tuple(elts=[ast.Constant(x) for x in names],

@@ -101,6 +101,7 @@ for _name in _deprecated.__all__:  # tf.to_float, tf.initialize_all_variables, .
     globals()[_name] = _v1(getattr(_deprecated, _name))
 placeholder_with_default = _v1(_constant_op.placeholder_with_default)
 py_func = _v1(_ops.script_ops.py_func)
+from distflow.ops.tensor_array import TensorArray  # noqa: E402,F401
 Print = _v1(_logging_ops.Print)
 print = _v1(_logging_ops.print_v2)  # noqa: A001 (tf.print)
 
