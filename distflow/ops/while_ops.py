@@ -244,6 +244,7 @@ def _graph_loop(graph, scope, cond, body, loop_vars, flat, shape_invariants, max
                 "iteration. To allow the shape to vary across iterations, use the "
                 "`shape_invariants` argument of tf.while_loop to specify a less-specific shape."
                 % (x.name, s, y.shape))
+    func_graph.read_updated_variables_live([c_g, b_g], b_g)
     outer, (c_in, b_in) = func_graph.branch_inputs([c_g, b_g], [c_args, b_args])
     cond_b = func_graph.Branch(c_g, c_in, [c_out])
     body_b = func_graph.Branch(b_g, b_in, b_flat)
