@@ -1,0 +1,71 @@
+"""The patterns of the most-copied TF1 example programs (aymericdamien's linear regression and
+multilayer perceptrons), written afresh on small local data: scalar feeds of
+`tf.placeholder("float")`, Variables from NumPy scalars, weight dicts of `tf.random_normal`,
+softmax cross-entropy with Adam, and an accuracy read with `Tensor.eval(feed_dict)`."""
+import numpy as np
+
+import distflow.compat.v1 as tf
+
+
+def test_linear_regression_fed_one_sample_at_a_time():
+    rng = np.random.RandomState(1)
+    xs = rng.uniform(2.0, 11.0, 17)
+    ys = 0.25 * xs + 0.8 + rng.normal(0.0, 0.1, 17)
+    X = tf.placeholder("float")
+    Y = tf.placeholder("float")
+    W = tf.Variable(rng.randn(), name="weight")
+    b = tf.Variable(rng.randn(), name="bias")
+    assert X.dtype == tf.float32 and W.dtype == tf.float32   # rng.randn() is a Python float
+    pred = tf.add(tf.multiply(X, W), b)
+    cost = tf.reduce_sum(tf.pow(pred - Y, 2)) / (2 * len(xs))
+    train = tf.train.GradientDescentOptimizer(0.01).minimize(cost)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(150):
+            for x, y in zip(xs, ys):
+                sess.run(train, feed_dict={X: x, Y: y})
+        final = sess.run(cost, feed_dict={X: xs, Y: ys})
+        w_fit, b_fit = sess.run(W), sess.run(b)
+    best_w, best_b = np.polyfit(xs, ys, 1)
+    best = np.sum((best_w * xs + best_b - ys) ** 2) / (2 * len(xs))
+    assert final < best + 0.02
+    assert abs(w_fit * 6.0 + b_fit - (best_w * 6.0 + best_b)) < 0.1
+
+
+def test_multilayer_perceptron_with_weight_dicts_adam_and_eval():
+    rng = np.random.RandomState(0)
+    n_input, n_hidden, n_classes = 20, 16, 3
+    centers = rng.uniform(0.0, 1.0, (n_classes, n_input)).astype(np.float32)
+    labels = rng.randint(0, n_classes, 300)
+    images = (centers[labels] + rng.normal(0.0, 0.2, (300, n_input))).astype(np.float32)
+    onehot = np.eye(n_classes, dtype=np.float32)[labels]
+
+    X = tf.placeholder("float", [None, n_input])
+    Y = tf.placeholder("float", [None, n_classes])
+    weights = {"h1": tf.Variable(tf.random_normal([n_input, n_hidden])),
+               "out": tf.Variable(tf.random_normal([n_hidden, n_classes]))}
+    biases = {"b1": tf.Variable(tf.random_normal([n_hidden])),
+              "out": tf.Variable(tf.random_normal([n_classes]))}
+
+    def perceptron(x):
+        layer_1 = tf.add(tf.matmul(x, weights["h1"]), biases["b1"])
+        return tf.matmul(layer_1, weights["out"]) + biases["out"]
+
+    logits = perceptron(X)
+    loss_op = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=Y))
+    train_op = tf.train.AdamOptimizer(learning_rate=0.01).minimize(loss_op)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        first = sess.run(loss_op, feed_dict={X: images, Y: onehot})
+        for epoch in range(30):
+            avg = 0.0
+            for i in range(6):
+                batch = slice(50 * i, 50 * i + 50)
+                _, c = sess.run([train_op, loss_op], feed_dict={X: images[batch],
+                                                                Y: onehot[batch]})
+                avg += c / 6
+        pred = tf.nn.softmax(logits)
+        correct = tf.equal(tf.argmax(pred, 1), tf.argmax(Y, 1))
+        accuracy = tf.reduce_mean(tf.cast(correct, "float"))
+        acc = accuracy.eval({X: images, Y: onehot})
+    assert avg < first and acc > 0.9
