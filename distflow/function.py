@@ -20,7 +20,7 @@ import threading
 
 import numpy as np
 
-from distflow import autograph, backend
+from distflow import autograph, backend, config
 from distflow.autodiff.gradients import gradients
 from distflow.client.plan import Plan
 from distflow.client.session import Session
@@ -111,6 +111,8 @@ class Function:
         return bound
 
     def __call__(self, *args, **kwargs):
+        if config.functions_run_eagerly():  # tf.config.run_functions_eagerly(True): debugging
+            return self._python_function(*args, **kwargs)
         if not context.executing_eagerly():
             # Already building a graph (another df.function's trace, or TF1 code): the body
             # becomes part of that graph, as TF inlines a function called inside a function.

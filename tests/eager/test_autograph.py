@@ -310,3 +310,17 @@ def test_init_scope_and_concrete_signatures():
     assert "Literal[3]" in text
     concrete = double.get_concrete_function(tf.TensorSpec([2], tf.float32))
     np.testing.assert_array_equal(concrete(tf.constant([1.0, 2.0])), [2.0, 4.0])
+
+
+def test_config_devices_and_running_functions_eagerly():
+    assert tf.config.list_physical_devices("CPU")[0].name == "/physical_device:CPU:0"
+    tf.config.experimental.set_memory_growth(tf.config.list_physical_devices()[0], True)
+
+    @tf.function
+    def f(x):
+        return x.numpy() * 2   # only possible when run eagerly
+    tf.config.run_functions_eagerly(True)
+    try:
+        assert f(tf.constant(3)) == 6 and tf.config.functions_run_eagerly()
+    finally:
+        tf.config.run_functions_eagerly(False)
