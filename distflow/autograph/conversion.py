@@ -6,6 +6,8 @@ name and line numbers: a traceback through converted code shows the user's lines
 import ast
 import functools
 import inspect
+import os
+import sysconfig
 import textwrap
 import types
 import warnings
@@ -24,6 +26,40 @@ ag__ = _Namespace("ag__")
 for _n in ("Undefined", "UndefinedReturnValue", "and_", "for_stmt", "if_stmt", "ld", "len_",
            "not_", "or_", "range_", "retval", "while_stmt"):
     setattr(ag__, _n, getattr(operators, _n))
+
+# where the library code lives: functions from there run as they are (TF skips them too)
+_LIBRARY_DIRS = tuple(sorted({os.path.dirname(os.__file__), sysconfig.get_paths()["purelib"],
+                              sysconfig.get_paths()["platlib"],
+                              os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}))
+
+
+def _user_function(f):
+    """The plain function behind `f` when it is the user's own code (not distflow's, NumPy's,
+    the standard library's or an installed package's, not a generator); else None."""
+    fn = getattr(f, "__func__", f)
+    if not inspect.isfunction(fn) or getattr(fn, "__ag_do_not_convert__", False):
+        return None
+    if fn.__name__ == "<lambda>" or inspect.isgeneratorfunction(fn) or \
+            inspect.iscoroutinefunction(fn) or getattr(fn, "__wrapped__", None) is not None:
+        return None
+    filename = os.path.abspath(fn.__code__.co_filename)
+    if filename.startswith(_LIBRARY_DIRS) or (fn.__module__ or "").startswith("distflow"):
+        return None
+    return fn
+
+
+def converted_call(f, *args, **kwargs):
+    """`f(*args, **kwargs)`, with `f` converted first when it is the user's own function (or
+    method, or an object whose __call__ is), as TF's AutoGraph converts what a function calls."""
+    if _user_function(f) is not None:
+        f = convert(f)
+    elif not inspect.isroutine(f) and not isinstance(f, type) and \
+            _user_function(getattr(type(f), "__call__", None)) is not None:
+        f = convert(f.__call__)
+    return f(*args, **kwargs)
+
+
+ag__.converted_call = converted_call
 
 
 def do_not_convert(func):
@@ -45,7 +81,12 @@ def convert(func):
         return func
     code = func.__code__
     if code not in _cache:
-        _cache[code] = _convert_code(func)
+        try:
+            _cache[code] = _convert_code(func)
+        except (SyntaxError, ValueError, TypeError, AttributeError) as e:
+            warnings.warn("AutoGraph could not transform %s and will run it as-is: %s"
+                          % (func.__qualname__, e))
+            _cache[code] = None
     new_code = _cache[code]
     if new_code is None:
         return func

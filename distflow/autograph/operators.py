@@ -198,9 +198,17 @@ def _same_python_value(a, b):
 
 
 def _zeros_in(graph, like):
+    """Zeros in `graph` with the dtype and (static) shape of `like`, a value of the other
+    branch's graph, which this one cannot use."""
+    def zeros(t):
+        dtype = dispatch.dtype_of(t)
+        if dtype is None:
+            return dispatch.convert_to_tensor(np.zeros_like(np.asarray(t)))
+        dims = t.shape.as_tuple()
+        return array_ops.zeros([0 if d is None else d for d in dims] if dims is not None
+                               else [], dtype)
     with graph.as_default():
-        return nest.map_structure(lambda t: array_ops.zeros_like(dispatch.convert_to_tensor(t)),
-                                  like)
+        return nest.map_structure(zeros, like)
 
 
 def _match_dtype(graph, value, other):

@@ -10,7 +10,8 @@ calls of the operators in `operators.py` (TF's AutoGraph does the same in two st
    reached as a tuple through `get_state` / `set_state`. The operator decides at run time:
    a condition or iterable that is a graph tensor builds a cond or while_loop, anything else
    runs as plain Python. `and`, `or` and `not` become `and_`, `or_` and `not_` (lazy, as
-   Python's are), and the builtins `len` and `range` become `len_` and `range_`.
+   Python's are), the builtins `len` and `range` become `len_` and `range_`, and every other
+   call goes through `converted_call`, which converts the user's own functions it calls.
 
 Every new node carries the line of the statement it came from, so a traceback points at the
 user's source.
@@ -244,13 +245,24 @@ class _ControlFlow(ast.NodeTransformer):
             args=[_lambda(v) for v in node.values], keywords=[]), node)
 
     _BUILTINS = {"len": "len_", "range": "range_"}
+    # calls that read the caller's frame: made as they are
+    _FRAME_BOUND = {"super", "locals", "globals", "vars", "eval", "exec", "dir", "print"}
 
     def visit_Call(self, node):
         self.generic_visit(node)
-        if isinstance(node.func, ast.Name) and node.func.id in self._BUILTINS:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in self._BUILTINS:
             node.func = ast.copy_location(ast.Attribute(
-                value=_name(AG), attr=self._BUILTINS[node.func.id], ctx=ast.Load()), node.func)
-        return node
+                value=_name(AG), attr=self._BUILTINS[func.id], ctx=ast.Load()), func)
+            return node
+        if (isinstance(func, ast.Name) and func.id in self._FRAME_BOUND) or (
+                isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                and func.value.id == AG):
+            return node
+        # f(...) -> ag__.converted_call(f, ...): a function of the user's is converted too
+        return ast.copy_location(ast.Call(
+            func=ast.Attribute(value=_name(AG), attr="converted_call", ctx=ast.Load()),
+            args=[func] + node.args, keywords=node.keywords), node)
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
@@ -307,9 +319,9 @@ class _ControlFlow(ast.NodeTransformer):
     def visit_While(self, node):
         names = assigned_names(node.body, self.excluded)
         extra = self._extra_test(node)
+        opts, node.body = self._options(node.body)  # before its call would be converted
         self.generic_visit(node)
         n = self.counter.next()
-        opts, node.body = self._options(node.body)
         test = node.test if not extra else _call("and_", *[_lambda(t) for t in
                                                            [node.test] + extra])
         test_fn = _fn("loop_test_%d" % n, [ast.Return(value=test)])
@@ -324,9 +336,9 @@ class _ControlFlow(ast.NodeTransformer):
         targets = assigned_names([node.target], self.excluded)
         names = assigned_names([node.target] + node.body, self.excluded)
         extra = self._extra_test(node)
+        opts, node.body = self._options(node.body)
         self.generic_visit(node)
         n = self.counter.next()
-        opts, node.body = self._options(node.body)
         item = "itr_%d" % n
         bind = ast.Assign(targets=[node.target], value=_name(item))
         body = _fn("loop_body_%d" % n, self._nonlocal(names, [bind] + node.body), args=(item,))

@@ -324,3 +324,44 @@ def test_config_devices_and_running_functions_eagerly():
         assert f(tf.constant(3)) == 6 and tf.config.functions_run_eagerly()
     finally:
         tf.config.run_functions_eagerly(False)
+
+
+def helper_with_tensor_if(x):
+    if x > 0:
+        return x * 10.0
+    return -x
+
+
+def test_functions_the_function_calls_are_converted_too():
+    class Scale(tf.Module):
+        def __init__(self):
+            self.w = tf.Variable(2.0)
+
+        def __call__(self, x):
+            for _ in tf.range(3):
+                x = x * self.w
+            return x
+
+    class Shifted(Scale):
+        def __call__(self, x):
+            return super().__call__(x) + 1.0   # zero-argument super() in converted code
+
+    m = Shifted()
+
+    @tf.function
+    def f(x):
+        return helper_with_tensor_if(x) + m(x)
+    assert float(f(tf.constant(2.0))) == 20.0 + 17.0
+    assert float(f(tf.constant(-1.0))) == 1.0 - 7.0
+
+    @tf.autograph.experimental.do_not_convert
+    def untouched(x):
+        if x > 0:
+            return x
+        return -x
+
+    @tf.function
+    def g(x):
+        return untouched(x)
+    with pytest.raises(TypeError, match="as a Python `bool` is not allowed"):
+        g(tf.constant(1.0))
