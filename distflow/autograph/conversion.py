@@ -13,6 +13,7 @@ import types
 import warnings
 
 from distflow.autograph import operators, transformer
+from distflow.framework import context
 
 _cache = {}  # code object -> the converted code object (or None: run as it is)
 _sources = {}  # code object -> the converted function's source, for to_code
@@ -48,9 +49,16 @@ def _user_function(f):
     return fn
 
 
+def _is_data_iterator(x):
+    from distflow.data.dataset_elements import Iterator
+    return isinstance(x, Iterator)
+
+
 def converted_call(f, *args, **kwargs):
     """`f(*args, **kwargs)`, with `f` converted first when it is the user's own function (or
     method, or an object whose __call__ is), as TF's AutoGraph converts what a function calls."""
+    if f is next and args and _is_data_iterator(args[0]) and not context.executing_eagerly():
+        return operators.iterator_next(args[0])
     if _user_function(f) is not None:
         f = convert(f)
     elif not inspect.isroutine(f) and not isinstance(f, type) and \

@@ -463,3 +463,17 @@ def _placeholder_value(t):
     dims = t.shape.as_tuple()
     shape = [0 if d is None else d for d in dims] if dims is not None else []
     return array_ops.zeros(shape, t.dtype)
+
+
+def iterator_next(iterator):
+    """next(iterator) on a tf.data iterator inside a traced function: an op that takes the
+    next element each time the function runs (TF's iterator is a resource the same way)."""
+    from distflow.ops import script_ops
+    spec = iterator.element_spec
+    flat = nest.flatten(spec)
+
+    def pull():
+        return [np.asarray(t.numpy()) for t in nest.flatten(iterator.get_next())]
+    out = script_ops._apply(script_ops.PyFunc, pull, [], [s.dtype for s in flat], None,
+                            shapes=[s.shape for s in flat])
+    return nest.pack_sequence_as(spec, out)

@@ -46,12 +46,13 @@ def _outputs(result, tout, to_array):
     return arrays[0] if len(arrays) == 1 else arrays  # one output: the array itself
 
 
-def _infer(*inputs, func, Tout):
+def _infer(*inputs, func, Tout, shapes=None):
     touts = Tout if isinstance(Tout, (list, tuple)) else [Tout]
-    return [(TensorShape(None), dtypes.as_dtype(t)) for t in touts]
+    shapes = shapes or [None] * len(touts)
+    return [(TensorShape(s), dtypes.as_dtype(t)) for s, t in zip(shapes, touts)]
 
 
-def _eager_py_forward(xp, *arrays, func, Tout):
+def _eager_py_forward(xp, *arrays, func, Tout, shapes=None):
     with _on_its_own():
         result = func(*[EagerTensor(a) for a in arrays])
         return _outputs(result, Tout, lambda r, d: dispatch.to_eager(r, d)._value)
@@ -88,7 +89,7 @@ EagerPyFunc = op_def("EagerPyFunc", infer=_infer, forward=_eager_py_forward,
                      grad=_eager_py_grad, doc="tf.py_function: Python on EagerTensors")
 
 
-def _numpy_forward(xp, *arrays, func, Tout):
+def _numpy_forward(xp, *arrays, func, Tout, shapes=None):
     host = [backend.to_numpy(a) for a in arrays]
     with _on_its_own():
         result = func(*host)
@@ -112,13 +113,16 @@ def _decorator_or_call(opdef, func, inp, Tout, name):
     return _apply(opdef, func, inp, Tout, name)
 
 
-def _apply(opdef, func, inp, Tout, name):
+def _apply(opdef, func, inp, Tout, name, shapes=None):
     if Tout is None:
         raise TypeError("%s needs Tout, the dtype (or list of dtypes) of what func returns"
                         % ("py_function" if opdef is EagerPyFunc else "numpy_function"))
     inputs = [x if dispatch.dtype_of(x) is not None else dispatch.convert_to_tensor(x)
               for x in inp]
-    out = dispatch.apply(opdef, inputs, {"func": func, "Tout": Tout}, name=name)
+    attrs = {"func": func, "Tout": Tout}
+    if shapes is not None:  # known output shapes (a dataset iterator's element_spec)
+        attrs["shapes"] = shapes
+    out = dispatch.apply(opdef, inputs, attrs, name=name)
     if isinstance(Tout, (list, tuple)):  # a list of dtypes gives a list, even of one
         return list(out) if isinstance(out, tuple) else [] if out is None or \
             not hasattr(out, "dtype") else [out]

@@ -365,3 +365,20 @@ def test_functions_the_function_calls_are_converted_too():
         return untouched(x)
     with pytest.raises(TypeError, match="as a Python `bool` is not allowed"):
         g(tf.constant(1.0))
+
+
+def test_next_on_a_dataset_iterator_advances_on_every_call():
+    ds = tf.data.Dataset.from_tensor_slices(([1.0, 2.0], [[1, 2], [3, 4]]))
+    iterator = iter(ds)
+
+    @tf.function
+    def take(it):
+        x, y = next(it)
+        assert x.shape == () and y.shape == (2,)   # from the element_spec, while tracing
+        return x * 2.0, y
+    first, second = take(iterator), take(iterator)
+    assert float(first[0]) == 2.0 and float(second[0]) == 4.0
+    np.testing.assert_array_equal(second[1], [3, 4])
+    assert take.experimental_get_tracing_count() == 1
+    with pytest.raises(tf.errors.OutOfRangeError, match="End of sequence"):
+        take(iterator)
