@@ -24,7 +24,7 @@ from distflow.function import TensorSpec, function  # noqa: F401  (after the ops
 from distflow.module import Module  # noqa: F401
 from distflow.ops.tensor_array import TensorArray  # noqa: F401
 from distflow import linalg, losses, math, metrics, nn, optimizers, random, train  # noqa: F401
-from distflow import autograph, config  # noqa: F401
+from distflow import autograph, config, types  # noqa: F401
 from distflow.train.clip_ops import clip_by_global_norm, clip_by_norm, global_norm  # noqa: F401
 from distflow.ops.logging_ops import print_v2 as print  # noqa: F401,A001 (tf.print)
 

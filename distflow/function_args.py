@@ -166,6 +166,9 @@ def _structure_key(value):
 
 
 def _leaf_key(x):
+    tracing_type = getattr(x, "__tf_tracing_type__", None)
+    if tracing_type is not None:  # TF's protocol: the object says which calls share a trace
+        return ("trace_type", tracing_type(None))
     if isinstance(x, Variable):
         return ("variable", id(x))      # a captured variable: each one has its own trace
     if isinstance(x, Tensor):

@@ -382,3 +382,30 @@ def test_next_on_a_dataset_iterator_advances_on_every_call():
     assert take.experimental_get_tracing_count() == 1
     with pytest.raises(tf.errors.OutOfRangeError, match="End of sequence"):
         take(iterator)
+
+
+def test_the_tracing_protocol_lets_alike_objects_share_a_trace():
+    class KindType(tf.types.experimental.TraceType):
+        def __init__(self, obj):
+            self.kind = type(obj)
+
+        def __eq__(self, other):
+            return type(other) is KindType and self.kind is other.kind
+
+        def __hash__(self):
+            return hash(self.kind)
+
+    class Fruit:
+        def __tf_tracing_type__(self, context):
+            return KindType(self)
+
+    class Apple(Fruit):
+        flavor = tf.constant([1, 2])
+
+    @tf.function
+    def flavor(fruit):
+        return fruit.flavor * 1
+
+    flavor(Apple())
+    flavor(Apple())       # a new object of the same kind: the same trace
+    assert flavor.experimental_get_tracing_count() == 1
