@@ -40,7 +40,12 @@ class Undefined:
             "that depends on a tensor and not on every path (or the loop may run zero times). "
             "Give it a value before the if or loop." % self.symbol_name)
 
-    __getattr__ = __call__ = __getitem__ = __bool__ = __iter__ = __len__ = _fail
+    def __getattr__(self, name):
+        if name.startswith("__"):  # protocol probes (NumPy's __array__, copy's ...) say no
+            raise AttributeError(name)
+        self._fail()
+
+    __call__ = __getitem__ = __bool__ = __iter__ = __len__ = _fail
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _fail
     __rtruediv__ = __neg__ = __lt__ = __le__ = __gt__ = __ge__ = __float__ = __int__ = _fail
     __matmul__ = __rmatmul__ = __pow__ = __mod__ = __floordiv__ = _fail
