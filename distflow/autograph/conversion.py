@@ -24,7 +24,8 @@ class _Namespace(types.ModuleType):
 
 
 ag__ = _Namespace("ag__")
-for _n in ("Undefined", "UndefinedReturnValue", "and_", "for_stmt", "if_stmt", "ld", "len_",
+for _n in ("Undefined", "UndefinedReturnValue", "and_", "for_stmt", "if_exp", "if_stmt", "ld",
+           "len_",
            "not_", "or_", "range_", "retval", "while_stmt"):
     setattr(ag__, _n, getattr(operators, _n))
 

@@ -126,6 +126,13 @@ def len_(x):
     return builtins.len(x)
 
 
+def if_exp(cond, body, orelse):
+    """`body() if cond else orelse()`: a cond when `cond` is a graph tensor."""
+    if is_tensor(cond):
+        return cond_ops.cond(cond, body, orelse)
+    return body() if cond else orelse()
+
+
 def range_(*args):
     """range() in a for statement: tf.range when a bound is a graph tensor."""
     if any(is_tensor(a) for a in args):

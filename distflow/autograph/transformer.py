@@ -264,6 +264,11 @@ class _ControlFlow(ast.NodeTransformer):
             func=ast.Attribute(value=_name(AG), attr="converted_call", ctx=ast.Load()),
             args=[func] + node.args, keywords=node.keywords), node)
 
+    def visit_IfExp(self, node):
+        self.generic_visit(node)
+        return ast.copy_location(_call("if_exp", node.test, _lambda(node.body),
+                                       _lambda(node.orelse)), node)
+
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
         if isinstance(node.op, ast.Not):

@@ -409,3 +409,22 @@ def test_the_tracing_protocol_lets_alike_objects_share_a_trace():
     flavor(Apple())
     flavor(Apple())       # a new object of the same kind: the same trace
     assert flavor.experimental_get_tracing_count() == 1
+
+
+def test_conditional_expressions_and_loop_else_clauses():
+    @tf.function
+    def f(x):
+        y = x * 2.0 if x > 0 else -x        # a tensor condition: a cond
+        for i in tf.range(3):
+            if i > 5:
+                break
+        else:                               # no break happened
+            y += 100.0
+        n = 0
+        while n < 2:
+            n += 1
+        else:
+            y += 1000.0
+        return y
+    assert float(f(tf.constant(3.0))) == 1106.0
+    assert float(f(tf.constant(-3.0))) == 1103.0
