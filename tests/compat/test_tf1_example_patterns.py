@@ -76,3 +76,15 @@ def test_multilayer_perceptron_with_weight_dicts_adam_and_eval():
         accuracy = tf.reduce_mean(tf.cast(correct, "float"))
         acc = accuracy.eval({X: images, Y: onehot})
     assert avg < first and acc > 0.9
+
+
+def test_nearest_neighbor_with_tf1s_arg_min():
+    train = np.array([[0.0, 0.0], [5.0, 5.0], [9.0, 0.0]], np.float32)
+    xtr = tf.placeholder("float", [None, 2])
+    xte = tf.placeholder("float", [2])
+    distance = tf.reduce_sum(tf.abs(tf.add(xtr, tf.negative(xte))), reduction_indices=1)
+    pred = tf.arg_min(distance, 0)
+    assert pred.dtype == tf.int64 and tf.arg_max(distance, 0).dtype == tf.int64
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert [sess.run(pred, {xtr: train, xte: q}) for q in ([4.0, 6.0], [8.0, 1.0])] == [1, 2]
