@@ -318,6 +318,15 @@ class Dataset:
     def __iter__(self):
         return elements.Iterator(self)
 
+    def make_one_shot_iterator(self):
+        """TF1: an iterator whose get_next() is a graph op (data/graph_iterator.py)."""
+        from distflow.data import graph_iterator
+        return graph_iterator.make_one_shot_iterator(self)
+
+    def make_initializable_iterator(self, shared_name=None):
+        from distflow.data import graph_iterator
+        return graph_iterator.make_initializable_iterator(self)
+
     def as_numpy_iterator(self):
         """The elements with NumPy arrays (NumPy scalars for scalars) for tensors."""
         return (nest.map_structure(lambda t: t.numpy(), e) for e in self._make())

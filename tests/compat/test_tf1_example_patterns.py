@@ -88,3 +88,28 @@ def test_nearest_neighbor_with_tf1s_arg_min():
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         assert [sess.run(pred, {xtr: train, xte: q}) for q in ([4.0, 6.0], [8.0, 1.0])] == [1, 2]
+
+
+def test_dataset_iterators_feed_a_graph_run_by_run():
+    images = np.arange(10.0, dtype=np.float32).reshape(5, 2)
+    labels = np.arange(5)
+    ds = tf.data.Dataset.from_tensor_slices((images, labels)).batch(2)
+    iterator = ds.make_initializable_iterator()
+    X, Y = iterator.get_next()
+    assert X.shape.as_list() == [None, 2] and Y.dtype == tf.int64
+    total = tf.reduce_sum(X)
+    sess = tf.Session()
+    with np.testing.assert_raises(tf.errors.FailedPreconditionError):
+        sess.run(total)                               # not initialized yet
+    for _ in range(2):                                # each initializer run starts over
+        sess.run(iterator.initializer)
+        seen = []
+        while True:
+            try:
+                seen.append(sess.run([total, Y])[1].tolist())
+            except tf.errors.OutOfRangeError:
+                break
+        assert seen == [[0, 1], [2, 3], [4]]
+    one = tf.data.make_one_shot_iterator(tf.data.Dataset.range(3))
+    n = one.get_next()
+    assert [int(sess.run(n)) for _ in range(3)] == [0, 1, 2]

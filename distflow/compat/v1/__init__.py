@@ -177,3 +177,18 @@ def enable_v2_behavior():
 def disable_v2_behavior():
     """TF1's behavior: graphs and Sessions (what distflow.compat.v1 does by default)."""
     disable_eager_execution()
+
+
+def __getattr__(name):
+    # tf.data (loaded on first use, as distflow.data's pipelines are), with TF1's iterator
+    # functions tf.data.make_one_shot_iterator / make_initializable_iterator
+    if name == "data":
+        import distflow.data as data_module
+        from distflow.data import graph_iterator
+        from distflow.data.dataset import Dataset
+        return _namespace("data", Dataset=Dataset, experimental=data_module.experimental,
+                          AUTOTUNE=data_module.AUTOTUNE,
+                          make_one_shot_iterator=graph_iterator.make_one_shot_iterator,
+                          make_initializable_iterator=(
+                              graph_iterator.make_initializable_iterator))
+    raise AttributeError("module 'distflow.compat.v1' has no attribute %r" % name)
