@@ -153,6 +153,16 @@ for _name in _ops.linalg_ops.V1_NAMES:  # tf.matrix_inverse, tf.trace, ...: TF1 
     globals()[_name] = _v1(getattr(_ops.linalg_ops, _name))
 
 
+def device(device_name_or_function):
+    """TF1's tf.device: building a graph it places nothing (a Session runs the whole graph on
+    its one device: Session(device=...)); eagerly it is df.device."""
+    import contextlib
+    from distflow import backend
+    if _context.ctx.v1_eager and isinstance(device_name_or_function, str):
+        return backend.device(device_name_or_function)
+    return contextlib.nullcontext()
+
+
 def executing_eagerly():
     return _context.ctx.v1_eager and _context.executing_eagerly()
 
