@@ -16,10 +16,7 @@ from distflow.framework import context
 @pytest.fixture
 def restore_mode():
     yield
-    context._default.clear()
-    context._default["mode"] = "eager"
-    context.ctx.modes[0] = "eager"
-    context.ctx.v1_eager = False
+    context.reset_defaults()
 
 
 def test_placeholder_dtype_names_are_tfs():

@@ -170,13 +170,13 @@ def executing_eagerly():
 def enable_eager_execution(config=None, device_policy=None, execution_mode=None):
     """TF1 names run eagerly from now on, as TF2's do."""
     _context.set_default_mode("eager")
-    _context.ctx.v1_eager = True
+    _context.set_default_v1_eager(True)
 
 
 def disable_eager_execution():
     """Every name builds graphs from now on, TF2's too (`tf.constant` in a TF2 program makes a
     graph tensor that a Session runs), as after TF's call of the same name."""
-    _context.ctx.v1_eager = False
+    _context.set_default_v1_eager(False)
     _context.set_default_mode("graph")
 
 
