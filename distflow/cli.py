@@ -32,6 +32,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     p = _Parser(prog="distflow", description="Train, evaluate and inspect distflow models; "
                 "run under mpirun for data-parallel training (one rank per device).")
+    from distflow import __version__
+    p.add_argument("--version", action="version", version="distflow " + __version__)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 

@@ -3,14 +3,17 @@
 
 def plot_history(history, path, title="distflow training", loss_name="MSE"):
     """Draws train and test loss per epoch from metrics.jsonl records; returns the path."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure with its own Agg canvas, not pyplot: the caller's backend and open figures stay
+    # as they were (a notebook calling distflow.run.train keeps drawing inline).
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     epochs = [r["epoch"] for r in history if "train_loss" in r]
     train = [r["train_loss"] for r in history if "train_loss" in r]
     test = [(r["epoch"], r["test_loss"]) for r in history if r.get("test_loss") is not None]
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    fig = Figure(figsize=(7, 4.2), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     ax.plot(epochs, train, label="train loss (%s)" % loss_name, color="#1f77b4")
     if test:
         ax.plot([e for e, _ in test], [v for _, v in test], label="test loss (%s)" % loss_name, color="#d62728")
@@ -23,7 +26,6 @@ def plot_history(history, path, title="distflow training", loss_name="MSE"):
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
