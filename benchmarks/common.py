@@ -187,8 +187,8 @@ def summary(wall, cpu=None):
 def scale(name, quick):
     """(warmup, blocks, per_block) for a workload; `quick` is for smoke tests (tests/bench)."""
     if quick:
-        return (3, 3, 2) if name == "W2" else (5, 3, 5)
-    return (5, 15, 4) if name == "W2" else (300, 40, 100)
+        return (3, 3, 2) if name in ("W2", "W6") else (5, 3, 5)
+    return (5, 15, 4) if name in ("W2", "W6") else (300, 40, 100)
 
 
 # -- output -----------------------------------------------------------------------------------

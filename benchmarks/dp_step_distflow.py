@@ -19,6 +19,10 @@ shows beside it.
 
     python benchmarks/dp_step_distflow.py --workload W2 && \
         mpirun -n 2 python benchmarks/dp_step_distflow.py --workload W2
+
+--workload W6 does the same for the tutorial CNN of benchmarks/cnn_step.py: 64 images of
+28x28x1 PER RANK, sparse softmax cross-entropy summed over the rank's part and divided by the
+global batch, SGD through DistributedOptimizer (one fused all-reduce of the 347,146 gradients, 1.4 MB).
 """
 import argparse
 
@@ -71,38 +75,84 @@ def build_step(tf, dd, spec, global_batch, variant, communicator=None):
     return step, ws, sess
 
 
+def build_cnn_step(tf, dd, global_batch, communicator=None):
+    """(step(x, y), the weight variables, Session): the W6 CNN's distributed training step."""
+    import cnn_step
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, 28, 28, 1])
+        y = tf.placeholder(tf.int64, [None])
+        ws = [tf.Variable(w) for w in cnn_step.init_weights()]
+        k, b, w1, b1, w2, b2 = ws
+        h = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, k, 1, "VALID"), b))
+        h = tf.reshape(tf.nn.max_pool2d(h, 2, 2, "VALID"), [-1, 5408])
+        logits = tf.matmul(tf.nn.relu(tf.matmul(h, w1) + b1), w2) + b2
+        per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+        loss = dd.compute_average_loss(per_example, global_batch)
+        opt = dd.DistributedOptimizer(tf.train.GradientDescentOptimizer(cnn_step.LR),
+                                      communicator=communicator)
+        train = opt.minimize(loss)
+        init = tf.global_variables_initializer()
+    sess = tf.Session(graph=graph)
+    sess.run(init)
+    return sess.make_callable(train, [x, y]), ws, sess
+
+
+def cnn_rank_batches(rank, steps=4):
+    """This rank's 64 images of each step (different images on each rank, as in training)."""
+    import cnn_step
+    return cnn_step.data(steps=steps, seed=common.SEED + 1 + rank)
+
+
+def weak_scaling(tf, dd, ctx, workload, warmup, blocks, per_block):
+    """W2 or W6 with a fixed batch per rank: 1 rank alone, or N ranks with the 1-rank program
+    interleaved in the same job (common.time_weak_scaling)."""
+    if workload == "W2":
+        per_rank = common.W2["batch"]
+        feeds = wide_rank_batches(ctx.rank, ctx.size, per_rank)
+        solo_feeds = wide_rank_batches(0, 1, per_rank)
+
+        def build(global_batch, communicator=None):
+            return build_step(tf, dd, common.W2, global_batch, "callable", communicator)[0]
+    else:
+        import cnn_step
+        per_rank = cnn_step.BATCH
+        feeds, solo_feeds = cnn_rank_batches(ctx.rank), cnn_rank_batches(0)
+
+        def build(global_batch, communicator=None):
+            return build_cnn_step(tf, dd, global_batch, communicator)[0]
+    step = build(per_rank * ctx.size)
+    if ctx.size == 1:
+        stats = common.time_steps(step, feeds, warmup, blocks, per_block)
+        common.emit("scaling", "distflow", "%s weak, 1 rank(s)" % workload, ranks=1,
+                    per_rank_batch=per_rank, **stats)
+        return
+    # The one-process program, as a 1-rank job runs it: the global batch is this rank's.
+    solo = build(per_rank, dd.SingleCommunicator())
+    dist, alone = common.time_weak_scaling(step, solo, feeds, solo_feeds,
+                                           ctx.communicator.mpi_comm, warmup, blocks, per_block)
+    if ctx.rank == 0:
+        common.emit("scaling", "distflow", "%s weak, interleaved" % workload, ranks=ctx.size,
+                    per_rank_batch=per_rank, solo_us=alone["wall_us"],
+                    efficiency=alone["wall_us"] / dist["wall_us"], **dist)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--variant", nargs="+", choices=("graph", "callable", "horovod"),
                    default=["graph", "callable", "horovod"],
                    help="horovod: the same step written with distflow.horovod (callable)")
-    p.add_argument("--workload", choices=("W1", "W2"), default="W1",
-                   help="W1: the W4 step (global batch 32); W2: weak scaling, 256 rows per rank")
+    p.add_argument("--workload", choices=("W1", "W2", "W6"), default="W1",
+                   help="W1: the W4 step (global batch 32); W2: weak scaling, 256 rows per rank; "
+                   "W6: weak scaling of the tutorial CNN, 64 images per rank")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     import distflow.compat.v1 as tf
     import distflow.distribute as dd
     ctx = dd.init()
     warmup, blocks, per_block = common.scale(args.workload, args.quick)
-    if args.workload == "W2":
-        spec = common.W2
-        feeds = wide_rank_batches(ctx.rank, ctx.size, spec["batch"])
-        step, _, _ = build_step(tf, dd, spec, spec["batch"] * ctx.size, "callable")
-        if ctx.size == 1:
-            stats = common.time_steps(step, feeds, warmup, blocks, per_block)
-            common.emit("scaling", "distflow", "W2 weak, 1 rank(s)", ranks=1,
-                        per_rank_batch=spec["batch"], **stats)
-            return
-        # The one-process program, as a 1-rank job runs it: the global batch is this rank's.
-        solo, _, _ = build_step(tf, dd, spec, spec["batch"], "callable", dd.SingleCommunicator())
-        dist, alone = common.time_weak_scaling(step, solo, feeds,
-                                               wide_rank_batches(0, 1, spec["batch"]),
-                                               ctx.communicator.mpi_comm, warmup, blocks,
-                                               per_block)
-        if ctx.rank == 0:
-            common.emit("scaling", "distflow", "W2 weak, interleaved", ranks=ctx.size,
-                        per_rank_batch=spec["batch"], solo_us=alone["wall_us"],
-                        efficiency=alone["wall_us"] / dist["wall_us"], **dist)
+    if args.workload in ("W2", "W6"):
+        weak_scaling(tf, dd, ctx, args.workload, warmup, blocks, per_block)
         return
     spec = common.W1
     feeds = local_batches(ctx.rank, ctx.size, spec["batch"])

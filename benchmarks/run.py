@@ -87,11 +87,13 @@ def jobs_for(workloads, quick):
         jobs.append(Job("W6", ["cnn_step.py"] + q))
     if "gpu" in workloads:  # issue 8's GPU targets: W1 and W2 at batch 4096 against PyTorch
         jobs.append(Job("gpu", ["gpu_steps.py"] + q))
-    if "scaling" in workloads:  # W2 weak scaling: 256 rows per rank, 1 rank and 2
+    if "scaling" in workloads:  # weak scaling: W2 256 rows, W6 64 images per rank; 1 rank and 2
         jobs += [Job("scaling", ["dp_step_distflow.py", "--workload", "W2"] + q),
                  Job("scaling", ["dp_step_distflow.py", "--workload", "W2"] + q, ranks=2),
                  Job("scaling", ["dp_step_numpy_mpi.py", "--workload", "W2"] + q, ranks=2,
-                     env=DISTFLOW_MPI_SETTINGS)]
+                     env=DISTFLOW_MPI_SETTINGS),
+                 Job("scaling", ["dp_step_distflow.py", "--workload", "W6"] + q),
+                 Job("scaling", ["dp_step_distflow.py", "--workload", "W6"] + q, ranks=2)]
     if "W5" in workloads:
         epochs = ["--epochs", "2", "--repeats", "1"] if quick else []
         jobs.append(Job("W5", ["whole_run.py", "--impl", "distflow", "torch"] + epochs))
@@ -342,13 +344,21 @@ def rows_for(recs):
                              median="", cpu="", ratio=r["efficiency"], ratio_cpu=None,
                              target=target, ok=r["efficiency"] >= 0.9 if target else None,
                              record=r))
-    one = find(recs, "scaling", "distflow", "W2 weak, 1 rank(s)")
-    two = find(recs, "scaling", "distflow", "W2 weak, interleaved")
-    if one and two and "wall_us" in one and "wall_us" in two:
-        rows.append(dict(workload="scaling", what="distflow W2 weak scaling against the 1-rank "
-                         "job run on its own: %s / %s" % (fmt_time(one), fmt_time(two)),
-                         median="", cpu="", ratio=one["wall_us"] / two["wall_us"], ratio_cpu=None,
-                         target=None, ok=None, record=one))
+    r = find(recs, "scaling", "distflow", "W6 weak, interleaved")
+    if r and "efficiency" in r:  # issue 15 asks for the figure, with no target
+        rows.append(dict(workload="scaling", what="distflow W6 (CNN) weak scaling, 64 images per "
+                         "rank: 1 rank %s / %d ranks %s, interleaved in one job (efficiency)"
+                         % (fmt_us(r["solo_us"]), r["ranks"], fmt_time(r)), median="", cpu="",
+                         ratio=r["efficiency"], ratio_cpu=None, target=None, ok=None, record=r))
+    for w in ("W2", "W6"):
+        one = find(recs, "scaling", "distflow", "%s weak, 1 rank(s)" % w)
+        two = find(recs, "scaling", "distflow", "%s weak, interleaved" % w)
+        if one and two and "wall_us" in one and "wall_us" in two:
+            rows.append(dict(workload="scaling", what="distflow %s weak scaling against the "
+                             "1-rank job run on its own: %s / %s" % (w, fmt_time(one),
+                                                                     fmt_time(two)),
+                             median="", cpu="", ratio=one["wall_us"] / two["wall_us"],
+                             ratio_cpu=None, target=None, ok=None, record=one))
     torch_run = find(recs, "W5", "torch")
     df_run = find(recs, "W5", "distflow")
     if torch_run or df_run:

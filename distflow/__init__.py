@@ -16,13 +16,15 @@ from distflow.framework.dtypes import (DType, as_dtype, bool_ as bool, double, f
                                        float32, float64, half, int8, int16, int32, int64, uint8)
 from distflow.framework.eager import EagerTensor  # noqa: F401
 from distflow.framework.graph import (Graph, GraphKeys, Operation, Tensor,  # noqa: F401
-                                      control_dependencies, get_default_graph, name_scope,
-                                      reset_default_graph)
+                                      control_dependencies, get_default_graph, init_scope,
+                                      name_scope, reset_default_graph)
 from distflow.framework.tensor_shape import Dimension, TensorShape  # noqa: F401
 from distflow.ops.dispatch import convert_to_tensor  # noqa: F401
 from distflow.function import TensorSpec, function  # noqa: F401  (after the ops it traces)
 from distflow.module import Module  # noqa: F401
+from distflow.ops.tensor_array import TensorArray  # noqa: F401
 from distflow import image, linalg, losses, math, metrics, nn, optimizers, random, train  # noqa: F401
+from distflow import autograph, config, types  # noqa: F401
 from distflow.train.clip_ops import clip_by_global_norm, clip_by_norm, global_norm  # noqa: F401
 from distflow.ops.logging_ops import print_v2 as print  # noqa: F401,A001 (tf.print)
 

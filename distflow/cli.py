@@ -32,6 +32,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     p = _Parser(prog="distflow", description="Train, evaluate and inspect distflow models; "
                 "run under mpirun for data-parallel training (one rank per device).")
+    from distflow import __version__
+    p.add_argument("--version", action="version", version="distflow " + __version__)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -46,12 +48,14 @@ def build_parser():
 
     e = sub.add_parser("eval", help="evaluate a saved model on its split or on a CSV file")
     e.add_argument("path", metavar="CHECKPOINT_OR_RUN_DIR")
-    e.add_argument("--csv", metavar="FILE", help="a CSV with the model's features and target")
+    e.add_argument("--csv", metavar="FILE", help="a CSV with the model's features and target "
+                   "(a classifier reports accuracy and cross-entropy)")
     e.add_argument("--split", choices=("test", "train"), default="test",
                    help="which split of the run's data (default: test)")
     _add_device_and_json(e)
 
-    r = sub.add_parser("predict", help="predictions of a saved model for the rows of a CSV file")
+    r = sub.add_parser("predict", help="predictions of a saved model for the rows of a CSV file "
+                       "(a classifier: the class and the probability of each class)")
     r.add_argument("path", metavar="RUN_DIR", help="a run directory or a checkpoint file")
     r.add_argument("--csv", metavar="IN", required=True, help="a CSV with the model's features")
     r.add_argument("--out", metavar="OUT", help="output CSV (default: standard output)")
@@ -101,6 +105,11 @@ def _eval(args):
                       device=ctx.device)
     if args.json:
         world.say(json.dumps(result, indent=2))
+    elif "accuracy" in result:
+        world.say("checkpoint: %s (epoch %d, step %d)\ndata: %s, %d rows\naccuracy %.4f  "
+                  "cross-entropy %.4f" % (result["checkpoint"], result["epoch"], result["step"],
+                                          result["data"], result["count"], result["accuracy"],
+                                          result["cross_entropy"]))
     else:
         world.say("checkpoint: %s (epoch %d, step %d)\ndata: %s, %d rows\nMSE %.4f  RMSE %.4f  "
                   "MAE %.4f" % (result["checkpoint"], result["epoch"], result["step"],

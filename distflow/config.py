@@ -20,13 +20,14 @@ from distflow.backend import gpu as _gpu
 
 __all__ = ["PhysicalDevice", "LogicalDevice", "list_physical_devices", "list_logical_devices",
            "get_visible_devices", "set_visible_devices", "experimental", "threading",
-           "get_logical_device_configuration", "set_logical_device_configuration"]
+           "get_logical_device_configuration", "set_logical_device_configuration",
+           "run_functions_eagerly", "functions_run_eagerly"]
 
 PhysicalDevice = collections.namedtuple("PhysicalDevice", ["name", "device_type"])
 LogicalDevice = collections.namedtuple("LogicalDevice", ["name", "device_type"])
 
 _state = {"visible_gpus": None, "memory_growth": {}, "intra": 0, "inter": 0,
-          "logical": {}}
+          "logical": {}, "eager_functions": False}
 
 
 def _gpu_count():
@@ -153,3 +154,12 @@ experimental = types.SimpleNamespace(
     set_virtual_device_configuration=set_logical_device_configuration,
     get_virtual_device_configuration=get_logical_device_configuration,
     VirtualDeviceConfiguration=VirtualDeviceConfiguration)
+
+
+def run_functions_eagerly(run_eagerly):
+    """With True, every df.function runs its Python function eagerly (for debugging)."""
+    _state["eager_functions"] = bool(run_eagerly)
+
+
+def functions_run_eagerly():
+    return _state["eager_functions"]

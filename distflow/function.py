@@ -20,7 +20,7 @@ import threading
 
 import numpy as np
 
-from distflow import backend
+from distflow import autograph, backend, config
 from distflow.autodiff.gradients import gradients
 from distflow.client.plan import Plan
 from distflow.client.session import Session
@@ -28,6 +28,8 @@ from distflow.framework import context, errors, nest
 from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import Graph, Operation, Tensor
 from distflow.framework.tensor_spec import TensorSpec, v2_shape
+from distflow.function_args import (_SIGNATURE_KEY, _Call, _flat_specs, _most_specific_match,
+                                    _relax, pretty_signature)
 from distflow.ops import array_ops, dispatch, func_graph, random_ops
 from distflow.ops.constant_op import Placeholder
 from distflow.ops.registry import OpDef
@@ -48,22 +50,26 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None,
 
     input_signature fixes the one trace: calls must pass tensors compatible with it.
     reduce_retracing (TF 2.0's experimental_relax_shapes) retraces a new shape once, with the
-    sizes that differ left unknown, so later shapes reuse that trace. `autograph` and
-    `jit_compile` are accepted for compatibility; Python control flow is not converted, so an
-    `if` on a tensor's value raises while tracing.
+    sizes that differ left unknown, so later shapes reuse that trace. With `autograph` (the
+    default) Python `if`, `while` and `for` on tensors become cond and while_loop
+    (distflow/autograph). `jit_compile` is accepted for compatibility.
     """
     relax = bool(reduce_retracing or experimental_relax_shapes)
 
     def decorate(fn):
-        return Function(fn, input_signature=input_signature, reduce_retracing=relax, name=name)
+        return Function(fn, input_signature=input_signature, reduce_retracing=relax, name=name,
+                        autograph=autograph)
     return decorate if func is None else decorate(func)
 
 
 class Function:
     """A Python function with its traces (ConcreteFunctions), one per kind of input."""
 
-    def __init__(self, python_function, input_signature=None, reduce_retracing=False, name=None):
+    def __init__(self, python_function, input_signature=None, reduce_retracing=False, name=None,
+                 autograph=True):
         self._python_function = python_function
+        self._autograph = autograph
+        self._converted = None     # the AutoGraph-converted function, made at the first trace
         self._signature = inspect.signature(python_function)
         simple = all(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
                      for p in self._signature.parameters.values())
@@ -76,6 +82,7 @@ class Function:
         self._fast_specs = _flat_specs(self._input_signature, self._positional_arity)
         self._trace_count = 0
         self._variables = []       # created by the first trace; the graphs read them
+        self._made_variables = False
         functools.update_wrapper(self, python_function, updated=())
 
     @property
@@ -97,22 +104,31 @@ class Function:
         bound = getattr(instance, "__dict__", {}).get(attr)
         if bound is None:
             bound = Function(self._python_function.__get__(instance, owner),
-                             self._input_signature, self._reduce_retracing, self._name)
+                             self._input_signature, self._reduce_retracing, self._name,
+                             self._autograph)
             if hasattr(instance, "__dict__"):
                 instance.__dict__[attr] = bound
         return bound
 
     def __call__(self, *args, **kwargs):
+        if config.functions_run_eagerly():  # tf.config.run_functions_eagerly(True): debugging
+            return self._python_function(*args, **kwargs)
         if not context.executing_eagerly():
             # Already building a graph (another df.function's trace, or TF1 code): the body
             # becomes part of that graph, as TF inlines a function called inside a function.
-            return self._python_function(*args, **kwargs)
+            return self._traced_function()(*args, **kwargs)
         if not kwargs and self._fast_specs is not None:
             fast = self._signature_fast_path(args)
             if fast is not None:
                 return fast[0]._call_arrays(fast[1], args)
         call = self._canonicalize(args, kwargs, specs_allowed=False)
         return self._concrete_for(call)._call_with(call.tensors)
+
+    def _traced_function(self):
+        if self._converted is None:
+            self._converted = autograph.convert(self._python_function) if self._autograph \
+                else self._python_function
+        return self._converted
 
     def _signature_fast_path(self, args):
         """(the trace, its arrays) for a call whose input_signature is a flat list of
@@ -145,6 +161,15 @@ class Function:
         with context.eager_mode():
             return self._concrete_for(self._canonicalize(args, kwargs, specs_allowed=True))
 
+    def pretty_printed_concrete_signatures(self, verbose=True):
+        """Every trace's parameters, output type and captures, as TF prints them."""
+        seen, out = set(), []
+        for concrete in self._by_key.values():
+            if id(concrete) not in seen:
+                seen.add(id(concrete))
+                out.append(concrete.pretty_printed_signature())
+        return "\n\n".join(out)
+
     def __repr__(self):
         return "<df.function %s>" % self._name
 
@@ -175,6 +200,11 @@ class Function:
                     newest = candidates[-1].input_specs
                     specs = [_relax(old, new) for old, new in zip(newest, specs)]
                 concrete = self._trace(call, specs)
+                if self._trace_count == 1 and self._made_variables:
+                    # as TF: a first trace that made variables is traced again, which must not
+                    # make them again (a function creating a Variable on every call is refused)
+                    concrete = self._trace(call, specs)
+                    self._trace_count -= 1  # one trace as the user counts them
                 candidates.append(concrete)
             self._by_key[call.key] = concrete
         return concrete
@@ -182,247 +212,25 @@ class Function:
     # -- tracing --------------------------------------------------------------------------
     def _trace(self, call, specs):
         graph = Graph()
+        graph.building_function = True  # TF 2's rules for its tensors: == compares elementwise
         graph.seed = random_ops.eager_global_seed()  # seeded programs stay reproducible traced
         tracer = _Tracer(graph, may_create_variables=self._trace_count == 0)
         with graph.as_default(), tracer.lifting_variables():
             placeholders = [dispatch._apply_graph(graph, Placeholder, [], {
                 "dtype": s.dtype, "shape": s.shape}, name) for s, name in zip(specs, call.names)]
             args, kwargs = call.rebuild(placeholders)
-            structured = self._python_function(*args, **kwargs)
+            structured = self._traced_function()(*args, **kwargs)
             outputs = [_output_tensor(x) for x in nest.flatten(structured)]
         updates = _order_variable_accesses(graph, outputs)
         self._trace_count += 1
         self._variables.extend(tracer.created)
+        self._made_variables = self._made_variables or tracer.created_eagerly or tracer.created
         concrete = ConcreteFunction(graph, placeholders, structured, outputs, updates, self._name)
+        concrete._parameters = (self._signature, call.params, specs)
         # tf.print / tf.Print (and a cond or loop that may print or update) run on every call,
         # as TF2's automatic control dependencies make them
         concrete._prints = side_effect_ops(graph)
         return concrete
-
-
-def _flat_specs(signature, arity):
-    """[(NumPy dtype, rank or None, ((axis, size) for each known size))] for an input_signature
-    of one TensorSpec per positional parameter (the case the fast path serves); None otherwise."""
-    if signature is None or arity != len(signature) or \
-            not all(isinstance(s, TensorSpec) for s in signature):
-        return None
-    specs = []
-    for s in signature:
-        dims = s.shape.as_tuple()
-        known = () if dims is None else tuple((i, d) for i, d in enumerate(dims) if d is not None)
-        specs.append((np.dtype(s.dtype.as_numpy_dtype), None if dims is None else len(dims), known))
-    return specs
-
-
-_SIGNATURE_KEY = ("signature",)  # the one trace of a function with an input_signature
-
-
-class _Call:
-    """One call's arguments, split into tensors (fed to the graph) and everything else (baked in).
-
-    `key` identifies the trace to use: the dtypes and shapes of the tensors and the Python values;
-    `kind` is the key without the shapes (the traces a shape-relaxing lookup may choose from).
-    """
-
-    def __init__(self, signature, arguments, params, names, specs, tensors, key, kind):
-        self.signature = signature
-        self.arguments = arguments # parameter name -> value, defaults included
-        self.params = params       # [(name, structure, leaves)]; a _TensorSlot marks a tensor leaf
-        self.names = names         # placeholder names, one per tensor leaf
-        self._specs = specs        # TensorSpec, or (NumPy dtype, shape), per tensor leaf
-        self.tensors = tensors     # EagerTensor per tensor leaf (None for a TensorSpec)
-        self.key = key
-        self.kind = kind
-
-    @property
-    def specs(self):
-        return [s if isinstance(s, TensorSpec) else TensorSpec(s[1], s[0]) for s in self._specs]
-
-    @classmethod
-    def from_arguments(cls, signature, arguments, specs_allowed):
-        params, names, specs, tensors, key, kind = [], [], [], [], [], []
-        for pname, value in arguments.items():
-            flat = nest.flatten(value)
-            key.append((pname, _structure_key(value)))
-            kind.append(key[-1])
-            leaves = []
-            for i, leaf in enumerate(flat):
-                if isinstance(leaf, (EagerTensor, np.ndarray, np.generic)):
-                    tensor = leaf if isinstance(leaf, EagerTensor) else dispatch.to_eager(leaf)
-                    arr = tensor._value
-                    spec = (arr.dtype, arr.shape)
-                    key.append(("tensor",) + spec)
-                    kind.append(("tensor", arr.dtype))
-                elif isinstance(leaf, TensorSpec) and specs_allowed:
-                    spec, tensor = leaf, None
-                    np_dtype = np.dtype(leaf.dtype.as_numpy_dtype)
-                    key.append(("tensor", np_dtype, leaf.shape.as_tuple()))
-                    kind.append(("tensor", np_dtype))
-                else:
-                    leaves.append(leaf)
-                    key.append(_leaf_key(leaf))
-                    kind.append(key[-1])
-                    continue
-                leaves.append(_TensorSlot)
-                names.append(_placeholder_name(pname, i, len(flat)))
-                specs.append(spec)
-                tensors.append(tensor)
-            params.append((pname, value, leaves))
-        return cls(signature, arguments, params, names, specs, tensors, tuple(key), tuple(kind))
-
-    @classmethod
-    def with_signature(cls, fname, pysig, arguments, signature, specs_allowed):
-        """Converts each argument to its TensorSpec's dtype; rejects what does not fit."""
-        items = list(arguments.items())
-        if len(items) < len(signature):
-            raise TypeError("%s(): input_signature has %d entries but the function takes %d "
-                            "arguments" % (fname, len(signature), len(items)))
-        params, names, specs, tensors = [], [], [], []
-        for (pname, value), spec_tree in zip(items, signature):
-            flat_specs = nest.flatten(spec_tree)
-            flat = _flatten_up_to(spec_tree, value)
-            if flat is None:
-                _signature_error(arguments, signature, pname, "does not have the nesting of its "
-                                 "input_signature entry")
-            for i, (leaf, spec) in enumerate(zip(flat, flat_specs)):
-                if specs_allowed and isinstance(leaf, TensorSpec):
-                    if leaf.dtype != spec.dtype or not _covers(spec.shape, leaf.shape):
-                        _signature_error(arguments, signature, pname, "is %r" % (leaf,))
-                    tensors.append(None)
-                else:
-                    tensors.append(_convert_for_spec(leaf, spec, arguments, signature, pname))
-                names.append(_placeholder_name(pname, i, len(flat)))
-                specs.append(spec)
-            params.append((pname, spec_tree, [_TensorSlot] * len(flat)))
-        for pname, value in items[len(signature):]:
-            if value is not pysig.parameters[pname].default:
-                raise TypeError("%s(): argument '%s' is not covered by input_signature"
-                                % (fname, pname))
-            params.append((pname, value, nest.flatten(value)))
-        return cls(pysig, arguments, params, names, specs, tensors, _SIGNATURE_KEY,
-                   _SIGNATURE_KEY)
-
-    def rebuild(self, tensors):
-        """(args, kwargs) with `tensors` in the tensor slots: the call the trace makes."""
-        it = iter(tensors)
-        arguments = dict(self.arguments)
-        for pname, structure, leaves in self.params:
-            flat = [next(it) if x is _TensorSlot else x for x in leaves]
-            arguments[pname] = nest.pack_sequence_as(structure, flat)
-        bound = inspect.BoundArguments(self.signature, arguments)
-        return bound.args, bound.kwargs
-
-
-class _TensorSlot:
-    """Marks where a tensor argument sits among the leaves of a call."""
-
-
-def _placeholder_name(pname, i, n):
-    name = pname.lstrip("_") or "arg"  # graph names may not start with '_'
-    return name if n == 1 else "%s_%d" % (name, i)
-
-
-def _flatten_up_to(spec_tree, value):
-    """The parts of `value` that match the TensorSpecs of `spec_tree` (None if the nesting
-    differs): a list given for a single TensorSpec is one tensor."""
-    if isinstance(spec_tree, TensorSpec):
-        return [value]
-    if isinstance(spec_tree, dict):
-        if not isinstance(value, dict) or set(value) != set(spec_tree):
-            return None
-        keys = nest._sorted_keys(spec_tree)
-        parts = [_flatten_up_to(spec_tree[k], value[k]) for k in keys]
-    elif isinstance(spec_tree, (list, tuple)):
-        if not isinstance(value, (list, tuple)) or len(value) != len(spec_tree):
-            return None
-        parts = [_flatten_up_to(s, v) for s, v in zip(spec_tree, value)]
-    else:
-        raise TypeError("input_signature must hold TensorSpecs, got %r" % (spec_tree,))
-    if any(p is None for p in parts):
-        return None
-    return [leaf for p in parts for leaf in p]
-
-
-def _structure_key(value):
-    """The nesting of an argument (list/tuple/dict types and dict keys), without its leaves."""
-    if isinstance(value, dict):
-        return (type(value).__name__, tuple((k, _structure_key(value[k]))
-                                            for k in nest._sorted_keys(value)))
-    if isinstance(value, (list, tuple)):
-        return (type(value).__name__, tuple(_structure_key(v) for v in value))
-    return None
-
-
-def _leaf_key(x):
-    if isinstance(x, Variable):
-        return ("variable", id(x))      # a captured variable: each one has its own trace
-    if isinstance(x, Tensor):
-        raise TypeError("A symbolic Tensor (%s) was passed to a df.function called eagerly; "
-                        "pass eager tensors or NumPy arrays" % x.name)
-    try:
-        hash(x)
-    except TypeError:
-        return ("object", id(x))
-    return ("python", type(x), x)
-
-
-def _convert_for_spec(leaf, spec, arguments, signature, pname):
-    try:
-        if isinstance(leaf, (EagerTensor, Variable)):
-            tensor = dispatch.to_eager(leaf)
-            if tensor.dtype != spec.dtype:
-                raise TypeError("dtype %s" % tensor.dtype.name)
-        else:
-            tensor = EagerTensor(dispatch.to_array(leaf, spec.dtype))
-    except (TypeError, ValueError) as e:
-        _signature_error(arguments, signature, pname, "cannot be converted to %s (%s)"
-                         % (spec.dtype.name, e))
-    if not spec.shape.is_compatible_with(tensor.shape):
-        _signature_error(arguments, signature, pname, "has shape %s and dtype %s, which does not "
-                         "fit %r" % (v2_shape(tensor.shape), tensor.dtype.name, spec))
-    return tensor
-
-
-def _signature_error(arguments, signature, pname, what):
-    inputs = ",\n    ".join(str(v) for v in arguments.values())
-    specs = ",\n    ".join(repr(s) for s in signature)
-    raise ValueError("Python inputs incompatible with input_signature:\n  inputs: (\n    %s)\n"
-                     "  input_signature: (\n    %s).\n  Argument '%s' %s."
-                     % (inputs, specs, pname, what))
-
-
-def _most_specific_match(candidates, specs):
-    """The trace whose placeholders accept these shapes with the fewest unknown sizes."""
-    best, best_unknown = None, None
-    for c in candidates:
-        if all(_covers(ph.shape, s.shape) for s, ph in zip(specs, c.input_specs)):
-            unknown = sum(_unknown_dims(ph.shape) for ph in c.input_specs)
-            if best is None or unknown < best_unknown:
-                best, best_unknown = c, unknown
-    return best
-
-
-def _covers(general, specific):
-    """True when every shape that fits `specific` also fits `general`."""
-    g, s = general.as_tuple(), specific.as_tuple()
-    if g is None:
-        return True
-    if s is None or len(g) != len(s):
-        return False
-    return all(a is None or a == b for a, b in zip(g, s))
-
-
-def _unknown_dims(shape):
-    dims = shape.as_tuple()
-    return 1000 if dims is None else sum(d is None for d in dims)
-
-
-def _relax(old, new):
-    """A spec both shapes fit: sizes that differ become None, a different rank an unknown one."""
-    a, b = old.shape.as_tuple(), new.shape.as_tuple()
-    if a is None or b is None or len(a) != len(b):
-        return TensorSpec(None, new.dtype)
-    return TensorSpec([x if x == y else None for x, y in zip(a, b)], new.dtype)
 
 
 def _output_tensor(x):
@@ -451,6 +259,7 @@ class _Tracer:
         self.graph = graph
         self.may_create_variables = may_create_variables
         self.created = []
+        self.created_eagerly = False  # variables made under init_scope (not this trace's own)
 
     @classmethod
     def current(cls):
@@ -496,6 +305,13 @@ class _LiftedVariable(EagerVariable):
         with context.eager_mode():
             EagerVariable.__init__(self, initial_value, trainable=trainable, name=name, dtype=dtype)
         tracer.created.append(self)
+
+    @staticmethod
+    def note_eager_creation():
+        tracer = _Tracer.current()
+        if not tracer.may_create_variables:
+            raise ValueError(_NON_FIRST_CALL)
+        tracer.created_eagerly = True
 
 
 def _order_variable_accesses(graph, outputs):
@@ -553,7 +369,8 @@ def _order_variable_accesses(graph, outputs):
 def side_effect_ops(graph):
     """The ops a function runs on every call besides its outputs and updates: prints, and a
     cond or loop that may print or update (TF2's automatic control dependencies)."""
-    return [op for op in graph._ops if op.type in ("PrintV2", "Print", "If", "While")]
+    return [op for op in graph._ops if op.type in ("PrintV2", "Print", "If", "While",
+                                                   "EagerPyFunc", "PyFunc")]
 
 
 def _protect_readers(graph, read, update, outputs, consumers, position, returned):
@@ -660,6 +477,11 @@ class ConcreteFunction:
         captures = graph.__dict__.get("_variable_captures", {})
         self.captured_variables = [var for _, _, var in captures.values()]
         self._backward = None
+
+    def pretty_printed_signature(self, verbose=True):
+        pysig, params, specs = self._parameters
+        outputs = nest.pack_sequence_as(self.structured_outputs, self._output_slots)
+        return pretty_signature(pysig, params, specs, outputs, self.captured_variables)
 
     @property
     def input_specs(self):

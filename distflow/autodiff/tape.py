@@ -168,7 +168,17 @@ class GradientTape:
         if len(grad_ys) != len(targets):
             raise ValueError("output_gradients has %d tensors for %d targets"
                              % (len(grad_ys), len(targets)))
-        if self._graph is not None:
+        # A watched Variable as a target is its own value: d v / d v is ones (TF's answer), and
+        # nothing else depends on it; its seeds go straight to the sources that are that Variable.
+        direct = [(t, g) for t, g in zip(targets, grad_ys)
+                  if isinstance(t, Variable) and self._watches_variable(t)]
+        if direct:
+            kept = [(t, g) for t, g in zip(targets, grad_ys)
+                    if not any(t is d for d, _ in direct)]
+            targets, grad_ys = [t for t, _ in kept], [g for _, g in kept]
+        if not targets:
+            result = [None] * len(flat_sources)
+        elif self._graph is not None:
             result = self._graph_gradient(targets, flat_sources, grad_ys, unconnected_gradients)
         elif any(isinstance(t, Tensor) for t in targets):
             # Symbolic targets under a tape entered eagerly (a graph built inside its block).
@@ -176,6 +186,8 @@ class GradientTape:
                                unconnected_gradients=unconnected_gradients)
         else:
             result = self._eager_gradient(targets, flat_sources, grad_ys, unconnected_gradients)
+        if direct:
+            result = _add_direct(result, flat_sources, direct, self._graph, unconnected_gradients)
         if not self._persistent:
             # the records go (their arrays are the memory a tape holds), the variables stay:
             # TF's watched_variables() still lists them after the one gradient() call
@@ -271,6 +283,24 @@ class GradientTape:
                     if var is not None and var.trainable:
                         found[id(x)] = var
         return found
+
+
+def _add_direct(result, sources, direct, graph, unconnected):
+    """Adds each Variable target's seed (ones by default) to the sources that are that Variable."""
+    out = list(result)
+    for i, s in enumerate(sources):
+        for var, seed in direct:
+            if s is not var:
+                continue
+            value = dispatch.to_graph_tensor(var, graph) if graph is not None \
+                else dispatch.to_eager(var)
+            with (graph.as_default() if graph is not None else contextlib.nullcontext()):
+                g = array_ops.ones_like(value) if seed is None \
+                    else dispatch.convert_to_tensor(seed, value.dtype)
+                out[i] = g if out[i] is None else MATH.add_n([out[i], g])
+    if any(g is None for g in out):
+        out = _fill_unconnected(out, sources, unconnected)
+    return out
 
 
 def _ones_like(t):

@@ -4,6 +4,7 @@ import threading
 
 import numpy as np
 
+from distflow.client import config_proto
 from distflow import backend
 from distflow.backend import gpu
 from distflow.client.fetch import FetchMapper
@@ -50,7 +51,10 @@ class Session:
     def __init__(self, target="", graph=None, config=None, device=None):
         """`device`: 'cpu' (default), 'gpu' (the current CUDA device) or 'gpu:N'. On a GPU, fed
         values move to the device once per run, variables and constants live there, and
-        fetched values come back as NumPy arrays."""
+        fetched values come back as NumPy arrays. `config` (a tf.ConfigProto) is checked and
+        kept: its placement and memory options have nothing to change here."""
+        config_proto.check_config(config)
+        self._config = config
         self.graph = graph if graph is not None else get_default_graph()
         self.device = device or "cpu"
         self._xp = backend.xp_for_device(self.device)

@@ -19,8 +19,8 @@ deterministic for a given seed (the op seed, or the global seed of tf.random.set
 differs from TF's. With buffer_size >= the dataset's size it is a uniform permutation; with
 reshuffle_each_iteration each pass (epoch) draws a new one.
 
-Not supported: a Dataset passed as an argument to a df.function (iterate it outside and pass
-the tensors), string elements, padded_batch, interleave, from_generator, TFRecord files.
+Not supported: string elements, padded_batch, interleave, TFRecord files. A Dataset passed to a
+df.function is read while tracing (AutoGraph's for over it, distflow/autograph/operators.py).
 """
 import itertools
 import types
@@ -30,6 +30,7 @@ import numpy as np
 from distflow.data import dataset_elements as elements
 from distflow.framework import context, dtypes, errors, nest
 from distflow.framework.eager import EagerTensor
+from distflow.framework.tensor_spec import TensorSpec
 from distflow.ops import random_ops
 
 __all__ = ["Dataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "experimental"]
@@ -83,6 +84,39 @@ class Dataset:
         np_type = dtypes.as_dtype(output_type).as_numpy_dtype
         return Dataset(lambda: (EagerTensor(np.array(i, np_type)) for i in numbers),
                        elements.spec((), output_type), len(numbers), "_RangeDataset")
+
+    @staticmethod
+    def from_generator(generator, output_types=None, output_shapes=None, args=None,
+                       output_signature=None, name=None):
+        """The elements `generator(*args)` yields, called afresh by each iter(); their
+        structure, dtypes and shapes from `output_signature` (TensorSpecs), or from the older
+        `output_types` and `output_shapes`."""
+        if output_signature is None:
+            if output_types is None:
+                raise TypeError("The `output_signature` argument must be set.")
+            shapes = output_shapes if output_shapes is not None else \
+                nest.map_structure(lambda _: None, output_types)
+            output_signature = nest.pack_sequence_as(output_types, [
+                TensorSpec(s, t) for t, s in zip(nest.flatten(output_types),
+                                                 _flat_shapes(shapes, output_types))])
+        flat_specs = nest.flatten(output_signature)
+
+        def make():
+            for value in generator(*(args or ())):
+                leaves = nest.flatten(value) if nest.is_nested(output_signature) else [value]
+                if len(leaves) != len(flat_specs):
+                    raise TypeError("`generator` yielded an element that did not match the "
+                                    "expected structure %r: %r" % (output_signature, value))
+                tensors = []
+                for leaf, spec in zip(leaves, flat_specs):
+                    arr = np.asarray(leaf, spec.dtype.as_numpy_dtype)
+                    if not spec.shape.is_compatible_with(arr.shape):
+                        raise TypeError("`generator` yielded an element of shape %s where an "
+                                        "element of shape %s was expected."
+                                        % (arr.shape, spec.shape))
+                    tensors.append(EagerTensor(arr))
+                yield nest.pack_sequence_as(output_signature, tensors)
+        return Dataset(make, output_signature, UNKNOWN, "_FlatMapDataset")
 
     @staticmethod
     def zip(*datasets, name=None):
@@ -284,12 +318,29 @@ class Dataset:
     def __iter__(self):
         return elements.Iterator(self)
 
+    def make_one_shot_iterator(self):
+        """TF1: an iterator whose get_next() is a graph op (data/graph_iterator.py)."""
+        from distflow.data import graph_iterator
+        return graph_iterator.make_one_shot_iterator(self)
+
+    def make_initializable_iterator(self, shared_name=None):
+        from distflow.data import graph_iterator
+        return graph_iterator.make_initializable_iterator(self)
+
     def as_numpy_iterator(self):
         """The elements with NumPy arrays (NumPy scalars for scalars) for tensors."""
         return (nest.map_structure(lambda t: t.numpy(), e) for e in self._make())
 
     def __repr__(self):
         return "<%s element_spec=%r>" % (self._kind, self.element_spec)
+
+
+def _flat_shapes(shapes, types_structure):
+    """output_shapes as one shape per leaf of output_types (a shape is a list of sizes, which
+    nest would take apart)."""
+    if not nest.is_nested(types_structure):
+        return [shapes]
+    return [s for sub, t in zip(shapes, types_structure) for s in _flat_shapes(sub, t)]
 
 
 experimental = types.SimpleNamespace(

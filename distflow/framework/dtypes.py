@@ -82,7 +82,8 @@ half, double = float16, float64
 ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
 _BY_NP = {d._np: d for d in ALL}
 _BY_NAME = {d.name: d for d in ALL}
-_BY_NAME.update(half=float16, double=float64)
+# TF's names, not NumPy's: "float" is float32 (NumPy reads it as float64)
+_BY_NAME.update(half=float16, double=float64, float=float32)
 
 
 def of_array(array):

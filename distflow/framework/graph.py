@@ -10,6 +10,7 @@ class GraphKeys:
     GLOBAL_VARIABLES = "variables"
     TRAINABLE_VARIABLES = "trainable_variables"
     LOCAL_VARIABLES = "local_variables"
+    METRIC_VARIABLES = "metric_variables"
     GLOBAL_STEP = "global_step"
     SUMMARIES = "summaries"
     UPDATE_OPS = "update_ops"
@@ -80,14 +81,32 @@ class Tensor:
             raise TypeError("Cannot iterate over a tensor with unknown first dimension.")
         return iter([self[i] for i in range(dims[0])])
 
-    # Identity, not elementwise, as in TF1: tensors are feed_dict keys.
-    __hash__ = object.__hash__
+    # In a TF1 graph, identity: tensors are feed_dict keys. In a df.function's graph (TF2),
+    # elementwise, and tensors are unhashable, as in TF 2 (internal tables key them by id()).
+    def __hash__(self):
+        if self.op.graph.building_function:
+            raise TypeError("Tensor is unhashable. Instead, use tensor.ref() as the key.")
+        return object.__hash__(self)
 
     def __eq__(self, other):
-        return self is other
+        if other is None or not self.op.graph.building_function:
+            return self is other
+        from distflow.ops import comparison_ops  # lazily: ops sit above the framework
+        return comparison_ops.equal(self, other)
 
     def __ne__(self, other):
-        return self is not other
+        if other is None or not self.op.graph.building_function:
+            return self is not other
+        from distflow.ops import comparison_ops
+        return comparison_ops.not_equal(self, other)
+
+    def ref(self):
+        """A hashable reference to this tensor (TF's Tensor.ref()), for dict keys and sets."""
+        from distflow.framework.eager import _Ref
+        return _Ref(self)
+
+    def experimental_ref(self):
+        return self.ref()
 
 
 class Operation:
@@ -127,6 +146,10 @@ _VALID_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*$")
 
 class Graph:
     """Operations, unique names, name scopes, collections and seeds of one TF1 graph."""
+
+    # True in a df.function's graph and its cond / loop sub-graphs (TF's FuncGraph flag):
+    # there, tensors follow TF 2's rules for == and hashing
+    building_function = False
 
     def __init__(self):
         self._ops = []
@@ -224,6 +247,16 @@ class Graph:
             yield
         finally:
             self._control_deps.pop()
+
+    def as_graph_def(self):
+        """The graph's nodes as TF's GraphDef lists them (`.node`: name, op and inputs of each)."""
+        import types
+        nodes = [types.SimpleNamespace(name=op.name, op=op.type,
+                                       input=[t.name.split(":")[0] if t.value_index == 0
+                                              else t.name for t in op.inputs]
+                                       + ["^" + c.name for c in op.control_inputs])
+                 for op in self._ops]
+        return types.SimpleNamespace(node=nodes)
 
     def finalize(self):
         self._finalized = True
@@ -374,6 +407,25 @@ def control_dependencies(control_inputs):
     if context.executing_eagerly():
         return contextlib.nullcontext()
     return get_default_graph().control_dependencies(control_inputs)
+
+
+@contextlib.contextmanager
+def init_scope():
+    """TF's init_scope: code that must run once, outside the function being traced. Inside a
+    df.function's trace (or any graph built under eager code) it runs eagerly, with gradient
+    tapes paused; in a TF1 graph it leaves every control dependency."""
+    if context.ctx.modes[0] == "eager" and not context.executing_eagerly():
+        context.ctx.recording_paused += 1
+        try:
+            with context.eager_mode():
+                yield
+        finally:
+            context.ctx.recording_paused -= 1
+    elif context.executing_eagerly():
+        yield
+    else:
+        with get_default_graph().control_dependencies(None):
+            yield
 
 
 def add_to_collection(name, value):

@@ -200,9 +200,17 @@ def _sum_all(x):
     return reduce_sum(x)
 
 
+def shape_arg(shape):
+    """A shape argument as a vector: TF's shape-taking ops read a plain int `n` as `[n]`
+    (`tf.zeros(2)`, `tf.random.normal(5)`); tensors and sequences pass through."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        return [int(shape)]
+    return shape
+
+
 def fill(dims, value, name=None):
     """A tensor of shape `dims` filled with the scalar `value`."""
-    return apply(Fill, [as_int32(dims), convert_to_tensor(value)], name=name)
+    return apply(Fill, [as_int32(shape_arg(dims)), convert_to_tensor(value)], name=name)
 
 
 def zeros(shape, dtype=dtypes.float32, name=None):

@@ -110,8 +110,12 @@ def build_if(graph, pred, inputs, then_b, else_b, scope):
         return [dispatch._apply_graph(graph, Identity, [o], {}, "Identity") for o in outs]
 
 
-def cond(pred, true_fn=None, false_fn=None, name=None):
-    """`true_fn()` if `pred` else `false_fn()`. In a graph only the taken function's ops run."""
+def cond(pred, true_fn=None, false_fn=None, name=None, _outputs=None):
+    """`true_fn()` if `pred` else `false_fn()`. In a graph only the taken function's ops run.
+
+    `_outputs` (AutoGraph's): `(true graph, true result, false graph, false result) -> (true
+    outputs, false outputs)`, called once both branches are traced, while ops may still be
+    added to their graphs: an `if` statement's outputs depend on what both branches did."""
     for arg, fn in (("true_fn", true_fn), ("false_fn", false_fn)):
         if fn is None:
             raise TypeError("cond(): '%s' argument required" % arg)
@@ -124,6 +128,8 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
         pred = dispatch.convert_to_tensor(pred)
         t_g, _, t_out = func_graph.trace(true_fn, graph, "cond_true")
         f_g, _, f_out = func_graph.trace(false_fn, graph, "cond_false")
+        if _outputs is not None:
+            t_out, f_out = _outputs(t_g, t_out, f_g, f_out)
         t_flat = func_graph.output_tensors(t_g, nest.flatten(t_out))
         f_flat = func_graph.output_tensors(f_g, nest.flatten(f_out))
         _check_same(t_out, f_out, t_flat, f_flat)

@@ -66,6 +66,10 @@ def to_graph_tensor(x, graph, dtype=None, ref=False):
         if x.op.graph is not graph:
             if getattr(graph, "outer_graph", None) is not None:  # a cond branch or loop body
                 return graph.capture(x)
+            if graph.building_function and x.op.graph.building_function:
+                raise TypeError("%r is out of scope and cannot be used here. Use return values, "
+                                "explicit Python locals or TensorFlow collections to access it."
+                                % (x,))
             raise ValueError("Tensor %s must be from the same graph as the other inputs." % x)
         return x
     as_graph = getattr(x, "_graph_tensor", None)
@@ -262,6 +266,8 @@ def convert_to_tensor(value, dtype=None, name=None):
             return value
         if type(value) is float or type(value) is int:  # e.g. the 2.0 in Square's gradient
             return EagerTensor(backend.place_eager(to_array(value, dtype)))
+    if isinstance(value, (list, tuple)) and _holds_tensor(value):
+        return _pack(value, dtype, name)
     d = dtype_of(value)
     # Variables of both kinds count as tensors (graph ones have _graph_tensor, eager _eager_read)
     is_tensor = isinstance(value, (Tensor, EagerTensor)) or hasattr(value, "_eager_read") \
@@ -279,6 +285,20 @@ def convert_to_tensor(value, dtype=None, name=None):
         from distflow.ops.constant_op import const_in_graph
         return const_in_graph(graph, to_array(value, dtype), name)
     return to_graph_tensor(value, graph)
+
+
+def _holds_tensor(value):
+    return any(isinstance(v, (Tensor, EagerTensor)) or hasattr(v, "_graph_tensor")
+               or (isinstance(v, (list, tuple)) and _holds_tensor(v)) for v in value)
+
+
+def _pack(value, dtype, name):
+    """A list holding tensors, stacked into one tensor (TF packs it the same way)."""
+    from distflow.ops.array_ops import stack  # lazily: array_ops builds on this module
+    parts = [_pack(v, dtype, None) if isinstance(v, (list, tuple)) else v for v in value]
+    known = next((dtype_of(p) for p in parts if dtype_of(p) is not None), None)
+    parts = [convert_to_tensor(p, dtype or known) for p in parts]
+    return stack(parts, name=name or "packed")
 
 
 def binary_operands(x, y):

@@ -23,7 +23,7 @@ from distflow.ops.constant_op import Placeholder
 
 # ops whose effect matters even when nothing reads their output: a branch runs them whenever
 # it runs, and their presence makes the If / While stateful
-_SIDE_EFFECT_TYPES = ("Print", "PrintV2", "If", "While", "Assert")
+_SIDE_EFFECT_TYPES = ("Print", "PrintV2", "If", "While", "Assert", "EagerPyFunc", "PyFunc")
 _STATEFUL_KERNELS = ("RandomStandardNormal", "RandomUniform", "TruncatedNormal",
                      "RandomUniformInt", "CapturedVariable", "VariableV2")
 
@@ -33,6 +33,7 @@ class FuncGraph(Graph):
         Graph.__init__(self)
         self.name = name
         self.outer_graph = outer_graph
+        self.building_function = outer_graph.building_function
         self.seed = outer_graph.seed
         self.captures = {}      # id(tensor of outer_graph) -> (that tensor, its placeholder)
 
@@ -49,7 +50,7 @@ class FuncGraph(Graph):
         if t.op.graph is self:
             return t
         if not self.encloses(t.op.graph):
-            raise ValueError("Tensor %s must be from the same graph as the other inputs." % t)
+            out_of_scope(t, self)
         outer = t if t.op.graph is self.outer_graph else self.outer_graph.capture(t)
         entry = self.captures.get(id(outer))
         if entry is None:
@@ -90,6 +91,66 @@ class FuncGraph(Graph):
 
     def captured_outer_tensors(self):
         return [outer for outer, _ in self.captures.values()]
+
+
+def read_updated_variables_live(graphs, body):
+    """In a while_loop whose body updates an eager Variable (a df.function's), every read of it
+    that the cond or body captured from outside becomes a read of its storage at each
+    iteration, copied before the body's update runs: a read before the body's own assign sees
+    the previous iteration's value, as in TF. (Such a read no longer passes a gradient to the
+    variable through the loop. Loops nested in a cond or loop keep the captured value.)"""
+    from distflow.ops.array_ops import Snapshot  # lazily: array_ops builds on dispatch
+    from distflow.ops.state_ops import CapturedVariable
+    updated = {}
+    for op in _ops_within(body):
+        for i in op.opdef.ref_inputs:
+            t = op.inputs[i]
+            if t.op.type == "CapturedVariable":
+                updated[id(t.op.attrs["variable"])] = t.op.attrs["variable"]
+    if not updated:
+        return
+    for g in graphs:
+        for key, (outer, ph) in list(g.captures.items()):
+            table = outer.op.graph.__dict__.get("_variable_captures", {})
+            entry = next((e for e in table.values() if e[1] is outer), None)
+            if entry is None or id(entry[2]) not in updated:
+                continue
+            var = entry[2]
+            with g.control_dependencies(None):
+                handle = dispatch._apply_graph(g, CapturedVariable, [], {"variable": var},
+                                               "ReadVariable")
+                copy = dispatch._apply_graph(g, Snapshot, [handle], {}, None)
+            for op in g._ops:
+                if op is not copy.op and any(x is ph for x in op.inputs):
+                    op.inputs = tuple(copy if x is ph else x for x in op.inputs)
+                if any(op.inputs[i] is handle_of(var, outer) for i in op.opdef.ref_inputs):
+                    op.control_inputs.append(copy.op)
+
+
+def handle_of(var, outer_read):
+    """The storage tensor of `var` in the graph holding `outer_read`."""
+    table = outer_read.op.graph.__dict__.get("_variable_captures", {})
+    entry = table.get(id(var))
+    return entry[0] if entry is not None else None
+
+
+def _ops_within(g):
+    """The ops of `g` and of every cond branch and loop body inside it."""
+    for op in g._ops:
+        yield op
+        if op.type in ("If", "StatelessIf", "While", "StatelessWhile"):
+            for b in op.attrs.values():
+                if isinstance(b, Branch):
+                    yield from _ops_within(b.graph)
+
+
+def out_of_scope(t, graph):
+    """Raises TF's error for a tensor of another graph: in a df.function, a tensor that leaked
+    from another function's trace (TypeError), else TF1's ValueError."""
+    if graph.building_function and t.op.graph.building_function:
+        raise TypeError("%r is out of scope and cannot be used here. Use return values, explicit "
+                        "Python locals or TensorFlow collections to access it." % (t,))
+    raise ValueError("Tensor %s must be from the same graph as the other inputs." % t)
 
 
 def trace(fn, outer_graph, name, arg_specs=(), structure=None):

@@ -24,7 +24,7 @@ from distflow import backend
 from distflow.framework import context, dtypes
 from distflow.framework.graph import Tensor, get_default_graph, name_scope
 from distflow.framework.tensor_shape import TensorShape
-from distflow.ops import math_ops
+from distflow.ops import array_ops, math_ops
 from distflow.ops.constant_op import constant_value
 from distflow.ops.dispatch import apply, convert_to_tensor
 from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
@@ -237,7 +237,7 @@ RandomUniformInt = op_def("RandomUniformInt", infer=_random_infer,
 def _random(opdef, shape, dtype, seed, bounds=(), name=None):
     """Applies a random op, deriving its seeds from the graph it goes into (or the eager state)."""
     if not isinstance(shape, Tensor):
-        shape = convert_to_tensor(shape, dtypes.int32, name="shape")
+        shape = convert_to_tensor(array_ops.shape_arg(shape), dtypes.int32, name="shape")
     graph = shape.op.graph if isinstance(shape, Tensor) else None  # None: executing eagerly
     explicit = seed is not None
     seed, seed2 = get_seed(seed, graph)

@@ -29,6 +29,11 @@ class Variable:
         if cls is Variable:
             if context.ctx.variable_creators and not context.executing_eagerly():
                 cls = context.ctx.variable_creators[-1]
+            elif context.ctx.variable_creators:
+                # made eagerly while a df.function traces (an optimizer's slots, TF's
+                # init_scope): the trace still counts it, and may refuse it
+                context.ctx.variable_creators[-1].note_eager_creation()
+                cls = EagerVariable
             else:
                 cls = EagerVariable if context.executing_eagerly() else GraphVariable
         return object.__new__(cls)

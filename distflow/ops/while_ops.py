@@ -139,6 +139,11 @@ def while_loop_v1(cond, body, loop_vars, shape_invariants=None, parallel_iterati
                        return_same_structure)
 
 
+def _packed_args(args, structure):
+    """The loop variables as the functions got them, packed as `structure` again."""
+    return list(args) if isinstance(structure, (list, tuple)) else args[0]
+
+
 def _as_args(loop_vars):
     return list(loop_vars) if isinstance(loop_vars, (list, tuple)) else [loop_vars]
 
@@ -164,6 +169,22 @@ def _while_loop(cond, body, loop_vars, shape_invariants, maximum_iterations, nam
         raise TypeError("cond must be callable.")
     if not callable(body):
         raise TypeError("body must be callable.")
+    from distflow.ops import tensor_array  # lazily: TensorArray is built on this module's users
+    plain, invariants, rebuild = tensor_array.to_components(loop_vars)
+    if invariants is not None:  # TensorArrays: the loop carries their tensors
+        if shape_invariants is None:
+            shape_invariants = nest.pack_sequence_as(plain, invariants(
+                [None] * len(nest.flatten(plain))))
+            shape_invariants = [s if s is not None else t.shape for s, t in
+                                zip(nest.flatten(shape_invariants), nest.flatten(plain))]
+        result = _while_loop(lambda *a: cond(*_as_args(rebuild(_packed_args(a, plain)))),
+                             lambda *a: tensor_array.strip(body(*_as_args(
+                                 rebuild(_packed_args(a, plain))))),
+                             plain, shape_invariants, maximum_iterations, name, True)
+        result = rebuild(result)
+        if not same_structure and isinstance(result, (list, tuple)) and len(result) == 1:
+            return result[0]
+        return result
     flat = nest.flatten(loop_vars)
     graph = dispatch.building_graph(flat + ([maximum_iterations]
                                             if maximum_iterations is not None else []))
@@ -223,6 +244,7 @@ def _graph_loop(graph, scope, cond, body, loop_vars, flat, shape_invariants, max
                 "iteration. To allow the shape to vary across iterations, use the "
                 "`shape_invariants` argument of tf.while_loop to specify a less-specific shape."
                 % (x.name, s, y.shape))
+    func_graph.read_updated_variables_live([c_g, b_g], b_g)
     outer, (c_in, b_in) = func_graph.branch_inputs([c_g, b_g], [c_args, b_args])
     cond_b = func_graph.Branch(c_g, c_in, [c_out])
     body_b = func_graph.Branch(b_g, b_in, b_flat)

@@ -90,13 +90,93 @@ def _number_list(v):
     return isinstance(v, list) and all(_number(s) for s in v), "a list of finite numbers"
 
 
+# model.layers: one mapping per block, {type: {Keras argument: value}}; the output layer (one
+# unit, or one logit per class) is added after them. type -> argument -> (default, check).
+_ACTIVATION = _choice("relu", "tanh", "sigmoid", "elu", "linear")
+_PADDING = _choice("valid", "same")
+BLOCKS = {
+    "conv2d": {"filters": (None, _at_least(1)), "kernel_size": (3, _at_least(1)),
+               "strides": (1, _at_least(1)), "padding": ("valid", _PADDING),
+               "activation": ("relu", _ACTIVATION)},
+    "max_pool2d": {"pool_size": (2, _at_least(1)), "strides": (None, _optional(_at_least(1))),
+                   "padding": ("valid", _PADDING)},
+    "avg_pool2d": {"pool_size": (2, _at_least(1)), "strides": (None, _optional(_at_least(1))),
+                   "padding": ("valid", _PADDING)},
+    "flatten": {},
+    "dense": {"units": (None, _at_least(1)), "activation": ("relu", _ACTIVATION)},
+    "dropout": {"rate": (None, _rate)},
+}
+_IMAGE_BLOCKS = ("conv2d", "max_pool2d", "avg_pool2d")
+
+
+def _layer_list(v):
+    ok = isinstance(v, list) and len(v) > 0 and all(
+        isinstance(b, dict) and len(b) == 1 for b in v)
+    return ok, ("a non-empty list of blocks, each one mapping such as {conv2d: {filters: 16}}, "
+                "{max_pool2d: {pool_size: 2}}, {flatten: {}}, {dense: {units: 64}}, "
+                "{dropout: {rate: 0.2}}")
+
+
+def check_layers(blocks, image):
+    """model.layers with every block's defaults filled in: [(type, {argument: value})];
+    ConfigError naming the block for an unknown type or argument, a bad value, or a block that
+    does not fit where it stands (image blocks need image data and come before flatten)."""
+    out, flat = [], not image
+    for i, block in enumerate(blocks):
+        kind, args = next(iter(block.items()))
+        where = "model.layers[%d]" % i
+        if kind not in BLOCKS:
+            raise ConfigError("%s: unknown block %s (allowed: %s)"
+                              % (where, short(kind), ", ".join(BLOCKS)))
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            raise ConfigError("%s.%s must be a mapping of its arguments, got %s"
+                              % (where, kind, short(args)))
+        spec = BLOCKS[kind]
+        for key in args:
+            if key not in spec:
+                raise ConfigError("%s.%s: unknown argument %s (allowed: %s)" % (
+                    where, kind, short(key), ", ".join(spec) or "none"))
+        filled = {}
+        for key, (default, check) in spec.items():
+            value = args.get(key, default)
+            ok, allowed = check(value)
+            if not ok:
+                raise ConfigError("%s.%s.%s = %s is not allowed: expected %s"
+                                  % (where, kind, key, short(value), allowed))
+            filled[key] = float(value) if kind == "dropout" else value
+        if kind in _IMAGE_BLOCKS and flat:
+            raise ConfigError("%s: %s needs image inputs (%s)" % (
+                where, kind, "data.dataset = digits or mnist" if not image else
+                "it must come before flatten and dense blocks"))
+        if kind in ("dense", "dropout") and not flat:
+            raise ConfigError("%s: %s after %s needs a {flatten: {}} block before it"
+                              % (where, kind, out[-1][0] if out else "the image input"))
+        flat = flat or kind == "flatten"
+        out.append((kind, filled))
+    if not flat:
+        raise ConfigError("model.layers ends with image blocks: add {flatten: {}} (and dense "
+                          "blocks) so the output layer sees one vector per image")
+    return out
+
+
+# Datasets whose target is a class (softmax cross-entropy on logits, accuracy); the rest regress.
+CLASSIFICATION_DATASETS = ("digits", "mnist")
+IMAGE_DATASETS = ("digits", "mnist")
+
+
+def is_classification(config):
+    return config["data"]["dataset"] in CLASSIFICATION_DATASETS
+
+
 # section -> key -> (default, check)
 SCHEMA = {
     "seed": (0, _at_least(0)),
     "device": ("auto", _choice("auto", "cpu", "gpu")),
     "cuda_graphs": (True, _bool),
     "data": {
-        "dataset": ("boston", _choice("boston", "csv", "synthetic")),
+        "dataset": ("boston", _choice("boston", "csv", "synthetic", "digits", "mnist")),
         "csv": (None, _optional(_string)),
         "target": ("MEDV", _string),
         "features": (None, _optional(_string_list)),
@@ -112,6 +192,7 @@ SCHEMA = {
         "hidden": ([64, 64], _hidden),
         "activation": ("relu", _choice("relu", "tanh", "sigmoid", "elu", "linear")),
         "dropout": (0.0, _rate),
+        "layers": (None, _optional(_layer_list)),
     },
     "optimizer": {
         "name": ("adam", _choice("sgd", "momentum", "adam", "rmsprop", "adagrad")),
@@ -238,6 +319,15 @@ def load_config(path=None, overrides=(), base_dir=None):
             data["csv"] = os.path.join(base_dir, data["csv"])
         if not os.path.exists(data["csv"]):
             raise ConfigError("data.csv = %r: no such file" % data["csv"])
+    if config["model"]["layers"] is not None:
+        check_layers(config["model"]["layers"], data["dataset"] in IMAGE_DATASETS)
+    elif data["dataset"] in IMAGE_DATASETS:
+        raise ConfigError("data.dataset = %r holds images: model.layers must describe the "
+                          "network (e.g. configs/digits_cnn.yaml); model.hidden is for tables"
+                          % data["dataset"])
+    if data["dataset"] in IMAGE_DATASETS and data["target"] not in ("MEDV", "label"):
+        raise ConfigError("data.target = %r is not allowed for data.dataset = %r: expected "
+                          "'label'" % (data["target"], data["dataset"]))
     opt = config["optimizer"]
     if opt["schedule"] == "piecewise" and len(opt["values"]) != len(opt["boundaries"]) + 1:
         raise ConfigError("optimizer.values must have one more entry than optimizer.boundaries "

@@ -31,9 +31,47 @@ def reduce_metrics(communicator, sse, sae, count):
     return out
 
 
-def evaluate_arrays(replica, x, y, communicator):
-    """Metrics of the replica's model on (x, y), each rank predicting its part of the rows."""
+def log_softmax(logits):
+    """float64 log-probabilities of float logits, one row per sample (stable for large logits)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def reduce_class_metrics(communicator, sum_ce, correct, count, confusion=None):
+    """{cross_entropy, accuracy, count[, confusion]} from this rank's sums (cross-entropy,
+    correct predictions, rows and the confusion counts), added over ranks in one all-reduce:
+    the metrics of all rows, never a mean of per-rank means."""
+    extra = [] if confusion is None else [np.asarray(confusion, np.float64).ravel()]
+    flat = np.concatenate([np.array([sum_ce, correct, count], np.float64)] + extra)
+    communicator.allreduce(flat, "sum", name="classification metric sums")
+    total = int(round(flat[2]))
+    out = {"cross_entropy": float(flat[0] / total) if total else float("nan"),
+           "accuracy": float(flat[1] / total) if total else float("nan"), "count": total}
+    if confusion is not None:
+        out["confusion"] = np.rint(flat[3:]).astype(np.int64).reshape(np.shape(confusion))
+    return out
+
+
+def evaluate_arrays(replica, x, y, communicator, confusion=False):
+    """Metrics of the replica's model on (x, y), each rank predicting its part of the rows:
+    {mse, rmse, mae, count} for a regression, {cross_entropy, accuracy, count} for a classifier
+    (with `confusion`, also its matrix: rows the true class, columns the predicted one)."""
     start, stop = shard_bounds(len(x), communicator.rank, communicator.size)
+    if getattr(replica, "classes", None):
+        k = replica.classes
+        sum_ce = correct = 0.0
+        counts = np.zeros((k, k), np.int64)
+        for i in range(start, stop, CHUNK_ROWS):
+            j = min(i + CHUNK_ROWS, stop)
+            logp = log_softmax(replica.predict(x[i:j]))
+            labels = np.asarray(y[i:j]).astype(np.int64)
+            sum_ce -= float(logp[np.arange(len(labels)), labels].sum())
+            guess = logp.argmax(axis=1)
+            correct += float(np.sum(guess == labels))
+            np.add.at(counts, (labels, guess), 1)
+        return reduce_class_metrics(communicator, sum_ce, correct, stop - start,
+                                    counts if confusion else None)
     sse = sae = 0.0
     for i in range(start, stop, CHUNK_ROWS):
         j = min(i + CHUNK_ROWS, stop)
@@ -78,7 +116,9 @@ def load_model(path, communicator=None, device="cpu"):
     from distflow.run.replica import Replica
     ckpt, arrays, meta = find_checkpoint(path)
     try:
-        replica = Replica(meta["config"], len(meta["features"]), meta["seed"], device=device)
+        shape = meta.get("input_shape") or len(meta["features"])
+        replica = Replica(meta["config"], shape, meta["seed"], device=device,
+                          classes=meta.get("classes"))
     except (KeyError, TypeError) as e:
         raise ConfigError("%s is not a distflow run's checkpoint (no %s in its metadata)"
                           % (ckpt, e)) from None
@@ -116,13 +156,18 @@ def evaluate(path, csv=None, split="test", communicator=None, device="cpu"):
         communicator = runtime.init().communicator
     replica, meta = load_model(path, device=device)
     scaler = standardizer_of(meta)
-    if csv is not None:
+    if csv is not None and meta.get("input_shape"):
+        x, y = csv_features(csv, meta)
+        x = x.reshape((-1,) + tuple(meta["input_shape"]))
+        source = csv
+    elif csv is not None:
         x, y = csv_features(csv, meta)
         source = csv
     else:
         config = meta["config"]
         dataset = inputs.load_dataset(config)
-        chosen = [s for s in inputs.splits(config, len(dataset.y)) if s.name == meta["split"]]
+        chosen = [s for s in inputs.splits(config, len(dataset.y), dataset.keras_train)
+                  if s.name == meta["split"]]
         if not chosen:
             raise ConfigError("the checkpoint's split %r cannot be rebuilt from its config"
                               % meta["split"])
@@ -131,7 +176,17 @@ def evaluate(path, csv=None, split="test", communicator=None, device="cpu"):
         source = "%s split (%s)" % (split, meta["split"])
     if scaler is not None:
         x = scaler.transform(x)
-    result = evaluate_arrays(replica, x.astype(np.float32), y.astype(np.float32), communicator)
+    if meta.get("pixel_scale") is not None:
+        x = inputs.scale_pixels(x, meta["pixel_scale"])
+    if meta.get("classes"):
+        y = np.asarray(y, np.float64)
+        bad = (y != np.floor(y)) | (y < 0) | (y >= meta["classes"])
+        if bad.any():
+            raise ConfigError("%s: the %s column must hold class numbers 0..%d, found %s"
+                              % (source, meta["target"], meta["classes"] - 1,
+                                 "%g" % y[bad][0]))
+    y = y.astype(np.int32 if meta.get("classes") else np.float32)
+    result = evaluate_arrays(replica, x.astype(np.float32), y, communicator)
     replica.close()
     result.update(checkpoint=meta["path"], data=source, epoch=meta["epoch"], step=meta["step"])
     return result

@@ -22,7 +22,8 @@ def export_graph(config, out_dir):
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise ConfigError("--out %s cannot be written: permission denied" % out_dir)
     dataset = inputs.load_dataset(config)
-    replica = Replica(config, dataset.x.shape[1], config["seed"], SingleCommunicator())
+    replica = Replica(config, inputs.model_input(dataset), config["seed"], SingleCommunicator(),
+                      classes=dataset.classes)
     try:
         writer = summary.create_file_writer(out_dir)
         writer.write_graph_def(summary.graph_def_bytes(replica.graph))

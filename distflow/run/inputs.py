@@ -13,7 +13,13 @@ from distflow.nn.layers import derive_seed
 from distflow.run.config import ConfigError
 from distflow.run.strict_yaml import short
 
-Dataset = collections.namedtuple("Dataset", ["x", "y", "feature_names", "target"])
+# Images: x is (rows, height, width, channels) and `pixel_max` scales them to [0, 1]; classes:
+# y holds class indices 0..classes-1 (classes is None for a regression target).
+# keras_train: the rows before it are Keras's own training set (MNIST's 60,000), which the
+# "keras" split then keeps instead of shuffling.
+Dataset = collections.namedtuple("Dataset", ["x", "y", "feature_names", "target", "classes",
+                                             "pixel_max", "keras_train"],
+                                 defaults=(None, None, None))
 Split = collections.namedtuple("Split", ["name", "index", "train", "test", "seed"])
 Prepared = collections.namedtuple("Prepared", ["x_train", "y_train", "x_test", "y_test",
                                                "standardizer"])
@@ -36,6 +42,12 @@ def load_dataset(config):
             raise ConfigError("data.features = %s: %s" % (short(features), e)) from None
         names = list(features or data.BOSTON_FEATURES)
         return Dataset(x, y, names, d["target"])
+    if d["dataset"] == "digits":
+        images, labels = data.load_digits()
+        return Dataset(images, labels.astype(np.int64), pixel_names(images.shape[1:]), "label",
+                       classes=10, pixel_max=16.0)
+    if d["dataset"] == "mnist":
+        return _mnist()
     if d["dataset"] == "csv":
         try:
             x, y, names = data.load_csv(d["csv"], d["target"], features=d["features"])
@@ -46,6 +58,44 @@ def load_dataset(config):
         return Dataset(x, y, names, d["target"])
     x, y = synthetic(d["synthetic_rows"], d["synthetic_features"], config["seed"])
     return Dataset(x, y, ["x%d" % i for i in range(x.shape[1])], "y")
+
+
+def pixel_names(shape):
+    """Column names of an image's pixels, row-major: pixel_ROW_COL (pixel_ROW_COL_CHANNEL)."""
+    h, w, c = shape
+    if c == 1:
+        return ["pixel_%d_%d" % (r, col) for r in range(h) for col in range(w)]
+    return ["pixel_%d_%d_%d" % (r, col, ch) for r in range(h) for col in range(w)
+            for ch in range(c)]
+
+
+def _mnist():
+    """Keras's MNIST (its cache, or downloaded once by distflow.keras.datasets), training rows
+    first, as uint8 NHWC."""
+    from distflow.keras.datasets import mnist
+    try:
+        (x, y), (x_test, y_test) = mnist.load_data()
+    except (OSError, ValueError) as e:
+        raise ConfigError("data.dataset = 'mnist' cannot be loaded: %s" % e) from None
+    images = np.concatenate([x, x_test])[..., None]
+    labels = np.concatenate([y, y_test]).astype(np.int64)
+    if images.ndim != 4 or labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
+        raise ConfigError("data.dataset = 'mnist': the file is not Keras's MNIST (images %s, "
+                          "labels %d..%d)" % (images.shape, labels.min(), labels.max()))
+    return Dataset(images, labels, pixel_names(images.shape[1:]), "label", classes=10,
+                   pixel_max=255.0, keras_train=len(x))
+
+
+def scale_pixels(x, scale):
+    """float32 images, pixels times `scale` in float32: training, eval and predict all
+    compute this same way, so a saved model sees exactly the values it was trained on."""
+    return np.asarray(x).astype(np.float32) * np.float32(scale)
+
+
+def model_input(dataset):
+    """What Replica takes as the shape of one sample: the width of a row of a table, the
+    (height, width, channels) of an image."""
+    return tuple(dataset.x.shape[1:]) if dataset.pixel_max is not None else dataset.x.shape[1]
 
 
 def synthetic(rows, features, seed):
@@ -59,10 +109,16 @@ def synthetic(rows, features, seed):
     return x, y
 
 
-def splits(config, n):
+def splits(config, n, keras_train=None):
     """[Split] for the config's split mode: one split, K folds, or R repeated random splits;
-    ConfigError when one of them would have no training or no test row."""
-    out = _splits(config, n)
+    ConfigError when one of them would have no training or no test row. `keras_train`: the
+    "keras" split is the first keras_train rows and the rest, as the dataset's Keras loader
+    splits it (MNIST)."""
+    if keras_train is not None and config["data"]["split"] == "keras":
+        out = [Split("keras", 0, np.arange(keras_train), np.arange(keras_train, n),
+                     config["seed"])]
+    else:
+        out = _splits(config, n)
     for split in out:
         if len(split.train) == 0 or len(split.test) == 0:
             d = config["data"]
@@ -103,6 +159,12 @@ def prepare(dataset, split, standardize=True, standardizer=None):
     statistics (or with `standardizer`, e.g. the one a checkpoint saved)."""
     x_train, y_train = dataset.x[split.train], dataset.y[split.train]
     x_test, y_test = dataset.x[split.test], dataset.y[split.test]
+    if dataset.pixel_max is not None:
+        # images keep their shape; a fixed scale (not statistics) so any image maps the same way
+        scale = 1.0 / dataset.pixel_max if standardize else 1.0
+        y_type = np.int32 if dataset.classes else np.float32
+        return Prepared(scale_pixels(x_train, scale), y_train.astype(y_type),
+                        scale_pixels(x_test, scale), y_test.astype(y_type), None)
     if standardizer is None and standardize:
         standardizer = data.Standardizer(feature_names=dataset.feature_names).fit(x_train)
     if standardizer is not None:

@@ -15,6 +15,7 @@ METRICS_FILE = "metrics.jsonl"
 SCALARS = {"train_loss": "loss/train", "test_loss": "loss/test",
            "train_rmse": "rmse/train", "test_rmse": "rmse/test",
            "train_mae": "mae/train", "test_mae": "mae/test",
+           "train_accuracy": "accuracy/train", "test_accuracy": "accuracy/test",
            "samples_per_s": "speed/samples_per_second"}
 
 

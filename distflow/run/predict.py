@@ -3,7 +3,9 @@
 The file needs the model's feature columns (by name, in any order; other columns, the target
 included, may be there or not). Features go through the standardization saved with the model,
 never one fitted on the new rows. The output is the input table, every column copied as text,
-with a `prediction` column added.
+with a `prediction` column added; for a classifier, `predicted_class` and one `probability_K`
+column per class instead. An image model reads each image as one row of its pixels, named as
+the training data's (pixel_ROW_COL for the digits, row-major), raw values as in the data.
 """
 import csv
 import io
@@ -12,22 +14,32 @@ import os
 import numpy as np
 
 from distflow.data.csv import open_text
+from distflow.run import inputs
 from distflow.run.config import ConfigError
-from distflow.run.evaluate import csv_features, load_model, standardizer_of
+from distflow.run.evaluate import csv_features, load_model, log_softmax, standardizer_of
 
 PREDICTION_COLUMN = "prediction"
+CLASS_COLUMN = "predicted_class"
 
 
 def _predict(replica, meta, x):
+    """Regression: one float64 prediction per row; classifier: (rows, classes) probabilities."""
     scaler = standardizer_of(meta)
     x = np.asarray(x, dtype=np.float64)
     if scaler is not None:
         x = scaler.transform(x)
-    return replica.predict(x.astype(np.float32))
+    if meta.get("input_shape"):
+        x = x.reshape((-1,) + tuple(meta["input_shape"]))
+    if meta.get("pixel_scale") is not None:
+        x = inputs.scale_pixels(x, meta["pixel_scale"])
+    out = replica.predict(x.astype(np.float32))
+    return np.exp(log_softmax(out)) if meta.get("classes") else out
 
 
 def predict_array(path, x, device="cpu"):
-    """Predictions (float64, one per row) of the saved model at `path` for raw features `x`."""
+    """Predictions (float64, one per row) of the saved model at `path` for raw features `x`
+    (an image model: one flattened image per row); a classifier's are (rows, classes)
+    probabilities."""
     replica, meta = load_model(path, device=device)
     try:
         return _predict(replica, meta, x)
@@ -49,12 +61,23 @@ def predict(path, csv_in, csv_out=None, device="cpu"):
     with open_text(csv_in) as f:
         rows = [r for r in csv.reader(f) if r and any(cell.strip() for cell in r)]
     header, body = rows[0], rows[1:]
-    column = PREDICTION_COLUMN if PREDICTION_COLUMN not in header else "predicted_" + meta["target"]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header + [column])
-    for row, value in zip(body, predictions):
-        writer.writerow(row + ["%.6g" % value])
+    if meta.get("classes"):
+        columns = [CLASS_COLUMN] + ["probability_%d" % k for k in range(meta["classes"])]
+        clash = [c for c in columns if c in header]
+        if clash:
+            raise ConfigError("--csv %s already has a column %s: rename it, the predictions are "
+                              "written under that name" % (csv_in, clash[0]))
+        writer.writerow(header + columns)
+        for row, p in zip(body, predictions):
+            writer.writerow(row + [str(int(np.argmax(p)))] + ["%.6g" % v for v in p])
+    else:
+        column = PREDICTION_COLUMN if PREDICTION_COLUMN not in header else \
+            "predicted_" + meta["target"]
+        writer.writerow(header + [column])
+        for row, value in zip(body, predictions):
+            writer.writerow(row + ["%.6g" % value])
     text = buffer.getvalue()
     if csv_out is None:
         return predictions, text

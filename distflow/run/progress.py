@@ -8,7 +8,7 @@ import sys
 
 
 def format_metrics(record, prefix):
-    keys = [("loss", "loss"), ("rmse", "RMSE"), ("mae", "MAE")]
+    keys = [("loss", "loss"), ("rmse", "RMSE"), ("mae", "MAE"), ("accuracy", "accuracy")]
     parts = ["%s %.4g" % (label, record["%s_%s" % (prefix, key)]) for key, label in keys
              if record.get("%s_%s" % (prefix, key)) is not None]
     return ("%s " % prefix) + " ".join(parts) if parts else ""

@@ -30,7 +30,7 @@ from distflow.framework.graph import Graph, GraphKeys
 from distflow.nn import losses
 from distflow.nn.layers import Dense, Layer, derive_seed
 from distflow.nn.sequential import Sequential
-from distflow.ops import array_ops, math_ops, variables
+from distflow.ops import array_ops, comparison_ops, math_ops, nn_ops, reduction_ops, variables
 from distflow.ops.constant_op import placeholder
 from distflow.train import clip_ops, learning_rate_schedule as schedules
 from distflow.train.adagrad import AdagradOptimizer
@@ -57,9 +57,13 @@ class FedDropout(Layer):
         return math_ops.multiply(inputs, mask)
 
 
-def build_model(model_config, seed):
-    """The config's MLP: Dense layers with fixed names (dense, dense_1, ...), so variable names
-    do not depend on what else the process built, then one linear output unit."""
+def build_model(model_config, seed, outputs=1):
+    """The config's network: the MLP of model.hidden, or the blocks of model.layers, then the
+    output layer (`outputs` linear units: 1 for regression, one logit per class). Layers get fixed
+    names (dense, dense_1, conv2d, ...), so variable names do not depend on what else the process
+    built."""
+    if model_config.get("layers"):
+        return _build_blocks(model_config["layers"], seed, outputs)
     layers, dense_count = [], 0
     for i, units in enumerate(model_config["hidden"]):
         layers.append(Dense(units, model_config["activation"], name=_dense_name(dense_count)))
@@ -67,8 +71,43 @@ def build_model(model_config, seed):
         if model_config["dropout"] > 0:
             layers.append(FedDropout(model_config["dropout"],
                                      name="dropout" if i == 0 else "dropout_%d" % i))
-    layers.append(Dense(1, name=_dense_name(dense_count)))
+    layers.append(Dense(outputs, name=_dense_name(dense_count)))
     return Sequential(layers, name="mlp", seed=seed)
+
+
+def _build_blocks(blocks, seed, outputs):
+    from distflow.keras import conv_layers, core_layers
+    from distflow.run.config import check_layers
+    counts = {}
+
+    def name(base):
+        n = counts.get(base, 0)
+        counts[base] = n + 1
+        return base if n == 0 else "%s_%d" % (base, n)
+
+    layers = []
+    for kind, a in check_layers(blocks, image=True):
+        if kind == "conv2d":
+            layers.append(conv_layers.Conv2D(a["filters"], a["kernel_size"], a["strides"],
+                                             a["padding"], activation=a["activation"],
+                                             # as Sequential derives it, whatever Keras's
+                                             # global seed is in this process
+                                             seed=derive_seed(seed, len(layers)),
+                                             name=name("conv2d")))
+        elif kind in ("max_pool2d", "avg_pool2d"):
+            cls = conv_layers.MaxPooling2D if kind == "max_pool2d" else \
+                conv_layers.AveragePooling2D
+            layers.append(cls(a["pool_size"], a["strides"], a["padding"],
+                              name=name("max_pooling2d" if kind == "max_pool2d"
+                                        else "average_pooling2d")))
+        elif kind == "flatten":
+            layers.append(core_layers.Flatten(name=name("flatten")))
+        elif kind == "dense":
+            layers.append(Dense(a["units"], a["activation"], name=name("dense")))
+        else:
+            layers.append(FedDropout(a["rate"], name=name("dropout")))
+    layers.append(Dense(outputs, name=name("dense")))
+    return Sequential(layers, name="cnn", seed=seed)
 
 
 def _dense_name(i):
@@ -101,15 +140,22 @@ def build_optimizer(opt):
 class Replica:
     """The graph and Session of one rank. With `communicator`, the training step too."""
 
-    def __init__(self, config, n_features, seed, communicator=None, device="cpu"):
+    def __init__(self, config, n_features, seed, communicator=None, device="cpu", classes=None):
+        """`n_features`: the width of a table row, or the (height, width, channels) of an image;
+        `classes`: the number of classes of a classifier (None: one regression output)."""
         self.graph = Graph()
         self.dropout_layers = []
+        self.classes = classes
+        shape = tuple(n_features) if isinstance(n_features, (tuple, list)) else (n_features,)
         with self.graph.as_default(), context.graph_mode():
-            self.features = placeholder(dtypes.float32, (None, n_features), name="features")
-            self.target = placeholder(dtypes.float32, (None,), name="target")
-            self.model = build_model(config["model"], seed)
-            self.predictions = array_ops.reshape(self.model(self.features, training=False), [-1],
-                                                 name="predictions")
+            self.features = placeholder(dtypes.float32, (None,) + shape, name="features")
+            self.target = placeholder(dtypes.int32 if classes else dtypes.float32, (None,),
+                                      name="target")
+            self.model = build_model(config["model"], seed, classes or 1)
+            out = self.model(self.features, training=False)
+            # a classifier predicts its logits (probabilities and log-loss follow in float64)
+            self.predictions = array_ops.identity(out, name="logits") if classes else \
+                array_ops.reshape(out, [-1], name="predictions")
             self.train_op = None
             if communicator is not None:
                 self._build_training(config, communicator)
@@ -136,10 +182,22 @@ class Replica:
         self.masks = [m for layer in self.model.layers if isinstance(layer, FedDropout)
                       for m in layer.masks]
         self.mask_units = [int(m.shape.as_list()[-1]) for m in self.masks]
-        squared = losses.mean_squared_error(self.target, outputs)  # per sample, as Keras's
-        self.sum_squared_error = math_ops.reduce_sum(squared, name="sum_squared_error")
-        self.sum_absolute_error = math_ops.reduce_sum(
-            losses.mean_absolute_error(self.target, outputs), name="sum_absolute_error")
+        self.mask_rates = [layer.rate for layer in self.model.layers
+                           if isinstance(layer, FedDropout) for _ in layer.masks]
+        if self.classes:
+            # the two sums a classifier's metrics need: cross-entropy and correct predictions
+            per_sample = nn_ops.sparse_softmax_cross_entropy_with_logits(labels=self.target,
+                                                                         logits=outputs)
+            self.sum_squared_error = math_ops.reduce_sum(per_sample, name="sum_cross_entropy")
+            hits = comparison_ops.equal(reduction_ops.argmax(outputs, 1, dtypes.int32),
+                                        self.target)
+            self.sum_absolute_error = math_ops.reduce_sum(math_ops.cast(hits, dtypes.float32),
+                                                          name="correct")
+        else:
+            squared = losses.mean_squared_error(self.target, outputs)  # per sample, as Keras's
+            self.sum_squared_error = math_ops.reduce_sum(squared, name="sum_squared_error")
+            self.sum_absolute_error = math_ops.reduce_sum(
+                losses.mean_absolute_error(self.target, outputs), name="sum_absolute_error")
         loss_part = math_ops.divide(self.sum_squared_error, self.global_batch, name="loss_part")
 
         dist = config["distributed"]
@@ -164,7 +222,8 @@ class Replica:
     # -- running ---------------------------------------------------------------------------------
     def train_step(self, x, y, global_size, masks=()):
         """One step on this rank's part; returns (global loss, local sum of squared errors,
-        local sum of absolute errors) as Python floats."""
+        local sum of absolute errors) as Python floats; for a classifier the two sums are of the
+        cross-entropy and of the correct predictions."""
         _, loss, sse, sae = self._step(x, y, np.float32(global_size), *masks)
         return float(loss), float(sse), float(sae)
 
@@ -206,9 +265,11 @@ def var_name(v):
 
 def dropout_masks(seed, epoch, step, global_size, start, stop, rate, units_list):
     """This rank's rows [start, stop) of the scaled keep-masks of one global step, one array per
-    dropout placeholder; the global masks depend only on (seed, epoch, step)."""
+    dropout placeholder; the global masks depend only on (seed, epoch, step). `rate`: one rate
+    for all, or one per placeholder (the dropout blocks of model.layers)."""
     masks = []
-    for i, units in enumerate(units_list):
+    rates = rate if isinstance(rate, (list, tuple)) else [rate] * len(units_list)
+    for i, (units, rate) in enumerate(zip(units_list, rates)):
         rng = np.random.default_rng([derive_seed(seed, 7919), epoch, step, i])
         keep = rng.random((global_size, units))[start:stop] >= rate
         masks.append((keep / (1.0 - rate)).astype(np.float32))

@@ -23,13 +23,14 @@ from distflow.data.batching import shard_bounds, shard_index_list
 from distflow.distribute.variables import broadcast_variables, variables_checksum
 from distflow.run import checkpoint, inputs, rundir, world
 from distflow.run.config import ConfigError, dump
-from distflow.run.evaluate import evaluate_arrays, reduce_metrics
+from distflow.run.evaluate import evaluate_arrays, reduce_class_metrics, reduce_metrics
 from distflow.run.metrics_log import RunLog, read_history
 from distflow.run.progress import Progress
 from distflow.run.replica import Replica, dropout_masks
 
 CHECKPOINT_DIR = "checkpoints"
 SUMMARY_FILE = "summary.json"
+CONFUSION_FILE = "confusion.png"
 FORMAT = 2  # 2: a checksum inside every checkpoint
 
 
@@ -58,7 +59,7 @@ def train(config, resume=False, output=None, device=None, progress=True):
         config["data"]["csv"] = os.path.abspath(config["data"]["csv"])
     ctx = world.join(config)
     dataset = inputs.load_dataset(config)
-    split_list = inputs.splits(config, len(dataset.y))
+    split_list = inputs.splits(config, len(dataset.y), dataset.keras_train)
     devices = ctx.communicator.allgather_object(ctx.device)
     opened = None
     if ctx.rank == 0:
@@ -132,8 +133,8 @@ class _SplitRun:
     def fit(self):
         config, split = self.config, self.split
         d = config["data"]
-        n_features = self.dataset.x.shape[1]
-        replica = Replica(config, n_features, split.seed, self.comm, self.ctx.device)
+        replica = Replica(config, inputs.model_input(self.dataset), split.seed, self.comm,
+                          self.ctx.device, self.dataset.classes)
         meta = self._restore(replica)
         scaler = None
         if meta and meta.get("standardizer"):
@@ -179,8 +180,7 @@ class _SplitRun:
                 last = epoch + 1 == epochs
                 if last or (epoch + 1) % tr["eval_every"] == 0:
                     test = evaluate_arrays(replica, prep.x_test, prep.y_test, self.comm)
-                    record.update({"test_loss": test["mse"], "test_mse": test["mse"],
-                                   "test_rmse": test["rmse"], "test_mae": test["mae"]})
+                    record.update(_metric_record("test", test))
                 if log is not None:
                     log.write(record)
                 bar.epoch(record)
@@ -195,7 +195,6 @@ class _SplitRun:
     def _epoch(self, replica, epoch, bar):
         tr = self.config["train"]
         prep, comm = self.prep, self.comm
-        rate = self.config["model"]["dropout"]
         parts = shard_index_list(len(prep.y_train), tr["batch_size"], comm.rank, comm.size,
                                  self.split.seed, epoch, True, tr["drop_last"])
         sse = sae = 0.0  # this rank's sums over the epoch, reduced once at its end
@@ -203,10 +202,10 @@ class _SplitRun:
         t0 = time.time()
         for i, (idx, global_size) in enumerate(parts):
             masks = ()
-            if rate > 0:
+            if replica.mask_units:  # model.dropout, or dropout blocks of model.layers
                 start, stop = shard_bounds(global_size, comm.rank, comm.size)
-                masks = dropout_masks(self.split.seed, epoch, i, global_size, start, stop, rate,
-                                      replica.mask_units)
+                masks = dropout_masks(self.split.seed, epoch, i, global_size, start, stop,
+                                      replica.mask_rates, replica.mask_units)
             # NumPy's overflow warnings would only precede our own message about a non-finite
             # loss; an empty part of a short last batch computes a harmless 0/0 in Mean's grad.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -219,11 +218,15 @@ class _SplitRun:
             samples += global_size
             bar.step(epoch + 1, i + 1, self.step, loss, samples / max(time.time() - t0, 1e-9))
         seconds = time.time() - t0
-        train = reduce_metrics(comm, sse, sae, count)
-        return {"epoch": epoch + 1, "step": self.step, "train_loss": train["mse"],
-                "train_mse": train["mse"], "train_rmse": train["rmse"], "train_mae": train["mae"],
-                "samples": samples, "time_s": round(seconds, 4),
-                "samples_per_s": samples / max(seconds, 1e-9)}
+        if replica.classes:  # the sums are of cross-entropy and of correct predictions
+            train = reduce_class_metrics(comm, sse, sae, count)
+        else:
+            train = reduce_metrics(comm, sse, sae, count)
+        record = {"epoch": epoch + 1, "step": self.step}
+        record.update(_metric_record("train", train))
+        record.update({"samples": samples, "time_s": round(seconds, 4),
+                       "samples_per_s": samples / max(seconds, 1e-9)})
+        return record
 
     def _nan_message(self, loss, epoch, i, steps):
         latest = checkpoint.latest(self.ckpt_dir) if self.chief else None
@@ -248,31 +251,66 @@ class _SplitRun:
                         "dropout": [self.split.seed, epoch, 0]},
                 "standardizer": None if scaler is None else scaler.to_dict(),
                 "features": list(self.dataset.feature_names), "target": self.dataset.target,
+                "input_shape": (list(self.dataset.x.shape[1:])
+                                if self.dataset.pixel_max is not None else None),
+                "classes": self.dataset.classes, "pixel_scale": self._pixel_scale(),
                 "config": self.config, "metrics": _plain(record)}
         checkpoint.save(self.ckpt_dir, self.step, arrays, meta, keep=self.config["output"]["keep"])
 
+    def _pixel_scale(self):
+        px = self.dataset.pixel_max
+        return None if px is None else (1.0 / px if self.config["data"]["standardize"] else 1.0)
+
     def _finish(self, replica, record, trained_samples, elapsed):
         prep = self.prep
-        test = evaluate_arrays(replica, prep.x_test, prep.y_test, self.comm)
+        test = evaluate_arrays(replica, prep.x_test, prep.y_test, self.comm, confusion=True)
         train = evaluate_arrays(replica, prep.x_train, prep.y_train, self.comm)
-        result = {"test_mse": test["mse"], "test_rmse": test["rmse"], "test_mae": test["mae"],
-                  "test_count": test["count"], "train_mse": train["mse"],
-                  "train_rmse": train["rmse"], "train_mae": train["mae"],
-                  "epochs": self.config["train"]["epochs"], "steps": self.step,
-                  "time_s": round(elapsed, 3),
-                  "samples_per_s": trained_samples / elapsed if trained_samples else None,
-                  "resumed_at_epoch": self.start_epoch if self.start_epoch else None,
-                  "ranks": self.comm.size, "devices": self.devices, "split": self.split.name,
-                  "allreduce": self.comm.fused_path() if self.comm.size > 1 else None,
-                  "run_dir": self.run_dir}
+        result = {k: v for k, v in _metric_record("test", test).items() if k != "test_loss"}
+        result["test_count"] = test["count"]
+        result.update((k, v) for k, v in _metric_record("train", train).items()
+                      if k != "train_loss")
+        if replica.classes:
+            result["test_confusion"] = test["confusion"].tolist()
+        result.update({
+            "epochs": self.config["train"]["epochs"], "steps": self.step,
+            "time_s": round(elapsed, 3),
+            "samples_per_s": trained_samples / elapsed if trained_samples else None,
+            "resumed_at_epoch": self.start_epoch if self.start_epoch else None,
+            "ranks": self.comm.size, "devices": self.devices, "split": self.split.name,
+            "allreduce": self.comm.fused_path() if self.comm.size > 1 else None,
+            "run_dir": self.run_dir})
         if self.chief:
             _write_json(os.path.join(self.run_dir, SUMMARY_FILE), result)
             if self.config["output"]["plot"]:
-                from distflow.run.plot import plot_history
+                from distflow.run.plot import plot_confusion, plot_history
+                title = _plot_title(self.config, self.split.name)
                 plot_history(read_history(self.run_dir), os.path.join(self.run_dir, "loss.png"),
-                             title=_plot_title(self.config, self.split.name))
+                             title=title, loss_name="cross-entropy" if replica.classes else "MSE")
+                if replica.classes:
+                    plot_confusion(test["confusion"], os.path.join(self.run_dir, CONFUSION_FILE),
+                                   title="%s: test accuracy %.4f" % (title, test["accuracy"]))
             world.say(summary_text(result, self.label))
         return result
+
+
+def _metric_record(prefix, m):
+    """metrics.jsonl / summary keys of one set of metrics: PREFIX_loss (what training
+    minimizes) and the metrics of the task."""
+    if "accuracy" in m:
+        return {prefix + "_loss": m["cross_entropy"], prefix + "_cross_entropy": m["cross_entropy"],
+                prefix + "_accuracy": m["accuracy"]}
+    return {prefix + "_loss": m["mse"], prefix + "_mse": m["mse"], prefix + "_rmse": m["rmse"],
+            prefix + "_mae": m["mae"]}
+
+
+def _metrics_text(r):
+    if "test_accuracy" in r:
+        return ("  test accuracy %.4f, cross-entropy %.4f (%d samples); train accuracy %.4f, "
+                "cross-entropy %.4f" % (r["test_accuracy"], r["test_cross_entropy"],
+                                        r["test_count"], r["train_accuracy"],
+                                        r["train_cross_entropy"]))
+    return ("  test RMSE %.4f, MAE %.4f (%d samples); train RMSE %.4f, MAE %.4f"
+            % (r["test_rmse"], r["test_mae"], r["test_count"], r["train_rmse"], r["train_mae"]))
 
 
 def summary_text(r, label=""):
@@ -282,23 +320,25 @@ def summary_text(r, label=""):
     resumed = (", resumed at epoch %d" % r["resumed_at_epoch"]) if r.get("resumed_at_epoch") else ""
     path = "; gradients through %s" % r["allreduce"] if r.get("allreduce") else ""
     return ("distflow: %strained %d epoch%s (%d steps%s) in %.1f s, %s, on %d rank%s (%s%s)\n"
-            "  test RMSE %.4f, MAE %.4f (%d samples); train RMSE %.4f, MAE %.4f\n"
-            "  run directory: %s"
+            "%s\n  run directory: %s"
             % (label + ": " if label else "", r["epochs"], "" if r["epochs"] == 1 else "s",
                r["steps"], resumed, r["time_s"], speed,
-               r["ranks"], "" if r["ranks"] == 1 else "s", ", ".join(devices), path, r["test_rmse"],
-               r["test_mae"], r["test_count"], r["train_rmse"], r["train_mae"], r["run_dir"]))
+               r["ranks"], "" if r["ranks"] == 1 else "s", ", ".join(devices), path,
+               _metrics_text(r), r["run_dir"]))
 
 
 def _summarize_splits(results, run_dir, chief):
     out = {"splits": results, "ranks": results[0]["ranks"], "devices": results[0]["devices"],
            "run_dir": run_dir, "time_s": round(sum(r["time_s"] for r in results), 3)}
     lines = ["distflow: %d models (%s):" % (len(results), ", ".join(r["split"] for r in results))]
-    for key in ("test_rmse", "test_mae", "test_mse"):
+    keys = ("test_accuracy", "test_cross_entropy") if "test_accuracy" in results[0] else \
+        ("test_rmse", "test_mae", "test_mse")
+    for key in keys:
         values = np.array([r[key] for r in results])
         out[key + "_mean"], out[key + "_std"] = float(values.mean()), float(values.std())
         out[key + "_values"] = values.tolist()
-        label = "test " + key[len("test_"):].upper()
+        name = key[len("test_"):]
+        label = "test " + (name.replace("_", "-") if "test_accuracy" in keys else name.upper())
         lines.append("  %s: mean %.4f, std %.4f (%s)" % (
             label, values.mean(), values.std(), ", ".join("%.4f" % v for v in values)))
     lines.append("  run directory: %s" % run_dir)
@@ -325,6 +365,9 @@ def _write_json(path, obj):
 def _plot_title(config, split_name):
     data, model = config["data"], config["model"]
     what = data["dataset"] if data["dataset"] != "csv" else os.path.basename(data["csv"])
+    if model.get("layers"):
+        return "distflow: %s, %d-block model, %s (%s split)" % (
+            what, len(model["layers"]), config["optimizer"]["name"], split_name)
     layers = "-".join(str(h) for h in model["hidden"]) or "linear"
     return "distflow: %s, hidden %s, %s (%s split)" % (what, layers, config["optimizer"]["name"],
                                                     split_name)

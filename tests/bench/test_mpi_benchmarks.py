@@ -58,6 +58,45 @@ def test_w2_weak_scaling_gives_each_rank_256_rows_and_times_one_rank_in_the_same
     assert record["efficiency"] == pytest.approx(record["solo_us"] / record["wall_us"])
 
 
+def test_w6_weak_scaling_gives_each_rank_64_images_and_times_one_rank_in_the_same_job():
+    (record,) = bench_mpi(["dp_step_distflow.py", "--workload", "W6", "--quick"])
+    assert (record["workload"], record["impl"], record["variant"]) == (
+        "scaling", "distflow", "W6 weak, interleaved")
+    assert record["ranks"] == 2 and record["per_rank_batch"] == 64
+    assert record["wall_us"] > 0 and record["solo_us"] > 0
+    assert record["efficiency"] == pytest.approx(record["solo_us"] / record["wall_us"])
+
+
+def test_w6_distributed_step_is_the_one_process_step_on_the_global_batch():
+    """The benchmark times real training: 2 ranks' step on 2 x 64 images moves the weights as
+    one process's step on all 128 does."""
+    proc = run_mpi(2, ["-c", W6_SAME_STEP], timeout=240, env=PINNED)
+    assert_ok(proc)
+    assert "W6 same step ok" in proc.stdout
+
+
+W6_SAME_STEP = """
+import sys, numpy as np
+sys.path.insert(0, %r)
+import distflow.compat.v1 as tf, distflow.distribute as dd
+import dp_step_distflow as b
+ctx = dd.init()
+mine = b.cnn_rank_batches(ctx.rank, steps=2)
+step, ws, sess = b.build_cnn_step(tf, dd, 64 * ctx.size)
+for x, y in mine:
+    step(x, y)
+got = [sess.run(w) for w in ws]
+everyone = [b.cnn_rank_batches(r, steps=2) for r in range(ctx.size)]
+solo, ws1, sess1 = b.build_cnn_step(tf, dd, 64 * ctx.size, dd.SingleCommunicator())
+for i in range(2):
+    solo(np.concatenate([e[i][0] for e in everyone]), np.concatenate([e[i][1] for e in everyone]))
+for a, w in zip(got, ws1):
+    np.testing.assert_allclose(a, sess1.run(w), rtol=1e-4, atol=1e-6)
+if ctx.rank == 0:
+    print("W6 same step ok")
+""" % BENCH
+
+
 def run_cli_bench(n, args):
     proc = run_mpi(n, ["-m", "distflow.cli", "bench"] + list(args), timeout=240, env=PINNED)
     return proc

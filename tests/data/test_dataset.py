@@ -220,3 +220,19 @@ def test_reading_a_mapped_datasets_element_spec_does_not_change_its_shuffle_orde
     untouched, inspected = make(), make()
     inspected.element_spec
     assert list(inspected.as_numpy_iterator()) == list(untouched.as_numpy_iterator())
+
+
+def test_from_generator_with_output_types_or_a_signature():
+    small = [(1, 2)] * 3
+    ds = tf.data.Dataset.from_generator(lambda: small, (tf.int32, tf.int32))
+    assert [(int(a), int(b)) for a, b in ds] == small
+    assert [s.dtype for s in ds.element_spec] == [tf.int32, tf.int32]
+    rows = tf.data.Dataset.from_generator(
+        lambda: ([i, i] for i in range(3)),
+        output_signature=tf.TensorSpec([2], tf.float32)).batch(2)
+    assert [b.shape for b in rows] == [(2, 2), (1, 2)]   # each iter() calls the generator again
+    assert [b.shape for b in rows] == [(2, 2), (1, 2)]
+    bad = tf.data.Dataset.from_generator(lambda: [[1, 2, 3]],
+                                         output_signature=tf.TensorSpec([2], tf.float32))
+    with pytest.raises(TypeError, match="yielded an element of shape \\(3,\\)"):
+        list(bad)

@@ -188,14 +188,29 @@ def test_variables_created_on_the_first_trace_persist():
     assert float(other(df.constant(0.0))) == 1.0
 
 
-def test_creating_variables_on_a_later_trace_raises():
+def test_creating_variables_on_every_call_raises_at_the_first_call():
+    # TF traces a function that created variables a second time, and refuses a second creation
     @df.function
     def f(x):
         return x + df.Variable(1.0)
-    f(df.constant(1.0))
     with pytest.raises(ValueError, match="only supports singleton tf.Variables created on the "
                                          "first call"):
-        f(df.constant([1.0, 2.0]))
+        f(df.constant(1.0))
+
+
+def test_creating_variables_once_then_reusing_them_is_allowed():
+    class Count(df.Module):
+        def __init__(self):
+            self.count = None
+
+        @df.function
+        def __call__(self):
+            if self.count is None:
+                self.count = df.Variable(0)
+            return self.count.assign_add(1)
+
+    c = Count()
+    assert int(c()) == 1 and int(c()) == 2
 
 
 def test_a_tape_training_step_updates_the_model_and_runs_the_plan():
@@ -345,14 +360,14 @@ def test_a_variable_initial_value_may_not_depend_on_the_arguments():
         f(df.constant(1.0))
 
 
-def test_python_control_flow_on_a_tensor_value_fails_while_tracing():
-    @df.function
+def test_python_control_flow_on_a_tensor_value_is_converted_unless_autograph_is_off():
     def f(x):
         if x > 0:
             return x
         return -x
+    assert float(df.function(f)(df.constant(-3.0))) == 3.0   # AutoGraph: a cond
     with pytest.raises(TypeError, match="as a Python `bool` is not allowed"):
-        f(df.constant(1.0))
+        df.function(f, autograph=False)(df.constant(1.0))
 
 
 # -- a read that an in-place update follows keeps the value it read (TF2's semantics) ------------

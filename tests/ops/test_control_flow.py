@@ -296,3 +296,27 @@ def test_a_read_after_an_assign_in_the_same_branch_sees_the_new_value():
         return df.while_loop(lambda i, total: i < 3, body, [df.constant(0), df.constant(0.0)])
 
     assert float(in_loop()[1]) == 9.0  # 2 + 3 + 4
+
+
+def test_a_read_before_the_bodys_own_assign_sees_the_previous_iteration():
+    # TF 2.21: 1 + 2 + 3 = 6.0, and the loop on the variable's value stops at 5
+    w = df.Variable(1.0)
+
+    @df.function
+    def read_then_assign():
+        def body(i, total):
+            total = total + w
+            w.assign_add(1.0)
+            return i + 1, total
+        return df.while_loop(lambda i, total: i < 3, body, [df.constant(0), df.constant(0.0)])
+
+    assert float(read_then_assign()[1]) == 6.0 and float(w.numpy()) == 4.0
+    v = df.Variable(0)
+
+    @df.function
+    def count():
+        while v < 5:
+            v.assign_add(1)
+        return v.read_value()
+
+    assert int(count()) == 5

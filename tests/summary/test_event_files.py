@@ -10,6 +10,7 @@ import pytest
 
 import distflow as df
 import distflow.compat.v1 as tf
+from distflow.framework import context
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
@@ -254,8 +255,8 @@ def test_summary_op_runs_eagerly_under_v1_eager_execution(tmp_path):
         summ = tf.summary.scalar("eager", tf.constant(4.0))
         with tf.summary.FileWriter(str(tmp_path)) as writer:
             writer.add_summary(summ, 1)
-    finally:
-        tf.disable_eager_execution()
+    finally:  # disable_eager_execution() would leave every name building graphs, as in TF
+        context.reset_defaults()
     assert _scalars(_accumulator(tmp_path), "eager") == [(1, 4.0)]
 
 

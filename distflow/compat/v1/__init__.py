@@ -33,6 +33,10 @@ from distflow.summary import v1 as _summary_v1
 from distflow.ops import constant_op as _constant_op, logging_ops as _logging_ops
 from distflow.ops import state_ops as _state_ops
 from distflow.compat.v1 import deprecated as _deprecated, init_ops as _init_ops
+from distflow.compat.v1 import metrics as _metrics, monitored_session as _monitored
+from distflow.compat.v1.platform import app, flags, logging  # noqa: F401
+from distflow.client.config_proto import (ConfigProto, GPUOptions, GraphOptions,  # noqa: F401
+                                          RunOptions)
 from distflow.compat.v1.variable_scope import (AUTO_REUSE, VariableScope,  # noqa: F401
                                                get_variable, get_variable_scope, variable_scope)
 
@@ -96,6 +100,8 @@ for _name in ("assign", "assign_add", "assign_sub", "is_variable_initialized"):
 for _name in _deprecated.__all__:  # tf.to_float, tf.initialize_all_variables, ...
     globals()[_name] = _v1(getattr(_deprecated, _name))
 placeholder_with_default = _v1(_constant_op.placeholder_with_default)
+py_func = _v1(_ops.script_ops.py_func)
+from distflow.ops.tensor_array import TensorArray  # noqa: E402,F401
 Print = _v1(_logging_ops.Print)
 print = _v1(_logging_ops.print_v2)  # noqa: A001 (tf.print)
 
@@ -110,6 +116,10 @@ def _wrapped_namespace(name, module):
 
 
 train = _wrapped_namespace("train", _train)
+for _name in _monitored.__all__:  # tf.train.MonitoredTrainingSession, its hooks
+    setattr(train, _name, _v1(getattr(_monitored, _name)) if _name == "MonitoredTrainingSession"
+            else getattr(_monitored, _name))
+metrics = _wrapped_namespace("metrics", _metrics)  # tf.metrics.accuracy, tf.metrics.mean
 nn = _wrapped_namespace("nn", _nn_ops)
 nn.softmax_cross_entropy_with_logits = _v1(_nn_ops.softmax_cross_entropy_with_logits_v1)
 for _m in (_activation_ops, _normalization_ops):  # tf.nn.relu6, tf.nn.moments, ...
@@ -153,16 +163,40 @@ for _name in _ops.linalg_ops.V1_NAMES:  # tf.matrix_inverse, tf.trace, ...: TF1 
     globals()[_name] = _v1(getattr(_ops.linalg_ops, _name))
 
 
+def device(device_name_or_function):
+    """TF1's tf.device: building a graph it places nothing (a Session runs the whole graph on
+    its one device: Session(device=...)); eagerly it is df.device."""
+    import contextlib
+    from distflow import backend
+    if _context.ctx.v1_eager and isinstance(device_name_or_function, str):
+        return backend.device(device_name_or_function)
+    return contextlib.nullcontext()
+
+
 def executing_eagerly():
     return _context.ctx.v1_eager and _context.executing_eagerly()
 
 
-def enable_eager_execution(*args, **kwargs):
-    _context.ctx.v1_eager = True
+def enable_eager_execution(config=None, device_policy=None, execution_mode=None):
+    """TF1 names run eagerly from now on, as TF2's do."""
+    _context.set_default_mode("eager")
+    _context.set_default_v1_eager(True)
 
 
 def disable_eager_execution():
-    _context.ctx.v1_eager = False
+    """Every name builds graphs from now on, TF2's too (`tf.constant` in a TF2 program makes a
+    graph tensor that a Session runs), as after TF's call of the same name."""
+    _context.set_default_v1_eager(False)
+    _context.set_default_mode("graph")
+
+
+def enable_v2_behavior():
+    enable_eager_execution()
+
+
+def disable_v2_behavior():
+    """TF1's behavior: graphs and Sessions (what distflow.compat.v1 does by default)."""
+    disable_eager_execution()
 
 
 def __getattr__(name):
@@ -171,4 +205,15 @@ def __getattr__(name):
     if name == "distribute":
         import importlib
         return importlib.import_module("distflow.distribute")
+    # tf.data (loaded on first use, as distflow.data's pipelines are), with TF1's iterator
+    # functions tf.data.make_one_shot_iterator / make_initializable_iterator
+    if name == "data":
+        import distflow.data as data_module
+        from distflow.data import graph_iterator
+        from distflow.data.dataset import Dataset
+        return _namespace("data", Dataset=Dataset, experimental=data_module.experimental,
+                          AUTOTUNE=data_module.AUTOTUNE,
+                          make_one_shot_iterator=graph_iterator.make_one_shot_iterator,
+                          make_initializable_iterator=(
+                              graph_iterator.make_initializable_iterator))
     raise AttributeError("module 'distflow.compat.v1' has no attribute %r" % name)

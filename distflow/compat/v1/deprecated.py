@@ -22,6 +22,17 @@ def to_int64(x, name="ToInt64"):
     return cast(x, "int64", name=name)
 
 
+def arg_max(input, dimension, output_type="int64", name=None):
+    """TF1's tf.arg_max: argmax with the axis called `dimension`."""
+    from distflow.ops.reduction_ops import argmax
+    return argmax(input, dimension, output_type=output_type, name=name)
+
+
+def arg_min(input, dimension, output_type="int64", name=None):
+    from distflow.ops.reduction_ops import argmin
+    return argmin(input, dimension, output_type=output_type, name=name)
+
+
 def local_variables(scope=None):
     return get_collection(GraphKeys.LOCAL_VARIABLES, scope)
 
@@ -42,6 +53,7 @@ def initialize_variables(var_list, name="init"):
     return variables.variables_initializer(var_list, name=name)
 
 
-__all__ = ["to_float", "to_double", "to_int32", "to_int64", "local_variables",
+__all__ = ["to_float", "to_double", "to_int32", "to_int64", "arg_max", "arg_min",
+           "local_variables",
            "local_variables_initializer", "initialize_all_variables",
            "initialize_local_variables", "initialize_variables"]
