@@ -5,6 +5,33 @@ placeholders) is `distflow.compat.v1`. Both only re-export.
 """
 __version__ = "0.1.0"
 
+
+def _interrupted_while_starting(signum, frame):
+    """`distflow ...` on the command line: a Ctrl-C while this package is still importing (about
+    a quarter of a second, before distflow.cli can catch anything) ends as every other interrupt
+    of the command does: one line from rank 0 and exit status 130, not a traceback.
+    distflow.cli.main puts Python's own handler back once it runs."""
+    import os
+    rank = next((os.environ[v] for v in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+                 if os.environ.get(v, "").isdigit()), "0")
+    if rank == "0":
+        os.write(2, b"distflow: interrupted\n")
+    os._exit(130)
+
+
+def _guard_the_command_line_start():
+    import os
+    import signal
+    import sys
+    if sys.argv and os.path.basename(sys.argv[0]) == "distflow":
+        try:
+            signal.signal(signal.SIGINT, _interrupted_while_starting)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+
+
+_guard_the_command_line_start()
+
 from distflow import ops as _ops
 from distflow.autodiff.gradients import gradients  # noqa: F401
 from distflow.backend import device  # noqa: F401  (eager values on a GPU: `with df.device("gpu")`)

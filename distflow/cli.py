@@ -165,6 +165,10 @@ COMMANDS = {"train": _train, "eval": _eval, "predict": _predict, "info": _info,
 
 
 def main(argv=None):
+    import signal
+    import distflow
+    if signal.getsignal(signal.SIGINT) is distflow._interrupted_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on, main's except
     try:
         return _main(argv)
     except KeyboardInterrupt:

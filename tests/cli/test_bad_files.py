@@ -191,6 +191,24 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path, point):
     assert proc.stderr == "distflow: interrupted\n"
 
 
+def test_ctrl_c_while_the_package_itself_imports_is_one_line(tmp_path):
+    # The console script is named distflow; the SIGINT arrives while `import distflow` is half
+    # done (an import hook sends it when the op modules load), before distflow.cli exists.
+    code = ("import os, signal, sys, time\n"
+            "sys.argv[0] = os.path.join(os.path.dirname(sys.executable), 'distflow')\n"
+            "class Interrupt:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'distflow.ops.math_ops':\n"
+            "            os.kill(os.getpid(), signal.SIGINT)\n"
+            "            time.sleep(30)\n"
+            "sys.meta_path.insert(0, Interrupt())\n"
+            "from distflow.cli import main\nsys.exit(main(sys.argv[1:]))")
+    proc = subprocess.run([sys.executable, "-c", code, "info"], capture_output=True, text=True,
+                          timeout=60, env=_env(), cwd=tmp_path)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr == "distflow: interrupted\n"
+
+
 # -- the collective timeout: --set > DISTFLOW_COLLECTIVE_TIMEOUT > the config -------------------
 @pytest.mark.parametrize("env,overrides,expected", [
     (None, [], 300.0),                                   # configs/boston.yaml's value
