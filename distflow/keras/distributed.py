@@ -103,7 +103,7 @@ def run_epoch(model, strategy, kind, x, y, batch_size, metric_objects, order=Non
     if size > 1:
         comm.allreduce(buf, "sum", name="epoch metrics")
     nn_metrics.unpack_states(metric_objects, buf[2:])
-    logs = {"loss": buf[0] / buf[1] if buf[1] else 0.0}
+    logs = {"loss": float(buf[0] / buf[1]) if buf[1] else 0.0}  # a float, as w/o strategy
     logs.update((m.name, float(m.result())) for m in metric_objects)
     return logs
 

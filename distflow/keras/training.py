@@ -72,8 +72,10 @@ class Trainer:
         # A distributed optimizer whose reduction does not fit fit's per-rank mean loss refuses
         # here (distflow.distribute's DistributedOptimizer(op='sum')); the others reduce in
         # their apply_gradients, which the train step calls.
+        # Under a strategy, fit refuses any distributed optimizer with the strategy's message.
         check = getattr(self.optimizer, "_check_keras_fit", None)
-        if check is not None:
+        if check is not None and distributed_module.current_strategy() is None and \
+                getattr(self, "_distribute_strategy", None) is None:
             check()
         self.loss = loss
         self._loss_fn = None if loss is None else losses_module.get(loss)

@@ -180,3 +180,15 @@ def test_keras_fit_asks_for_the_dataset_of_global_batches(strategy):
     with pytest.raises(TypeError, match="the tf.data.Dataset of global batches itself"):
         model.fit(strategy.experimental_distribute_dataset(data), verbose=0)
     model.fit(data, verbose=0)
+
+
+def test_keras_results_under_a_strategy_are_python_floats(strategy):
+    # as without a strategy: print(model.evaluate(...)) shows [0.25, 0.5], not np.float64(0.25)
+    x, y = np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+    with strategy.scope():
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+        model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    history = model.fit(x, y, epochs=1, verbose=0)
+    results = model.evaluate(x, y, verbose=0)
+    assert type(history.history["loss"][0]) is float
+    assert [type(r) for r in results] == [float, float]
