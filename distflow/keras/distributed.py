@@ -52,7 +52,10 @@ def prepare(model, strategy):
     built outside the scope included), and no second all-reduce in the optimizer."""
     strategy._broadcast_variables(list(model.variables))
     optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and hasattr(optimizer, "reduce_gradients"):
+    # distflow.distribute's (reduce_gradients) and distflow.horovod's (_hvd_allreduce) alike:
+    # either would all-reduce the strategy's sums again (hvd op=Sum: N times the gradient)
+    if optimizer is not None and (hasattr(optimizer, "reduce_gradients") or
+                                  hasattr(optimizer, "_hvd_allreduce")):
         raise ValueError("This model was compiled with a distributed optimizer (%s) under a "
                          "tf.distribute strategy, which sums the gradients itself: compile with "
                          "the plain optimizer inside strategy.scope()" % type(optimizer).__name__)

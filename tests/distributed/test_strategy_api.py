@@ -145,6 +145,17 @@ def test_keras_model_under_a_strategy_refuses_a_distributed_optimizer(strategy):
         model.fit(np.ones((4, 2), np.float32), np.ones((4, 1), np.float32), verbose=0)
 
 
+def test_keras_model_under_a_strategy_refuses_horovods_distributed_optimizer(strategy):
+    import distflow.horovod.keras as hvd
+    hvd.init()
+    with strategy.scope():
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+        model.compile(optimizer=hvd.DistributedOptimizer(tf.keras.optimizers.SGD(0.1),
+                                                         op=hvd.Sum), loss="mse")
+    with pytest.raises(ValueError, match="sums the gradients itself"):
+        model.fit(np.ones((4, 2), np.float32), np.ones((4, 1), np.float32), verbose=0)
+
+
 def test_regularization_is_counted_once_over_the_replicas(strategy):
     assert float(tf.nn.scale_regularization_loss(6.0)) == 6.0  # outside run: as it is
     assert float(strategy.run(lambda: tf.nn.compute_average_loss([1.0, 3.0]))) == 2.0
