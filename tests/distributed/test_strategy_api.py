@@ -203,3 +203,27 @@ def test_keras_results_under_a_strategy_are_python_floats(strategy):
     results = model.evaluate(x, y, verbose=0)
     assert type(history.history["loss"][0]) is float
     assert [type(r) for r in results] == [float, float]
+
+
+@pytest.mark.parametrize("which", ["horovod", "distflow"])
+def test_a_distributed_optimizer_inside_strategy_run_is_refused(strategy, which):
+    # strategy.run sums the gradients across replicas; a second all-reduce would change the step
+    if which == "horovod":
+        import distflow.horovod as hvd
+        hvd.init()
+        optimizer = hvd.DistributedOptimizer(tf.keras.optimizers.SGD(0.1), op=hvd.Sum)
+    else:
+        from distflow.distribute import DistributedOptimizer
+        optimizer = DistributedOptimizer(tf.keras.optimizers.SGD(0.1))
+    with strategy.scope():
+        v = tf.Variable(1.0)
+
+    def step():
+        with tf.GradientTape() as tape:
+            loss = v * v
+        optimizer.apply_gradients([(tape.gradient(loss, v), v)])
+    with pytest.raises(ValueError, match="all-reduces its gradients itself"):
+        strategy.run(step)
+    assert float(v) == 1.0
+    optimizer.apply_gradients([(tf.constant(1.0), v)])  # outside strategy.run: its own reduce
+    assert abs(float(v) - 0.9) < 1e-6
