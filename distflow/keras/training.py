@@ -32,7 +32,7 @@ import numpy as np
 from distflow.autodiff.tape import GradientTape
 from distflow.data.dataset import Dataset
 from distflow.function import TensorSpec, function
-from distflow.framework import dtypes
+from distflow.framework import context, dtypes
 from distflow.keras import callbacks as callbacks_module
 from distflow.keras import distributed as distributed_module
 from distflow.keras import metrics as metrics_module
@@ -42,6 +42,18 @@ from distflow.ops import random_ops
 from distflow.ops.dispatch import convert_to_tensor
 
 _NOT_COMPILED = "You must call `compile()` before using the model."
+
+
+def _eager_only(method):
+    """fit / evaluate / predict run eagerly (each step a df.function). TF's Keras falls back to
+    TF1 graphs and Sessions after disable_eager_execution(); distflow's does not: one message
+    instead of a TypeError from deep inside the epoch."""
+    if not context.executing_eagerly():
+        raise RuntimeError(
+            "Model.%s runs eagerly in distflow, but this code builds a graph (after "
+            "tf.compat.v1.disable_eager_execution() or disable_v2_behavior(), or inside "
+            "`with graph.as_default()`): remove that call to train with Keras, or build the "
+            "training op yourself and run it in a tf.compat.v1.Session" % method)
 
 
 class Trainer:
@@ -138,6 +150,7 @@ class Trainer:
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
+        _eager_only("fit")
         if not self.compiled:
             raise ValueError(_NOT_COMPILED)
         _unsupported(class_weight=class_weight, sample_weight=sample_weight,
@@ -230,6 +243,7 @@ class Trainer:
     # -- evaluate and predict --------------------------------------------------------------------
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
+        _eager_only("evaluate")
         if not self.compiled:
             raise ValueError(_NOT_COMPILED)
         _unsupported(sample_weight=sample_weight, steps=steps)
@@ -248,6 +262,7 @@ class Trainer:
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        _eager_only("predict")
         _unsupported(steps=steps)
         batch_size, verbose = _batch_size(batch_size), _verbose(verbose)
         if _is_dataset(x):
