@@ -52,7 +52,8 @@ class Tensor:
         return self.op.device
 
     def consumers(self):
-        return [op for op in self.op.graph._ops if self in op.inputs]
+        # by identity: inside a df.function `in` would compare tensors elementwise
+        return [op for op in self.op.graph._ops if any(x is self for x in op.inputs)]
 
     def eval(self, feed_dict=None, session=None):
         from distflow.client.session import default_session_for
