@@ -151,6 +151,7 @@ class Graph:
     # True in a df.function's graph and its cond / loop sub-graphs (TF's FuncGraph flag):
     # there, tensors follow TF 2's rules for == and hashing
     building_function = False
+    autograph = False  # a df.function's trace that converts the user's code (Keras's call too)
 
     def __init__(self):
         self._ops = []
