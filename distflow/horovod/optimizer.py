@@ -197,6 +197,7 @@ class _DistributedGradientTape(GradientTape):
         return self._hvd_tape.watched_variables()
 
     def gradient(self, target, sources, output_gradients=None, **kwargs):
+        refuse_in_replica_context("hvd.DistributedGradientTape")
         grads = self._hvd_tape.gradient(target, sources, output_gradients, **kwargs)
         flat = nest.flatten(grads)
         return nest.pack_sequence_as(grads, self._hvd_allreduce(flat))

@@ -382,4 +382,5 @@ def refuse_in_replica_context(optimizer):
     if replicas and replicas[-1] is not None:
         raise ValueError("%s all-reduces its gradients itself, and inside strategy.run the "
                          "tf.distribute strategy sums them across replicas too: use the plain "
-                         "optimizer under a strategy" % type(optimizer).__name__)
+                         "optimizer under a strategy" % (optimizer if isinstance(optimizer, str)
+                                                          else type(optimizer).__name__))

@@ -227,3 +227,18 @@ def test_a_distributed_optimizer_inside_strategy_run_is_refused(strategy, which)
     assert float(v) == 1.0
     optimizer.apply_gradients([(tf.constant(1.0), v)])  # outside strategy.run: its own reduce
     assert abs(float(v) - 0.9) < 1e-6
+
+
+def test_horovods_distributed_gradient_tape_inside_strategy_run_is_refused(strategy):
+    # its averaged gradients would be summed over the replicas again by apply_gradients
+    import distflow.horovod as hvd
+    hvd.init()
+    with strategy.scope():
+        v = tf.Variable(1.0)
+
+    def step():
+        with tf.GradientTape() as tape:
+            loss = v * v
+        return hvd.DistributedGradientTape(tape).gradient(loss, v)
+    with pytest.raises(ValueError, match="hvd.DistributedGradientTape all-reduces"):
+        strategy.run(step)
