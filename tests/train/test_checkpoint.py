@@ -106,7 +106,8 @@ def test_saved_files_get_the_permissions_of_the_umask(tmp_path, umask):
         model.save_weights(str(tmp_path / "w" / "ckpt"))
         try:
             import h5py  # noqa: F401
-            model.save_weights(str(tmp_path / "h5" / "model.weights.h5"))
+            (tmp_path / "h5").mkdir()
+            model.save_weights(str(tmp_path / "h5" / "model.h5"))
         except ImportError:
             pass
     finally:
