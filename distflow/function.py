@@ -213,6 +213,7 @@ class Function:
     def _trace(self, call, specs):
         graph = Graph()
         graph.building_function = True  # TF 2's rules for its tensors: == compares elementwise
+        graph.autograph = self._autograph
         graph.seed = random_ops.eager_global_seed()  # seeded programs stay reproducible traced
         tracer = _Tracer(graph, may_create_variables=self._trace_count == 0)
         with graph.as_default(), tracer.lifting_variables():

@@ -251,6 +251,21 @@ class Dataset:
             return iter(()) if count < 0 else itertools.islice(self._make(), count, None)
         return Dataset(make, lambda: self.element_spec, card, "_SkipDataset")
 
+    def shard(self, num_shards, index, name=None):
+        """Every num_shards-th element from the index-th on: one worker's part (Horovod's
+        programs call ds.shard(hvd.size(), hvd.rank()))."""
+        n, i = int(num_shards), int(index)
+        if n <= 0:
+            raise errors.InvalidArgumentError(None, None, "Number of shards must be greater than "
+                                              "zero (currently num_shards = %d)." % n)
+        if not 0 <= i < n:
+            raise errors.InvalidArgumentError(None, None, "Index must be between 0 and %d "
+                                              "(currently index = %d)." % (n - 1, i))
+        c = self._card
+        card = c if c < 0 else c // n + (1 if i < c % n else 0)
+        return Dataset(lambda: itertools.islice(self._make(), i, None, n),
+                       lambda: self.element_spec, card, "_ShardDataset")
+
     def enumerate(self, start=0, name=None):
         """(int64 index, element) pairs."""
         return Dataset.zip((Dataset.range(start, np.iinfo(np.int64).max), self))

@@ -87,6 +87,8 @@ class DistributedOptimizer(Optimizer):
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
         """Applies the gradients, reduced across ranks first unless compute_gradients reduced
         them (see the module doc)."""
+        from distflow.train.optimizer import refuse_in_replica_context
+        refuse_in_replica_context(self)
         pairs = list(grads_and_vars)
         reduced, self._reduced = self._reduced, set()
         local = [i for i, (g, v) in enumerate(pairs) if g is not None and id(v) not in reduced]

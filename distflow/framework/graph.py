@@ -52,7 +52,8 @@ class Tensor:
         return self.op.device
 
     def consumers(self):
-        return [op for op in self.op.graph._ops if self in op.inputs]
+        # by identity: inside a df.function `in` would compare tensors elementwise
+        return [op for op in self.op.graph._ops if any(x is self for x in op.inputs)]
 
     def eval(self, feed_dict=None, session=None):
         from distflow.client.session import default_session_for
@@ -150,6 +151,7 @@ class Graph:
     # True in a df.function's graph and its cond / loop sub-graphs (TF's FuncGraph flag):
     # there, tensors follow TF 2's rules for == and hashing
     building_function = False
+    autograph = False  # a df.function's trace that converts the user's code (Keras's call too)
 
     def __init__(self):
         self._ops = []

@@ -52,7 +52,10 @@ def prepare(model, strategy):
     built outside the scope included), and no second all-reduce in the optimizer."""
     strategy._broadcast_variables(list(model.variables))
     optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and hasattr(optimizer, "reduce_gradients"):
+    # distflow.distribute's (reduce_gradients) and distflow.horovod's (_hvd_allreduce) alike:
+    # either would all-reduce the strategy's sums again (hvd op=Sum: N times the gradient)
+    if optimizer is not None and (hasattr(optimizer, "reduce_gradients") or
+                                  hasattr(optimizer, "_hvd_allreduce")):
         raise ValueError("This model was compiled with a distributed optimizer (%s) under a "
                          "tf.distribute strategy, which sums the gradients itself: compile with "
                          "the plain optimizer inside strategy.scope()" % type(optimizer).__name__)
@@ -103,7 +106,7 @@ def run_epoch(model, strategy, kind, x, y, batch_size, metric_objects, order=Non
     if size > 1:
         comm.allreduce(buf, "sum", name="epoch metrics")
     nn_metrics.unpack_states(metric_objects, buf[2:])
-    logs = {"loss": buf[0] / buf[1] if buf[1] else 0.0}
+    logs = {"loss": float(buf[0] / buf[1]) if buf[1] else 0.0}  # a float, as w/o strategy
     logs.update((m.name, float(m.result())) for m in metric_objects)
     return logs
 

@@ -109,6 +109,8 @@ def _atomic_h5(path, h5py, fill):
     try:
         with h5py.File(tmp, "w") as f:
             fill(f)
+        from distflow.train.saver import new_file_mode
+        os.chmod(tmp, new_file_mode())  # mkstemp's 0600 would make the weights private
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

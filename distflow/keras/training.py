@@ -33,7 +33,7 @@ import numpy as np
 from distflow.autodiff.tape import GradientTape
 from distflow.data.dataset import Dataset
 from distflow.function import TensorSpec, function
-from distflow.framework import dtypes
+from distflow.framework import context, dtypes
 from distflow.keras import callbacks as callbacks_module
 from distflow.keras import distributed as distributed_module
 from distflow.keras import metrics as metrics_module
@@ -43,6 +43,18 @@ from distflow.ops import random_ops
 from distflow.ops.dispatch import convert_to_tensor
 
 _NOT_COMPILED = "You must call `compile()` before using the model."
+
+
+def _eager_only(method):
+    """fit / evaluate / predict run eagerly (each step a df.function). TF's Keras falls back to
+    TF1 graphs and Sessions after disable_eager_execution(); distflow's does not: one message
+    instead of a TypeError from deep inside the epoch."""
+    if not context.executing_eagerly():
+        raise RuntimeError(
+            "Model.%s runs eagerly in distflow, but this code builds a graph (after "
+            "tf.compat.v1.disable_eager_execution() or disable_v2_behavior(), or inside "
+            "`with graph.as_default()`): remove that call to train with Keras, or build the "
+            "training op yourself and run it in a tf.compat.v1.Session" % method)
 
 
 class Trainer:
@@ -73,8 +85,10 @@ class Trainer:
         # A distributed optimizer whose reduction does not fit fit's per-rank mean loss refuses
         # here (distflow.distribute's DistributedOptimizer(op='sum')); the others reduce in
         # their apply_gradients, which the train step calls.
+        # Under a strategy, fit refuses any distributed optimizer with the strategy's message.
         check = getattr(self.optimizer, "_check_keras_fit", None)
-        if check is not None:
+        if check is not None and distributed_module.current_strategy() is None and \
+                getattr(self, "_distribute_strategy", None) is None:
             check()
         self.loss = loss
         self._loss_fn = None if loss is None else losses_module.get(loss)
@@ -147,6 +161,7 @@ class Trainer:
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
+        _eager_only("fit")
         if not self.compiled:
             raise ValueError(_NOT_COMPILED)
         _unsupported(class_weight=class_weight, sample_weight=sample_weight,
@@ -239,6 +254,7 @@ class Trainer:
     # -- evaluate and predict --------------------------------------------------------------------
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
+        _eager_only("evaluate")
         if not self.compiled:
             raise ValueError(_NOT_COMPILED)
         _unsupported(sample_weight=sample_weight, steps=steps)
@@ -257,6 +273,7 @@ class Trainer:
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        _eager_only("predict")
         _unsupported(steps=steps)
         batch_size, verbose = _batch_size(batch_size), _verbose(verbose)
         if _is_dataset(x):

@@ -110,8 +110,15 @@ class Layer:
         graph = dispatch._graph_of([inputs])
         if not self.built:
             self._build_once(inputs.shape, graph)
+        call = self.call
+        if getattr(graph, "autograph", False):
+            # as Keras's Layer.__call__ does in a tf.function: a user's layer's `if` on a
+            # tensor becomes a cond (library layers are left as they are)
+            from distflow.autograph import conversion
+            if conversion._user_function(call) is not None:
+                call = conversion.convert(call)
         with _scope_for(graph, self.name):
-            return self.call(inputs, training=training)
+            return call(inputs, training=training)
 
     def build(self, input_shape):
         self.built = True

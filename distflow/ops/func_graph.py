@@ -34,6 +34,7 @@ class FuncGraph(Graph):
         self.name = name
         self.outer_graph = outer_graph
         self.building_function = outer_graph.building_function
+        self.autograph = outer_graph.autograph
         self.seed = outer_graph.seed
         self.captures = {}      # id(tensor of outer_graph) -> (that tensor, its placeholder)
 

@@ -20,6 +20,8 @@ import tempfile
 
 import numpy as np
 
+from distflow.train.saver import new_file_mode
+
 _PATTERN = re.compile(r"ckpt-(\d+)\.npz$")
 # What atomic writes leave behind when a process dies between creating and renaming them.
 _TEMPORARY = re.compile(r"^\.ckpt-\d+\.npz\..*\.tmp$")
@@ -54,19 +56,6 @@ def _digest(entries):
     return h.hexdigest()
 
 
-def _umask():
-    try:  # Linux reports it without changing it (os.umask would, for every thread, briefly)
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _atomic_write(path, write):
     """write(file) into a temporary file beside `path`, fsync, chmod to what the umask gives a
     new file (mkstemp makes it 0600), then rename: readers see the old file or the whole new
@@ -78,7 +67,7 @@ def _atomic_write(path, write):
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
-            os.fchmod(f.fileno(), 0o666 & ~_umask())
+            os.fchmod(f.fileno(), new_file_mode())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -372,3 +372,15 @@ def aggregate_across_replicas(grads_and_vars):
     if not replicas or replicas[-1] is None:
         return list(grads_and_vars)
     return replicas[-1].aggregate_gradients(list(grads_and_vars))
+
+
+def refuse_in_replica_context(optimizer):
+    """A distributed optimizer (distflow.distribute's or distflow.horovod's) all-reduces its
+    gradients itself; inside strategy.run the replica context sums them again (Horovod's op=Sum:
+    N times the gradient). TF has no such pairing: one message instead of a wrong step."""
+    replicas = context.ctx.replica_contexts
+    if replicas and replicas[-1] is not None:
+        raise ValueError("%s all-reduces its gradients itself, and inside strategy.run the "
+                         "tf.distribute strategy sums them across replicas too: use the plain "
+                         "optimizer under a strategy" % (optimizer if isinstance(optimizer, str)
+                                                          else type(optimizer).__name__))

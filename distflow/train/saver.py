@@ -33,9 +33,24 @@ _STATE_FILE = "checkpoint"
 
 
 # -- files ------------------------------------------------------------------------------------
+def new_file_mode():
+    """The permissions the user's umask gives a new file (mkstemp's temporary files are 0600,
+    which a checkpoint renamed into place must not keep: TF's files follow the umask)."""
+    try:  # Linux reports it without changing it (os.umask would, for every thread, briefly)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path, write):
     """Calls write(file) on a temporary file beside `path`, fsyncs it and renames it into place:
-    a reader sees the old file or the whole new one, never a part (run/checkpoint.py uses it too)."""
+    a reader sees the old file or the whole new one, never a part."""
     import tempfile  # here, not at the top: with shutil and the compressors it would cost
     # `import distflow` ~10 ms that users who never save pay
     directory = os.path.dirname(path) or "."
@@ -45,6 +60,7 @@ def atomic_write(path, write):
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
+            os.fchmod(f.fileno(), new_file_mode())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -219,3 +219,17 @@ def test_cli_version():
     out = subprocess.run([sys.executable, "-m", "distflow", "--version"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "distflow " + df.__version__
+
+
+def test_keras_fit_after_disable_eager_execution_says_what_to_do(restore_mode):
+    # TF's Keras falls back to Sessions here; distflow's refuses in one message (not a TypeError)
+    model = df.keras.Sequential([df.keras.layers.Dense(1, input_shape=(2,))])
+    model.compile("sgd", "mse")
+    tf.disable_eager_execution()
+    x, y = np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+    for call in (lambda: model.fit(x, y, verbose=0), lambda: model.evaluate(x, y, verbose=0),
+                 lambda: model.predict(x, verbose=0)):
+        with pytest.raises(RuntimeError, match="disable_eager_execution"):
+            call()
+    tf.enable_eager_execution()
+    assert model.fit(x, y, verbose=0).history["loss"]

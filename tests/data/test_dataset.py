@@ -236,3 +236,26 @@ def test_from_generator_with_output_types_or_a_signature():
                                          output_signature=tf.TensorSpec([2], tf.float32))
     with pytest.raises(TypeError, match="yielded an element of shape \\(3,\\)"):
         list(bad)
+
+
+def test_shard_takes_every_nth_element_from_index():
+    # Horovod's programs split the data by ds.shard(hvd.size(), hvd.rank())
+    ds = Dataset.range(10)
+    parts = [elements(ds.shard(3, i)) for i in range(3)]
+    assert parts == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
+    assert [len(ds.shard(3, i)) for i in range(3)] == [4, 3, 3]
+    assert int(ds.repeat().shard(2, 1).cardinality()) == tf.data.INFINITE_CARDINALITY
+    assert elements(ds.repeat().shard(4, 1).take(3)) == [1, 5, 9]
+    pairs = Dataset.from_tensor_slices((np.arange(4), np.arange(4) * 10)).shard(2, 1)
+    assert elements(pairs) == [(1, 10), (3, 30)]
+
+
+@pytest.mark.parametrize("n, i, message", [
+    (0, 0, "Number of shards must be greater than zero (currently num_shards = 0)."),
+    (2, 2, "Index must be between 0 and 1 (currently index = 2)."),
+    (2, -1, "Index must be between 0 and 1 (currently index = -1)."),
+])
+def test_shard_refuses_a_bad_index(n, i, message):
+    with pytest.raises(errors.InvalidArgumentError) as e:
+        Dataset.range(4).shard(n, i)
+    assert message in str(e.value)

@@ -248,3 +248,11 @@ def test_any_mpirun_job_writes_from_rank_0_only(tmp_path):
     assert_ok(run_mpi(2, ["-c", _PLAIN_MPI, str(tmp_path)], timeout=60))
     assert sorted(os.listdir(tmp_path)) == ["rank0"]
     assert "log.csv" in os.listdir(tmp_path / "rank0")
+
+
+@launches_mpi
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_a_strategy_refuses_horovods_reducers_on_every_rank(ranks):
+    proc = run_mpi(ranks, [os.path.join(WORKERS, "strategy_with_horovod.py")], timeout=180)
+    assert_ok(proc)
+    assert proc.stdout.count("refused alike on %d ranks" % ranks) == 1

@@ -145,6 +145,17 @@ def test_keras_model_under_a_strategy_refuses_a_distributed_optimizer(strategy):
         model.fit(np.ones((4, 2), np.float32), np.ones((4, 1), np.float32), verbose=0)
 
 
+def test_keras_model_under_a_strategy_refuses_horovods_distributed_optimizer(strategy):
+    import distflow.horovod.keras as hvd
+    hvd.init()
+    with strategy.scope():
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+        model.compile(optimizer=hvd.DistributedOptimizer(tf.keras.optimizers.SGD(0.1),
+                                                         op=hvd.Sum), loss="mse")
+    with pytest.raises(ValueError, match="sums the gradients itself"):
+        model.fit(np.ones((4, 2), np.float32), np.ones((4, 1), np.float32), verbose=0)
+
+
 def test_regularization_is_counted_once_over_the_replicas(strategy):
     assert float(tf.nn.scale_regularization_loss(6.0)) == 6.0  # outside run: as it is
     assert float(strategy.run(lambda: tf.nn.compute_average_loss([1.0, 3.0]))) == 2.0
@@ -180,3 +191,54 @@ def test_keras_fit_asks_for_the_dataset_of_global_batches(strategy):
     with pytest.raises(TypeError, match="the tf.data.Dataset of global batches itself"):
         model.fit(strategy.experimental_distribute_dataset(data), verbose=0)
     model.fit(data, verbose=0)
+
+
+def test_keras_results_under_a_strategy_are_python_floats(strategy):
+    # as without a strategy: print(model.evaluate(...)) shows [0.25, 0.5], not np.float64(0.25)
+    x, y = np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+    with strategy.scope():
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+        model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    history = model.fit(x, y, epochs=1, verbose=0)
+    results = model.evaluate(x, y, verbose=0)
+    assert type(history.history["loss"][0]) is float
+    assert [type(r) for r in results] == [float, float]
+
+
+@pytest.mark.parametrize("which", ["horovod", "distflow"])
+def test_a_distributed_optimizer_inside_strategy_run_is_refused(strategy, which):
+    # strategy.run sums the gradients across replicas; a second all-reduce would change the step
+    if which == "horovod":
+        import distflow.horovod as hvd
+        hvd.init()
+        optimizer = hvd.DistributedOptimizer(tf.keras.optimizers.SGD(0.1), op=hvd.Sum)
+    else:
+        from distflow.distribute import DistributedOptimizer
+        optimizer = DistributedOptimizer(tf.keras.optimizers.SGD(0.1))
+    with strategy.scope():
+        v = tf.Variable(1.0)
+
+    def step():
+        with tf.GradientTape() as tape:
+            loss = v * v
+        optimizer.apply_gradients([(tape.gradient(loss, v), v)])
+    with pytest.raises(ValueError, match="all-reduces its gradients itself"):
+        strategy.run(step)
+    assert float(v) == 1.0
+    optimizer.apply_gradients([(tf.constant(1.0), v)])  # outside strategy.run: its own reduce
+    assert abs(float(v) - 0.9) < 1e-6
+
+
+def test_horovods_distributed_gradient_tape_inside_strategy_run_is_refused(strategy):
+    # its averaged gradients would be summed over the replicas again by apply_gradients
+    import distflow.horovod as hvd
+    hvd.init()
+    with strategy.scope():
+        v = tf.Variable(1.0)
+
+    def step():
+        with tf.GradientTape() as tape:
+            loss = v * v
+        return hvd.DistributedGradientTape(tape).gradient(loss, v)
+    with pytest.raises(ValueError, match="hvd.DistributedGradientTape all-reduces"):
+        strategy.run(step)

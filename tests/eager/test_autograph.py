@@ -228,6 +228,18 @@ def test_logical_operators_on_tensors_are_lazy():
     assert int(safe_index(tf.constant([1.0, -1.0, 2.0]), tf.constant(7))) == 0
 
 
+def test_graph_walks_inside_a_df_function_compare_tensors_by_identity():
+    # Tensor.consumers() used `self in op.inputs`, which is elementwise `==` in a df.function
+    @tf.function(autograph=False)
+    def f(x):
+        a, b = x * 2.0, x + 1.0
+        c = a * b
+        assert {id(op) for op in x.consumers()} == {id(a.op), id(b.op)}
+        assert [op is c.op for op in b.consumers()] == [True]
+        return c
+    assert float(f(tf.constant(1.0))) == 4.0
+
+
 def test_equality_on_traced_tensors_is_elementwise_and_they_are_unhashable():
     @tf.function
     def pick(i):

@@ -251,3 +251,38 @@ def test_bad_compile_arguments_raise(small):
     model.compile(optimizer="sgd")
     with pytest.raises(ValueError, match="No loss to compute"):
         model.fit(x, y, verbose=0)
+
+
+class _SignGate(tf.keras.layers.Layer):
+    """A user's layer with Python control flow on a tensor, as Keras's guides write them."""
+
+    def call(self, x, training=None):
+        if tf.reduce_sum(x) > 0:
+            return x * 2.0
+        return -x
+
+
+def test_fit_converts_the_control_flow_of_a_users_layer():
+    # Keras's Layer.__call__ converts `call` inside a tf.function; fit's step traced it as-is
+    model = tf.keras.Sequential([tf.keras.layers.Input((2,)), _SignGate(),
+                                 tf.keras.layers.Dense(1, kernel_initializer="ones",
+                                                       use_bias=False)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((4, 2), np.float32), np.zeros((4, 1), np.float32), epochs=1, verbose=0)
+    x = np.array([[1.0, 2.0], [-1.0, -3.0]], np.float32)
+    w = model.get_weights()[0][:, 0]
+    out = model.predict(x, verbose=0)[:, 0]
+    # one batch per predict step: each row decides its own branch when predicted alone
+    np.testing.assert_allclose(model.predict(x[:1], verbose=0)[0, 0], 2 * x[0] @ w, rtol=1e-6)
+    np.testing.assert_allclose(model.predict(x[1:], verbose=0)[0, 0], -x[1] @ w, rtol=1e-6)
+    assert out.shape == (2,)
+
+
+def test_a_function_traced_without_autograph_leaves_a_users_layer_as_it_is():
+    layer = _SignGate()
+
+    @tf.function(autograph=False)
+    def f(x):
+        return layer(x)
+    with pytest.raises(TypeError, match="as a Python `bool` is not allowed"):
+        f(tf.ones((1, 2)))

@@ -93,3 +93,26 @@ def test_mismatches_are_clear_errors(tmp_path):
     (tmp_path / "bad.index").write_bytes(b"\x80\x04pickle")
     with pytest.raises(tf.errors.DataLossError):
         tf.train.Checkpoint(a=tf.Variable(1.0)).restore(str(tmp_path / "bad"))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_saved_files_get_the_permissions_of_the_umask(tmp_path, umask):
+    # as TF's: the weights a user saves are readable as any file they write (not mkstemp's 0600)
+    model, opt = _model_and_optimizer(1)
+    old = os.umask(umask)
+    try:
+        tf.train.CheckpointManager(tf.train.Checkpoint(model=model, optimizer=opt),
+                                   str(tmp_path / "tc"), max_to_keep=2).save()
+        model.save_weights(str(tmp_path / "w" / "ckpt"))
+        try:
+            import h5py  # noqa: F401
+            (tmp_path / "h5").mkdir()
+            model.save_weights(str(tmp_path / "h5" / "model.h5"))
+        except ImportError:
+            pass
+    finally:
+        os.umask(old)
+    files = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path) for f in fs]
+    assert len(files) >= 6
+    for path in files:
+        assert oct(os.stat(path).st_mode & 0o777) == oct(0o666 & ~umask), path
