@@ -85,6 +85,9 @@ def save(obj, export_dir, signatures=None, options=None):
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=".saved_model.")
     try:
+        from distflow.train.saver import new_file_mode
+        mode = new_file_mode()  # mkdtemp's 0700 must not survive the rename: the umask's, as TF's
+        os.chmod(tmp, mode | ((mode & 0o444) >> 2))  # a directory: searchable wherever readable
         with open(os.path.join(tmp, SAVED_MODEL_FILENAME), "w") as f:
             json.dump(doc, f)
         np.savez(os.path.join(tmp, _VARIABLES), **writer.arrays)

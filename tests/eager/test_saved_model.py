@@ -66,3 +66,14 @@ def test_refusals(tmp_path):
     assert not os.path.exists(str(tmp_path / "cond"))
     with pytest.raises(OSError, match="SavedModel file does not exist"):
         tf.saved_model.load(str(tmp_path / "missing"))
+
+
+def test_the_export_directory_follows_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        export = str(tmp_path / "affine")
+        tf.saved_model.save(Affine(), export)
+    finally:
+        os.umask(old)
+    assert os.stat(export).st_mode & 0o777 == 0o755   # not mkdtemp's 0700
+    assert os.stat(os.path.join(export, "variables.npz")).st_mode & 0o777 == 0o644
