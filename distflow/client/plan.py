@@ -222,6 +222,13 @@ class Plan:
                 outs.append(names[id(t)])
             lines.append("        _i = %d" % len(op_index))
             call = "%s(%s)" % (k, args)
+            cell = getattr(env[k], "cell", None)
+            if cell is not None and len(outs) == 1:  # a variable read: no call unless unset
+                env[k + "c"] = cell
+                lines.append("        %s = %sc._value" % (outs[0], k))
+                lines.append("        if %s is None: %s" % (outs[0], call))
+                op_index.append(op)
+                continue
             if not outs:
                 lines.append("        " + call)
             elif len(outs) == 1:
