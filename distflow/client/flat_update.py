@@ -20,6 +20,12 @@ import math
 
 import numpy as np
 
+# Gradients that lie elsewhere, not in one buffer in the group's order (a fused all-reduce's
+# buffer holds them last layer first), are copied into the group's buffer up to this many
+# elements: a copy per gradient is cheaper than a dozen calls per variable on a small model, but
+# on a big one (W2: 1.3 M) the copy costs more than the calls, and the per-variable kernels run.
+COPY_LIMIT = 1 << 16
+
 
 def find_groups(ops, skipped, readers):
     """Lists of update ops (two or more each, in plan order) that may run as one flat update:
@@ -85,6 +91,7 @@ class FlatUpdate:
         self.offsets = [sum(sizes[:i]) for i in range(len(sizes) + 1)]
         self.grad = np.empty(self.offsets[-1], self.dtype)
         self.grad_views = self._views_of(self.grad)
+        self._last = None  # (gradients, the flat array they are views of) from the last run
         self.flats = self.views = None  # the state buffers: made when first homed
         self.pairs = ()  # (cell, view) for every variable and slot, to check each run
         self.privates = [p for p in (getattr(c, "_array_is_private", None)
@@ -107,13 +114,35 @@ class FlatUpdate:
         for p in self.privates:
             if not p():
                 return self._per_variable(grads, hyper)
+        flat_grad = self.grad
+        if grads[0] is not self.grad_views[0]:
+            flat_grad = self._gradients_elsewhere(grads)
+            if flat_grad is None:
+                return self._per_variable(grads, hyper)
+        k = self.grad_pos
+        self.inplace(np, *self.flats, *hyper[:k], flat_grad, *hyper[k:], **self.attrs)
+
+    def _gradients_elsewhere(self, grads):
+        """The flat gradient when its producers did not all write into the buffer: the buffer
+        they already lie in, in this order (read in place), else this group's buffer with the
+        others copied in; None for a gradient of another shape (the per-variable kernels then
+        give their own broadcasting and messages) or too big a copy (COPY_LIMIT)."""
+        last = self._last
+        if last is not None and len(last[0]) == len(grads) and all(
+                a is b for a, b in zip(last[0], grads)):
+            return last[1]
+        src = _consecutive(grads, self.offsets, self.shapes, self.dtype)
+        if src is not None:
+            self._last = (tuple(grads), src)
+            return src
+        if self.offsets[-1] > COPY_LIMIT:  # a big model: copying costs more than it saves
+            return None
         for g, v in zip(grads, self.grad_views):
             if g is not v:  # a gradient its producer did not write into the buffer
-                if g.shape != v.shape:  # the kernels' own broadcasting and messages
-                    return self._per_variable(grads, hyper)
+                if type(g) is not np.ndarray or g.shape != v.shape:
+                    return None
                 v[...] = g
-        k = self.grad_pos
-        self.inplace(np, *self.flats, *hyper[:k], self.grad, *hyper[k:], **self.attrs)
+        return self.grad
 
     def _home(self):
         """Moves every value into its view of the flat buffers; False if one cannot be."""
@@ -145,3 +174,27 @@ class FlatUpdate:
     def input_buffers(self, dims, dtypes, xp, writers):
         """The flat gradient buffer's views, for the producers that write into them."""
         return self.grad_views
+
+
+def _consecutive(grads, offsets, shapes, dtype):
+    """The 1-D array of which `grads` are consecutive C-contiguous views in this order (the
+    layout of the group's own buffer), or None."""
+    g0 = grads[0]
+    base = getattr(g0, "base", None)
+    if type(base) is not np.ndarray or base.ndim != 1 or base.dtype != dtype \
+            or not base.flags.c_contiguous:
+        return None
+    size = dtype.itemsize
+    start = g0.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    if start % size:
+        return None
+    start //= size
+    for g, off, shape in zip(grads, offsets, shapes):
+        if type(g) is not np.ndarray or g.base is not base or g.shape != shape \
+                or not g.flags.c_contiguous \
+                or g.__array_interface__["data"][0] != base.__array_interface__["data"][0] + \
+                (start + off) * size:
+            return None
+    if start + offsets[-1] > base.size:
+        return None
+    return base[start:start + offsets[-1]]

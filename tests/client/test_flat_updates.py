@@ -147,3 +147,43 @@ def test_df_function_steps_match_eager_steps_and_held_reads_keep_their_values():
     np.testing.assert_array_equal(held.numpy(), kept)
     for a, b in zip(fv, ev):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def fed_gradient_plan():
+    graph = tf.Graph()
+    with graph.as_default():
+        vs = [tf.Variable(np.full(s, 1.0, np.float32)) for s in ((2, 3), (3,), (3, 1))]
+        gs = [tf.placeholder(tf.float32, v.shape) for v in vs]
+        train = tf.train.AdamOptimizer(0.1).apply_gradients(list(zip(gs, vs)))
+        init = tf.global_variables_initializer()
+    return graph, vs, gs, train, init
+
+
+@pytest.mark.parametrize("layout", ["one buffer", "separate arrays", "separate, too big to copy"])
+def test_gradients_from_elsewhere_one_buffer_or_not(layout, monkeypatch):
+    """Gradients not written by the plan (fed here; a fused all-reduce's outputs in a
+    data-parallel step) are read where they lie when they are consecutive views of one
+    buffer, and copied in otherwise: the values are the per-variable ones either way."""
+    rng = np.random.RandomState(3)
+    buf = rng.randn(3, 2 + 6 + 3 + 3).astype(np.float32)
+    if layout.endswith("too big to copy"):
+        monkeypatch.setattr(flat_update, "COPY_LIMIT", 4)
+    results = []
+    for flat in (True, False):
+        if not flat:
+            monkeypatch.setattr(flat_update, "find_groups", lambda *a: [])
+        graph, vs, gs, train, init = fed_gradient_plan()
+        with tf.Session(graph=graph) as sess:
+            sess.run(init)
+            step = sess.make_callable(train, gs)
+            for row in buf:
+                row = row.copy()  # one flat buffer, as a fused all-reduce's
+                views = [row[2:8].reshape(2, 3), row[8:11], row[11:14].reshape(3, 1)]
+                if layout.startswith("separate"):
+                    views = [v.copy() for v in views]
+                step(*views)
+            results.append(sess.run(vs))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(buf[:, 2:8], rng.__class__(3).randn(3, 14).astype(
+        np.float32)[:, 2:8])  # the gradients themselves were not written
