@@ -20,11 +20,12 @@ import math
 
 import numpy as np
 
-# Gradients that lie elsewhere, not in one buffer in the group's order (a fused all-reduce's
-# buffer holds them last layer first), are copied into the group's buffer up to this many
-# elements: a copy per gradient is cheaper than a dozen calls per variable on a small model, but
-# on a big one (W2: 1.3 M) the copy costs more than the calls, and the per-variable kernels run.
-COPY_LIMIT = 1 << 16
+# Groups of at most this many elements (per state buffer) are formed. The calls saved are worth
+# a few microseconds per variable: all of a small model's step (W1: 5,121 elements), nothing of a
+# big one's (W2: 1.3 M elements, 23 ms a step), which would instead pay for a flat buffer of
+# gradients copied in (a fused all-reduce's buffer holds them last layer first), a temporary the
+# size of the whole model, and a second copy of the weights while they move into the buffers.
+FLAT_LIMIT = 1 << 16
 
 
 def find_groups(ops, skipped, readers):
@@ -50,7 +51,8 @@ def find_groups(ops, skipped, readers):
         by_key.setdefault(key, []).append(op)
     groups = []
     for members in by_key.values():
-        if len(members) > 1 and _independent(ops, members, position):
+        size = sum(op.inputs[0].shape.num_elements() for op in members)
+        if len(members) > 1 and size <= FLAT_LIMIT and _independent(ops, members, position):
             groups.append(members)
     return groups
 
@@ -126,7 +128,7 @@ class FlatUpdate:
         """The flat gradient when its producers did not all write into the buffer: the buffer
         they already lie in, in this order (read in place), else this group's buffer with the
         others copied in; None for a gradient of another shape (the per-variable kernels then
-        give their own broadcasting and messages) or too big a copy (COPY_LIMIT)."""
+        give their own broadcasting and messages)."""
         last = self._last
         if last is not None and len(last[0]) == len(grads) and all(
                 a is b for a, b in zip(last[0], grads)):
@@ -135,8 +137,6 @@ class FlatUpdate:
         if src is not None:
             self._last = (tuple(grads), src)
             return src
-        if self.offsets[-1] > COPY_LIMIT:  # a big model: copying costs more than it saves
-            return None
         for g, v in zip(grads, self.grad_views):
             if g is not v:  # a gradient its producer did not write into the buffer
                 if type(g) is not np.ndarray or g.shape != v.shape:

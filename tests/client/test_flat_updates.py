@@ -159,15 +159,15 @@ def fed_gradient_plan():
     return graph, vs, gs, train, init
 
 
-@pytest.mark.parametrize("layout", ["one buffer", "separate arrays", "separate, too big to copy"])
+@pytest.mark.parametrize("layout", ["one buffer", "separate arrays", "separate, too big to group"])
 def test_gradients_from_elsewhere_one_buffer_or_not(layout, monkeypatch):
     """Gradients not written by the plan (fed here; a fused all-reduce's outputs in a
     data-parallel step) are read where they lie when they are consecutive views of one
     buffer, and copied in otherwise: the values are the per-variable ones either way."""
     rng = np.random.RandomState(3)
     buf = rng.randn(3, 2 + 6 + 3 + 3).astype(np.float32)
-    if layout.endswith("too big to copy"):
-        monkeypatch.setattr(flat_update, "COPY_LIMIT", 4)
+    if layout.endswith("too big to group"):
+        monkeypatch.setattr(flat_update, "FLAT_LIMIT", 4)
     results = []
     for flat in (True, False):
         if not flat:
