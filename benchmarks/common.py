@@ -12,8 +12,9 @@ imported here, so a peer's program (PyTorch, plain NumPy) never loads distflow b
 Timing. A machine shared with other work is noisy, so a measurement is many short blocks of steps
 after a warm-up: each block gives one per-step time (the block's time divided by its steps), and
 the result is the median over blocks. Both clocks are kept: `wall` (perf_counter, what a user
-waits) and `cpu` (this thread's CPU time, which does not count the time the OS gives to other
-processes, so it is the steadier of the two on a busy machine). Multi-threaded or multi-process
+waits) and `cpu` (this process's CPU time, all its threads: JAX runs a step on a thread of its
+own; it does not count the time the OS gives to other processes, so it is the steadier of the
+two on a busy machine; every step program pins its process to one core). Multi-threaded or multi-process
 work (MPI, gloo) is only meaningful on the wall clock.
 """
 import json
@@ -34,6 +35,26 @@ W1 = dict(sizes=(13, 64, 64, 1), batch=32, rows=404, lr=0.01)
 W2 = dict(sizes=(256, 1024, 1024, 1), batch=256, rows=8192, lr=0.01)
 W3_SIZES = (5121, 1313793)  # W1's and W2's parameter counts, in float32 elements
 SEED = 1234
+# Adam's hyper-parameters wherever a workload runs with --optimizer adam, in TF1's form
+# (epsilon added to sqrt(v) after the bias correction moved into the step size)
+ADAM = dict(lr=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8)
+OPTIMIZERS = ("sgd", "adam")
+
+
+def workload_label(name, optimizer):
+    """The record's workload: "W1" for SGD, "W1 Adam" for Adam (a row group of its own)."""
+    return name if optimizer == "sgd" else "%s Adam" % name
+
+
+def pin_to_one_core():
+    """Pins this process (every thread it has or starts) to one core, the same core for every
+    peer: XLA's CPU client ignores thread-count settings and would otherwise borrow the other
+    cores, and so may a BLAS. Called before a peer's library is imported. Returns the core."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    core = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return core
 
 
 # -- data and weights ----------------------------------------------------------------------------
@@ -97,11 +118,11 @@ def time_steps(step, feeds, warmup=200, blocks=30, per_block=100, sync=None):
     for _ in range(blocks):
         if sync is not None:
             sync()
-        t0, c0 = time.perf_counter(), time.thread_time()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(per_block):
             step(*feeds[i % n])
             i += 1
-        c1, t1 = time.thread_time(), time.perf_counter()
+        c1, t1 = time.process_time(), time.perf_counter()
         wall.append((t1 - t0) / per_block * 1e6)
         cpu.append((c1 - c0) / per_block * 1e6)
     return summary(wall, cpu)

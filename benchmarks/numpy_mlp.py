@@ -12,12 +12,23 @@ import numpy as np
 
 
 class NumpyMLP:
-    def __init__(self, params, batch, lr):
-        self.ws = [w.copy() for w, _ in params]
-        self.bs = [b.copy() for _, b in params]
+    def __init__(self, params, batch, lr, adam=None):
+        n = sum(w.size + b.size for w, b in params)
+        # the parameters too are views of one flat buffer, so that Adam updates them all at once
+        self.flat_param = np.empty(n, np.float32)
+        self.ws, self.bs, offset = [], [], 0
+        for w, b in params:
+            for src, dst in ((w, self.ws), (b, self.bs)):
+                view = self.flat_param[offset:offset + src.size].reshape(src.shape)
+                view[...] = src
+                dst.append(view)
+                offset += src.size
         self.lr = np.float32(lr)
+        self.adam = adam
+        if adam is not None:  # Adam's slots and a temporary, flat; t counts the steps
+            self.m, self.v = np.zeros(n, np.float32), np.zeros(n, np.float32)
+            self.tmp, self.t = np.empty(n, np.float32), 0
         sizes = [self.ws[0].shape[0]] + [w.shape[1] for w in self.ws]
-        n = sum(w.size + b.size for w, b in zip(self.ws, self.bs))
         self.flat_grad = np.empty(n, np.float32)
         self.gws, self.gbs, offset = [], [], 0
         for w, b in zip(self.ws, self.bs):
@@ -66,7 +77,28 @@ class NumpyMLP:
             np.multiply(g, lr, out=t)
             np.subtract(p, t, out=p)
 
+    def apply_adam(self):
+        """Adam in TF1's form over the flat buffers: a dozen vectorized calls for the model."""
+        a, g, m, v, tmp = self.adam, self.flat_grad, self.m, self.v, self.tmp
+        self.t += 1
+        lr_t = np.float32(a["lr"] * np.sqrt(1 - a["beta2"] ** self.t) / (1 - a["beta1"] ** self.t))
+        np.subtract(g, m, out=tmp)
+        tmp *= np.float32(1 - a["beta1"])
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= np.float32(1 - a["beta2"])
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += np.float32(a["epsilon"])
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr_t
+        self.flat_param -= tmp
+
     def step(self, x, y):
         loss = self.forward_backward(x, y, 2.0 / len(x))
-        self.apply()
+        if self.adam is None:
+            self.apply()
+        else:
+            self.apply_adam()
         return loss

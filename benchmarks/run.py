@@ -11,7 +11,9 @@ interleaved, and each number is the median over the rounds: on a shared machine 
 goes, and interleaving spreads it over every implementation alike. Where a program times
 distflow and its peer in alternating blocks of one process (W3), the ratio is the median of the
 blocks' ratios rather than the ratio of two medians. A peer that is not installed
-(PyTorch, mpi4py) is reported as "not installed"; the rest still runs.
+(PyTorch, JAX, mpi4py) is reported as "not installed"; the rest still runs. The one-process
+step programs (W1 with SGD and with Adam, W2: NumPy, distflow, JAX, PyTorch) each pin their
+process to one core, the same one, so that no peer borrows the other cores.
 
 Output: a table (medians, ratios, targets), then one JSON line per table row; `--records FILE`
 also keeps every raw measurement as JSON lines.
@@ -39,6 +41,7 @@ DISTFLOW_MPI_SETTINGS = {"MPI4PY_RC_THREAD_LEVEL": "funneled",
 PY = sys.executable
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "scaling", "import", "memory", "gpu")
 DEFAULT_WORKLOADS = WORKLOADS[:-1]  # the GPU targets need a GPU: --only gpu
+STEP_WORKLOADS = ("W1", "W1 Adam", "W2")  # one-process steps: judged on CPU time
 THREAD_LEVELS = ("single", "funneled", "serialized", "multiple")
 PINNED = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                            "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -66,9 +69,14 @@ def jobs_for(workloads, quick):
             variants = ["graph", "callable", "function", "eager"]
             if w == "W2" and not quick:
                 variants = ["graph", "function"]  # eager W2 differs by Python overhead only
-            jobs += [Job(w, ["step_numpy.py", "--workload", w] + q),
-                     Job(w, ["step_distflow.py", "--workload", w, "--variant"] + variants + q),
-                     Job(w, ["step_torch.py", "--workload", w] + q)]
+            # W1 with SGD and with Adam; W2 with SGD (BLAS-bound, the optimizer matters little)
+            for opt in (("sgd", "adam") if w == "W1" else ("sgd",)):
+                o = ["--optimizer", opt]
+                jobs += [Job(w, ["step_numpy.py", "--workload", w] + o + q),
+                         Job(w, ["step_distflow.py", "--workload", w, "--variant"] + variants
+                             + o + q),
+                         Job(w, ["step_jax.py", "--workload", w] + o + q),
+                         Job(w, ["step_torch.py", "--workload", w] + o + q)]
     if "W3" in workloads:
         for level in THREAD_LEVELS:
             jobs.append(Job("W3", ["allreduce_mpi4py.py"] + q, ranks=2,
@@ -230,33 +238,44 @@ def rows_for(recs):
         if rec and base is not None and "paired_ratio" in rec:  # timed in alternation with base
             r_wall = rec["paired_ratio"]
         r_cpu = ratio(rec, base, "cpu_us")
-        judged = r_cpu if r_cpu is not None and workload in ("W1", "W2") else r_wall
+        judged = r_cpu if r_cpu is not None and workload in STEP_WORKLOADS else r_wall
         ok = None if target is None or judged is None else judged <= target
-        cpu = "%.0f us" % rec["cpu_us"] if rec and "cpu_us" in rec and workload in ("W1", "W2") \
+        cpu = "%.0f us" % rec["cpu_us"] if rec and "cpu_us" in rec and workload in STEP_WORKLOADS \
             and rec["cpu_us"] < 10000 else ("%.2f ms" % (rec["cpu_us"] / 1000) if rec and
-                                            "cpu_us" in rec and workload in ("W1", "W2") else "")
+                                            "cpu_us" in rec and workload in STEP_WORKLOADS else "")
         rows.append(dict(workload=workload, what=what + note, median=fmt_time(rec), cpu=cpu,
-                         ratio=r_wall, ratio_cpu=r_cpu if workload in ("W1", "W2") else None,
+                         ratio=r_wall, ratio_cpu=r_cpu if workload in STEP_WORKLOADS else None,
                          target=target, ok=ok, record=rec))
 
-    for w in ("W1", "W2"):
+    for w in ("W1", "W1 Adam", "W2"):
         base = find(recs, w, "numpy")
         torch = find(recs, w, "torch")
+        jax = find(recs, w, "jax")
         if base is None and torch is None and find(recs, w, "distflow") is None:
             continue
+        small = w != "W2"  # W1's step is Python-bound, W2's BLAS-bound
         add(w, "hand-written NumPy (preallocated)", base)
-        add(w, "PyTorch eager", torch, base)
-        for v, target, peer in (("graph", 1.5 if w == "W1" else 1.05, base),
-                                ("callable", 1.5 if w == "W1" else 1.05, base),
-                                ("function", 1.5 if w == "W1" else 1.05, base),
-                                ("eager", 1.0, torch)):
+        add(w, "JAX jit / NumPy", jax, base)
+        add(w, "PyTorch eager / NumPy", torch, base)
+        names = {"graph": "distflow Session.run(train, feed)", "callable":
+                 "distflow sess.make_callable", "function": "distflow df.function",
+                 "eager": "distflow eager GradientTape"}
+        for v, target, peer in (("graph", 1.5 if small else 1.05, base),
+                                ("callable", 1.5 if small else 1.05, base),
+                                ("function", 1.5 if small else 1.05, base),
+                                ("eager", 0.5, torch)):
             r = find(recs, w, "distflow", v)
             if r is not None:
-                name = {"graph": "distflow Session.run(train, feed)", "callable":
-                        "distflow sess.make_callable", "function": "distflow df.function",
-                        "eager": "distflow eager GradientTape"}[v]
-                add(w, name + (" / PyTorch" if peer is torch else " / NumPy"), r, peer,
-                    target if (w == "W1" or v != "eager") else None)
+                add(w, names[v] + (" / PyTorch" if peer is torch else " / NumPy"), r, peer,
+                    target if (small or v != "eager") else None)
+        # issue 19's targets: every graph entry point at most JAX's jit step
+        for v in ("graph", "callable", "function"):
+            r = find(recs, w, "distflow", v)
+            if r is not None and jax is not None:
+                add(w, names[v] + " / JAX", r, jax, 1.0)
+        fn, call = find(recs, w, "distflow", "function"), find(recs, w, "distflow", "callable")
+        if fn is not None and call is not None:
+            add(w, "distflow df.function / make_callable", fn, call, 1.05)
     for size in (5121, 1313793):
         for level in THREAD_LEVELS:
             r = find(recs, "W3", "mpi4py", "size %d" % size, level)

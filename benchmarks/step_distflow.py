@@ -6,6 +6,7 @@
   eager     TF2: the same step without df.function: every op runs at once under the tape
 
     python benchmarks/step_distflow.py --workload W1 --variant graph callable function eager
+    python benchmarks/step_distflow.py --workload W1 --optimizer adam   # Adam instead of SGD
 """
 import argparse
 
@@ -16,7 +17,7 @@ import common
 VARIANTS = ("graph", "callable", "function", "eager")
 
 
-def graph_step(params, spec, use_callable):
+def graph_step(params, spec, use_callable, optimizer="sgd"):
     import distflow.compat.v1 as tf
     graph = tf.Graph()
     with graph.as_default():
@@ -29,7 +30,12 @@ def graph_step(params, spec, use_callable):
             if i < len(params) - 1:
                 h = tf.nn.relu(h)
         loss = tf.reduce_mean(tf.square(h - y))
-        train = tf.train.GradientDescentOptimizer(spec["lr"]).minimize(loss)
+        if optimizer == "adam":
+            a = common.ADAM
+            opt = tf.train.AdamOptimizer(a["lr"], a["beta1"], a["beta2"], a["epsilon"])
+        else:
+            opt = tf.train.GradientDescentOptimizer(spec["lr"])
+        train = opt.minimize(loss)
         init = tf.global_variables_initializer()
     sess = tf.Session(graph=graph)
     sess.run(init)
@@ -41,12 +47,17 @@ def graph_step(params, spec, use_callable):
     return step, sess, loss, (x, y)
 
 
-def tf2_step(params, spec, compiled):
+def tf2_step(params, spec, compiled, optimizer="sgd"):
     import distflow as df
     variables = []
     for i, (w0, b0) in enumerate(params):
         variables += [df.Variable(w0, name="w%d" % i), df.Variable(b0, name="b%d" % i)]
-    opt = df.optimizers.SGD(learning_rate=spec["lr"])
+    if optimizer == "adam":
+        a = common.ADAM
+        opt = df.optimizers.Adam(learning_rate=a["lr"], beta_1=a["beta1"], beta_2=a["beta2"],
+                                 epsilon=a["epsilon"])
+    else:
+        opt = df.optimizers.SGD(learning_rate=spec["lr"])
     n_layers = len(params)
 
     def step(xb, yb):
@@ -79,20 +90,20 @@ def first_loss(params, xb, yb):
     return float(np.mean((h - yb) ** 2))
 
 
-def measure(workload, variant, quick):
+def measure(workload, variant, quick, optimizer="sgd"):
     spec = getattr(common, workload)
     params = common.init_params(spec["sizes"])
     x, y = common.workload_data(workload)
     feeds = common.batches(x, y, spec["batch"])
     if variant in ("graph", "callable"):
-        step, sess, loss, (xp, yp) = graph_step(params, spec, variant == "callable")
+        step, sess, loss, (xp, yp) = graph_step(params, spec, variant == "callable", optimizer)
         loss0 = float(sess.run(loss, {xp: feeds[0][0], yp: feeds[0][1]}))
     else:
-        step, _ = tf2_step(params, spec, variant == "function")
+        step, _ = tf2_step(params, spec, variant == "function", optimizer)
         loss0 = float(step(*feeds[0]))
     warmup, blocks, per_block = common.scale(workload, quick)
     stats = common.time_steps(step, feeds, warmup, blocks, per_block)
-    return common.emit(workload, "distflow", variant, first_loss=loss0,
+    return common.emit(common.workload_label(workload, optimizer), "distflow", variant, first_loss=loss0,
                        expected_first_loss=first_loss(params, *feeds[0]),
                        peak_rss_mib=common.peak_rss_mib(), **stats)
 
@@ -101,10 +112,12 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--workload", choices=("W1", "W2"), default="W1")
     p.add_argument("--variant", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    p.add_argument("--optimizer", choices=common.OPTIMIZERS, default="sgd")
     p.add_argument("--quick", action="store_true", help="a few steps only (smoke test)")
     args = p.parse_args(argv)
+    common.pin_to_one_core()
     for v in args.variant:
-        measure(args.workload, v, args.quick)
+        measure(args.workload, v, args.quick, args.optimizer)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """W1 / W2 with hand-written NumPy (preallocated buffers): the baseline of the step ratios.
 
-    python benchmarks/step_numpy.py --workload W1
+    python benchmarks/step_numpy.py --workload W1 [--optimizer adam]
 """
 import argparse
 
@@ -11,16 +11,20 @@ from numpy_mlp import NumpyMLP
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--workload", choices=("W1", "W2"), default="W1")
+    p.add_argument("--optimizer", choices=common.OPTIMIZERS, default="sgd")
     p.add_argument("--quick", action="store_true", help="a few steps only (smoke test)")
     args = p.parse_args(argv)
+    common.pin_to_one_core()
     spec = getattr(common, args.workload)
     x, y = common.workload_data(args.workload)
-    model = NumpyMLP(common.init_params(spec["sizes"]), spec["batch"], spec["lr"])
+    adam = common.ADAM if args.optimizer == "adam" else None
+    model = NumpyMLP(common.init_params(spec["sizes"]), spec["batch"],
+                     adam["lr"] if adam else spec["lr"], adam)
     feeds = common.batches(x, y, spec["batch"])
     first = model.step(*feeds[0])
     warmup, blocks, per_block = common.scale(args.workload, args.quick)
     stats = common.time_steps(model.step, feeds, warmup, blocks, per_block)
-    common.emit(args.workload, "numpy", "step", first_loss=first,
+    common.emit(common.workload_label(args.workload, args.optimizer), "numpy", "step", first_loss=first,
                 peak_rss_mib=common.peak_rss_mib(), **stats)
 
 

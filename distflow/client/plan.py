@@ -15,7 +15,7 @@ import functools
 import numpy as np
 
 from distflow.backend import gpu
-from distflow.client import specialize
+from distflow.client import flat_update, specialize
 from distflow.framework import errors
 from distflow.framework.graph import Operation, Tensor
 from distflow.ops.registry import REGISTRY
@@ -164,7 +164,18 @@ class Plan:
         constants, renames = constants or {}, renames or {}
         skipped = {id(op) for op in self.ops if op.opdef is REGISTRY["Const"] or op.type == "NoOp"
                    or id(op) in constants or id(op) in dead or id(op) in renames}
-        prebound, in_place = self._inputs_in_place(runtime, xp, skipped, renames, shapes or {})
+        readers = self._readers(skipped, renames)
+        # fused optimizer updates run as one update over flat buffers (CPU plans)
+        groups = flat_update.find_groups(self.ops, skipped, readers) if xp is np else []
+        flat = {}  # id(last member) -> (its group's kernel, the members)
+        grouped = set()  # the other members: their update runs in the last one's
+        for group in groups:
+            kernels = [bind_kernel(op, runtime, xp) for op in group]
+            flat[id(group[-1])] = (flat_update.FlatUpdate(group, runtime, kernels), group)
+            grouped.update(id(op) for op in group[:-1])
+        skipped = skipped | grouped
+        prebound, in_place = self._inputs_in_place(runtime, xp, skipped, renames, shapes or {},
+                                                   readers, flat)
         names, env, lines = {}, {}, []
         for i, t in enumerate(self.feed_tensors):
             names[id(t)] = "f%d" % i
@@ -177,7 +188,20 @@ class Plan:
                     env[name] = gpu.place_constant(xp, value)  # on a GPU: moved there once
                     names[id(t)] = name
                 continue
-            if op.type == "NoOp" or id(op) in dead:
+            if op.type == "NoOp" or id(op) in dead or id(op) in grouped:
+                continue
+            if id(op) in flat:  # the group's one update, where its last member stood
+                kernel, group = flat[id(op)]
+                k = "k%d" % len(op_index)
+                env[k] = kernel
+                d = op.opdef
+                grad_at = d.flat_grad % len(op.inputs)
+                grads = [names[id(m.inputs[grad_at])] for m in group]
+                hyper = [names[id(x)] for i, x in enumerate(op.inputs)
+                         if i not in d.ref_inputs and i != grad_at]
+                lines.append("        _i = %d" % len(op_index))
+                lines.append("        %s(%s)  # %s" % (k, ", ".join(grads + hyper), kernel.name))
+                op_index.append(op)
                 continue
             if id(op) in renames:
                 names[id(op.outputs[0])] = names[id(renames[id(op)])]
@@ -198,6 +222,13 @@ class Plan:
                 outs.append(names[id(t)])
             lines.append("        _i = %d" % len(op_index))
             call = "%s(%s)" % (k, args)
+            cell = getattr(env[k], "cell", None)
+            if cell is not None and len(outs) == 1:  # a variable read: no call unless unset
+                env[k + "c"] = cell
+                lines.append("        %s = %sc._value" % (outs[0], k))
+                lines.append("        if %s is None: %s" % (outs[0], call))
+                op_index.append(op)
+                continue
             if not outs:
                 lines.append("        " + call)
             elif len(outs) == 1:
@@ -234,7 +265,19 @@ class Plan:
         exec(compile(source, "<distflow plan>", "exec"), env)
         return env["run"], source, op_index
 
-    def _inputs_in_place(self, runtime, xp, skipped, renames, shapes):
+    def _readers(self, skipped, renames):
+        """How many readers each tensor has at run time (id -> count): the ops that run, the
+        renamed ones (their output IS their input under another name), and the caller."""
+        readers = {}
+        for op in self.ops:
+            if id(op) not in skipped or id(op) in renames:
+                for x in op.inputs:
+                    readers[id(x)] = readers.get(id(x), 0) + 1
+        for el in self.fetch_elements:
+            readers[id(el)] = readers.get(id(el), 0) + 1
+        return readers
+
+    def _inputs_in_place(self, runtime, xp, skipped, renames, shapes, readers, flat):
         """The zero-copy pass: ({id(op): bound kernel} for the stateful ops, bound here so that a
         kernel offering buffers for its inputs (`input_buffers`, the fused all-reduce) can
         allocate them before its producers are bound, and {id(producer): (out array, consumer
@@ -248,16 +291,14 @@ class Plan:
         prebound, in_place = {}, {}
         if xp is not np:
             return prebound, in_place
-        # who reads each tensor at run time: the ops that run, the renamed ones (their output
-        # IS their input under another name), and the caller (fetches)
-        readers = {}
-        for op in self.ops:
-            if id(op) not in skipped or id(op) in renames:
-                for x in op.inputs:
-                    readers[id(x)] = readers.get(id(x), 0) + 1
-        for el in self.fetch_elements:
-            readers[id(el)] = readers.get(id(el), 0) + 1
         fed = {id(t) for t in self.feed_tensors}
+
+        def may_write(x):
+            return (readers.get(id(x)) == 1 and id(x) not in fed
+                    and id(x.op) not in skipped and len(x.op.outputs) == 1
+                    and x.op.opdef.forward_out is not None and x.op.opdef.kernel is None
+                    and not x.op.opdef.ref_inputs)
+
         for op in self.ops:
             if id(op) in skipped or op.opdef.kernel is None:
                 continue
@@ -266,16 +307,19 @@ class Plan:
             if offer is None:
                 continue
             dims = [_static_dims(x, shapes) for x in op.inputs]
-            writers = [i for i, x in enumerate(op.inputs)
-                       if readers.get(id(x)) == 1 and id(x) not in fed
-                       and id(x.op) not in skipped and len(x.op.outputs) == 1
-                       and x.op.opdef.forward_out is not None and x.op.opdef.kernel is None
-                       and not x.op.opdef.ref_inputs]
+            writers = [i for i, x in enumerate(op.inputs) if may_write(x)]
             if not writers or any(d is None for d in dims):
                 continue
             views = offer(dims, [x.dtype.as_numpy_dtype for x in op.inputs], xp, writers)
             for i in writers:
                 in_place[id(op.inputs[i].op)] = (views[i], op.name)
+        # a flat update's gradients, each written into its view of the group's buffer
+        for kernel, group in flat.values():
+            grad_at = group[0].opdef.flat_grad % len(group[0].inputs)
+            for view, op in zip(kernel.grad_views, group):
+                x = op.inputs[grad_at]
+                if may_write(x) and _static_dims(x, shapes) == view.shape:
+                    in_place[id(x.op)] = (view, kernel.name)
         return prebound, in_place
 
     def _fail(self, op_index, index, exc):

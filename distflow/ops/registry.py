@@ -49,10 +49,10 @@ def skips_input(op, i):
 
 class OpDef:
     __slots__ = ("name", "infer", "forward", "grad", "kernel", "ref_input", "ref_inputs",
-                 "inplace", "aliases", "forward_out", "doc")
+                 "inplace", "aliases", "forward_out", "flat_grad", "doc")
 
     def __init__(self, name, infer, forward=None, grad=None, kernel=None, ref_input=None,
-                 inplace=None, aliases=False, forward_out=None, doc=""):
+                 inplace=None, aliases=False, forward_out=None, flat_grad=None, doc=""):
         self.name = name
         self.infer = infer
         self.forward = forward
@@ -69,6 +69,10 @@ class OpDef:
         self.inplace = inplace
         self.aliases = aliases  # output may be a view of an input or of persistent state
         self.forward_out = forward_out  # optional: the kernel writing into a given `out` array
+        # an elementwise variable update (`inplace` applies element by element): the index of its
+        # gradient input; a plan may then run several of them as one update over flat buffers
+        # (client/flat_update.py)
+        self.flat_grad = flat_grad
         self.doc = doc
 
     def __repr__(self):

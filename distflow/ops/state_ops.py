@@ -37,6 +37,7 @@ def _read_kernel(op, runtime):
         if v is None:
             raise uninitialized(cell.name, op)
         return v
+    read.cell = cell  # a plan reads `cell._value` inline and calls read() only when it is None
     return read
 
 

@@ -51,7 +51,7 @@ def _fused(name, inplace, n_state, grad_index=-1):
     return op_def(name, infer=_update_infer(n_state, grad_index),
                   forward=_on_copies(inplace, n_state, grad_index),
                   inplace=inplace, ref_input=0 if n_state == 1 else tuple(range(n_state)),
-                  aliases=True, grad=NOT_DIFFERENTIABLE)
+                  aliases=True, grad=NOT_DIFFERENTIABLE, flat_grad=grad_index)
 
 
 def _gradient_descent(xp, var, alpha, delta):

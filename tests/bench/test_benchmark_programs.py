@@ -108,8 +108,9 @@ def test_runner_prints_table_and_json_lines(no_torch):
     table = [ln for ln in lines if ln.startswith("|")]
     rows = [json.loads(ln) for ln in lines if ln.startswith("{")]
     assert len(rows) == len(table) - 2  # header and rule
-    by_what = {r["what"]: r for r in rows}
-    assert by_what["PyTorch eager"]["median"] == "not installed"
+    assert {r["workload"] for r in rows} == {"W1", "W1 Adam"}  # SGD and Adam row groups
+    by_what = {r["what"]: r for r in rows if r["workload"] == "W1"}
+    assert by_what["PyTorch eager / NumPy"]["median"] == "not installed"
     graph = by_what["distflow Session.run(train, feed) / NumPy"]
     base = by_what["hand-written NumPy (preallocated)"]["raw"]
     # the ratio is the two medians' quotient, and the target is the issue's
@@ -117,7 +118,14 @@ def test_runner_prints_table_and_json_lines(no_torch):
     assert graph["target"] == 1.5 and graph["ok"] == (graph["ratio_cpu"] <= 1.5)
     # the eager step is compared with PyTorch, which is missing: no ratio, no verdict
     eager = by_what["distflow eager GradientTape / PyTorch"]
-    assert eager["ratio"] is None and eager["ok"] is None
+    assert eager["ratio"] is None and eager["ok"] is None and eager["target"] == 0.5
+    jax = by_what["JAX jit / NumPy"]
+    if jax["raw"] is not None and "wall_us" in jax["raw"]:  # JAX installed: the issue's targets
+        on_jax = by_what["distflow sess.make_callable / JAX"]
+        assert on_jax["target"] == 1.0
+        assert on_jax["ratio"] == pytest.approx(on_jax["raw"]["wall_us"] / jax["raw"]["wall_us"])
+    fn = by_what["distflow df.function / make_callable"]
+    assert fn["target"] == 1.05 and fn["ok"] == (fn["ratio_cpu"] <= 1.05)
 
 
 def test_train_torch_script_matches_the_config(tmp_path):
@@ -161,3 +169,32 @@ def test_gpu_targets_program_says_when_there_is_no_gpu():
     records = run_program(["gpu_steps.py", "--quick"])
     assert {r["workload"] for r in records} == {"W1 GPU", "W2 GPU"}
     assert all(r["skipped"].startswith("no GPU here") for r in records)
+
+
+def test_adam_programs_train_the_same_model():
+    (base,) = run_program(["step_numpy.py", "--workload", "W1", "--optimizer", "adam", "--quick"])
+    records = run_program(["step_distflow.py", "--workload", "W1", "--optimizer", "adam",
+                           "--variant", "callable", "eager", "--quick"])
+    assert base["workload"] == "W1 Adam"
+    for r in records:
+        check_timing(r)
+        assert r["workload"] == "W1 Adam"
+        assert r["first_loss"] == pytest.approx(base["first_loss"], rel=1e-5)
+
+
+def test_a_missing_jax_is_reported_not_installed(tmp_path):
+    (tmp_path / "jax.py").write_text("raise ImportError('No module named jax (test shim)')\n")
+    (r,) = run_program(["step_jax.py", "--workload", "W1", "--quick"],
+                       env={"PYTHONPATH": str(tmp_path)})
+    assert r == {"workload": "W1", "impl": "jax", "variant": "jit", "skipped": "not installed"}
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_jax_peer_when_installed(optimizer):
+    pytest.importorskip("jax")
+    (base,) = run_program(["step_numpy.py", "--workload", "W1", "--optimizer", optimizer,
+                           "--quick"])
+    (r,) = run_program(["step_jax.py", "--workload", "W1", "--optimizer", optimizer, "--quick"])
+    check_timing(r)
+    assert r["workload"] == base["workload"]
+    assert r["first_loss"] == pytest.approx(base["first_loss"], rel=1e-5)
