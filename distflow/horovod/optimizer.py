@@ -21,7 +21,7 @@ from distflow.horovod.mpi_ops import grouped_allreduce_op
 from distflow.ops import dispatch
 from distflow.autodiff.tape import GradientTape
 from distflow.train.keras_style import KerasStyle
-from distflow.train.optimizer import Optimizer
+from distflow.train.optimizer import Optimizer, refuse_in_replica_context
 
 
 def make_allreduce_grads_fn(name, compression, sparse_as_dense, op, gradient_predivide_factor):
@@ -60,6 +60,7 @@ class _DistributedMixin:
     """Put before the wrapped optimizer's class: reduces on every path to the update."""
 
     def compute_gradients(self, loss, var_list=None, grad_loss=None, tape=None, **kwargs):
+        refuse_in_replica_context("hvd.DistributedOptimizer")
         pairs = super().compute_gradients(loss, var_list=var_list, grad_loss=grad_loss,
                                           tape=tape, **kwargs)
         if self._hvd_passes > 1:
@@ -69,6 +70,7 @@ class _DistributedMixin:
         return reduced
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None, **kwargs):
+        refuse_in_replica_context("hvd.DistributedOptimizer")
         pairs = list(grads_and_vars)
         reduced, self._hvd_reduced = self._hvd_reduced, set()
         if self._hvd_passes > 1:
@@ -196,6 +198,7 @@ class _DistributedGradientTape(GradientTape):
         return self._hvd_tape.watched_variables()
 
     def gradient(self, target, sources, output_gradients=None, **kwargs):
+        refuse_in_replica_context("hvd.DistributedGradientTape")
         grads = self._hvd_tape.gradient(target, sources, output_gradients, **kwargs)
         flat = nest.flatten(grads)
         return nest.pack_sequence_as(grads, self._hvd_allreduce(flat))

@@ -50,12 +50,20 @@ def shuffle_seed(strategy, draw):
 def prepare(model, strategy):
     """Before a model's first step under a strategy: rank 0's weights everywhere (variables
     built outside the scope included), and no second all-reduce in the optimizer."""
-    strategy._broadcast_variables(list(model.variables))
     optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and hasattr(optimizer, "reduce_gradients"):
+    # distflow.distribute's wrapper has reduce_gradients, Horovod's _hvd_allreduce
+    if optimizer is not None and (hasattr(optimizer, "reduce_gradients")
+                                  or hasattr(optimizer, "_hvd_allreduce")):
         raise ValueError("This model was compiled with a distributed optimizer (%s) under a "
                          "tf.distribute strategy, which sums the gradients itself: compile with "
-                         "the plain optimizer inside strategy.scope()" % type(optimizer).__name__)
+                         "the plain optimizer inside strategy.scope()" % _wrapper_name(optimizer))
+    strategy._broadcast_variables(list(model.variables))  # after the refusal: nothing changed
+
+
+def _wrapper_name(optimizer):
+    if hasattr(optimizer, "_hvd_allreduce"):
+        return "hvd.DistributedOptimizer(%s)" % type(optimizer).__name__
+    return type(optimizer).__name__
 
 
 def run_epoch(model, strategy, kind, x, y, batch_size, metric_objects, order=None, cbs=None):
