@@ -18,6 +18,7 @@ import secrets
 import select
 import socket
 import struct
+import threading
 
 _HEADER = struct.Struct("!I")
 MAX_MESSAGE = 1 << 16  # the watchdog's messages are a few dozen bytes
@@ -46,11 +47,17 @@ class SideChannel:
         self._out = {}      # rank -> connected socket
         self._in = {}       # accepted socket -> bytes received so far
         self.unreachable = set()  # ranks whose port refused us: their process has likely ended
+        # the watchdog's thread answers while the main thread may ask (hvd.join): one sender
+        self._send_lock = threading.Lock()
 
     def send(self, dest, tag, payload, timeout=1.0):
         """Sends one message; False when `dest` cannot be reached (then noted in unreachable)."""
         body = json.dumps([self._token, self.rank, tag, payload]).encode()
         frame = _HEADER.pack(len(body)) + body
+        with self._send_lock:
+            return self._send_frame(dest, frame, timeout)
+
+    def _send_frame(self, dest, frame, timeout):
         for attempt in (0, 1):  # a cached connection may have died since: reconnect once
             sock = self._out.get(dest) or self._connect(dest, timeout)
             if sock is None:

@@ -33,6 +33,8 @@ import traceback
 from distflow.distribute.side_channel import SideChannel
 
 TAG_QUERY, TAG_ANSWER, TAG_EXIT = "query", "answer", "exit"
+# hvd.join(): a joined rank asks the others where they are, to take part in their collectives
+TAG_WHERE, TAG_HERE = "where", "here"
 REPLY_GRACE_S = 1.0  # how long a reporter collects answers; a healthy watchdog replies in ms
 
 
@@ -56,6 +58,8 @@ class Watchdog:
         self._seen = None    # (communicator's current entry, when this thread first saw it)
         self._done = None    # (communicator's last entry, when first seen finished)
         self._stop = threading.Event()
+        self._here = {}      # rank -> its answer to this rank's last TAG_WHERE (hvd.join)
+        self._here_changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="distflow-watchdog", daemon=True)
         self._thread.start()
         atexit.register(self._at_exit)
@@ -63,8 +67,9 @@ class Watchdog:
     # -- the thread --------------------------------------------------------------------------
     def _run(self):
         try:
-            while not self._stop.wait(self.interval):
-                self._serve()
+            # waits in select, so a message (hvd.join's question) is answered as it arrives
+            while not self._stop.is_set():
+                self._serve(wait=self.interval)
                 self._check()
         except Exception:  # a bug here must not stop a healthy job: say so and stop watching
             _say(self.comm.rank, "the collective watchdog failed and stops watching:\n"
@@ -80,6 +85,45 @@ class Watchdog:
                 self._answers[src] = msg
             elif tag == TAG_EXIT:
                 self._exited[src] = msg
+            elif tag == TAG_WHERE:
+                self._send(self.join_state(), src, TAG_HERE)
+            elif tag == TAG_HERE:
+                with self._here_changed:
+                    self._here[src] = msg
+                    self._here_changed.notify_all()
+
+    def join_state(self):
+        """For hvd.join: ["waiting", seq, mode, elements, dtype, joined] while in a collective
+        (mode: the communicator's hvd_mode, 'fast' or 'negotiation' for distflow.horovod's
+        collectives), ["running", seq started, None, 0, None, joined] outside one. A collective
+        a joined rank must take part in cannot end without it, so what is read here about it
+        stays true until that rank acts."""
+        comm = self.comm
+        cur = comm.current
+        joined = bool(getattr(comm, "hvd_joined", False))
+        if cur is None:
+            return ["running", comm.seq, None, 0, None, joined]
+        buf = cur[3]
+        size = int(getattr(buf, "size", 0) or 0)
+        dtype = getattr(getattr(buf, "dtype", None), "str", None)
+        return ["waiting", cur[0], getattr(comm, "hvd_mode", None), size, dtype, joined]
+
+    def ask_where(self, ranks, timeout=5.0):
+        """{rank: its join_state()} for `ranks`, asked now (from the main thread); ranks that
+        did not answer within `timeout` are left out."""
+        with self._here_changed:
+            for r in ranks:
+                self._here.pop(r, None)
+        for r in ranks:
+            self._send(None, r, TAG_WHERE)
+        deadline = time.monotonic() + timeout
+        with self._here_changed:
+            while not all(r in self._here for r in ranks):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stop.is_set():
+                    break
+                self._here_changed.wait(min(left, 0.05))
+            return {r: self._here[r] for r in ranks if r in self._here}
 
     def _send(self, msg, dest, tag, timeout=1.0):
         self._side.send(dest, tag, msg, timeout=timeout)
