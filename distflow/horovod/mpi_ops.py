@@ -78,7 +78,7 @@ class _AllreduceKernel:
         if self.fused is None:
             return _single(collectives.allreduce(self.comm, list(arrays), self.op, self.pre,
                                                  self.post, self.name))
-        key = tuple((a.shape, a.dtype) for a in arrays)
+        key = tuple([(a.shape, a.dtype) for a in arrays])  # a list: no generator per step
         if key in self.settled:
             # negotiated before, the fused buffers bound: no negotiation (a joined rank learns
             # of this call from the side channel: collectives.join)
@@ -88,7 +88,7 @@ class _AllreduceKernel:
                 out = self.fused(*arrays)
             finally:
                 comm.hvd_mode = None
-            return self._scaled(out)
+            return out if self.scale == 1.0 else self._scaled(out)
         known = self.headers.get(key)
         if known is None:
             known = self.headers[key] = self._describe(arrays)
