@@ -20,6 +20,7 @@ runs when the op runs, in a Session plan, a df.function or eagerly.
 """
 import ast
 import hashlib
+import time
 
 import numpy as np
 
@@ -261,6 +262,23 @@ def join(comm):
         comm.hvd_joined = False
 
 
+def _check_alive(comm, watchdog, states, heard):
+    """A joined rank waits outside any collective, where the watchdog does not time it: it
+    stops here when a rank's program ended, or a rank has not answered for the collective
+    timeout, with what the watchdog would say."""
+    now = time.monotonic()
+    for r in states:
+        heard[r] = now
+    ended = sorted(watchdog._exited)
+    silent = [r for r, t in heard.items() if now - t > watchdog.timeout]
+    if ended or silent:
+        raise RuntimeError(
+            "hvd.join() on rank %d cannot finish: %s" % (comm.rank, "; ".join(
+                ["rank %d's program ended" % r for r in ended]
+                + ["rank %d has not answered for %g s (the collective timeout)"
+                   % (r, watchdog.timeout) for r in silent])))
+
+
 def _join_negotiated(comm):
     served = 0
     while True:
@@ -292,11 +310,11 @@ def _last_joined(headers):
 
 
 def _join_asking(comm, watchdog):
-    import time
     others = [r for r in range(comm.size) if r != comm.rank]
-    served, pause = 0, 0.0005
+    served, pause, heard = 0, 0.0005, {r: time.monotonic() for r in others}
     while True:
         states = watchdog.ask_where(others)
+        _check_alive(comm, watchdog, states, heard)
         nxt = comm.seq + 1  # the collective the others need this rank in, if any
         waiting = [s for r, s in sorted(states.items())
                    if s[0] == "waiting" and s[1] == nxt and not s[5]]
