@@ -96,3 +96,13 @@ def test_on_real_ranks(ranks, watchdog):
                    env=env)
     assert_ok(proc)
     assert "5 passed" in proc.stdout, proc.stdout[-2000:]  # every mpi test ran on every rank
+
+
+@launches_mpi
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_join_stops_with_a_message_when_a_rank_ends_without_joining(ranks):
+    proc = run_mpi(ranks, [os.path.join(HERE, "workers", "join_rank_exits.py")], timeout=120,
+                   collective_timeout=20)
+    assert proc.returncode != 0
+    assert "join returned" not in proc.stdout
+    assert "cannot finish: rank %d's program ended" % (ranks - 1) in proc.stderr, proc.stderr
