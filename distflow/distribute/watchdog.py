@@ -35,6 +35,7 @@ from distflow.distribute.side_channel import SideChannel
 TAG_QUERY, TAG_ANSWER, TAG_EXIT = "query", "answer", "exit"
 # hvd.join(): a joined rank asks the others where they are, to take part in their collectives
 TAG_WHERE, TAG_HERE = "where", "here"
+STOP_LATENCY_S = 0.05
 REPLY_GRACE_S = 1.0  # how long a reporter collects answers; a healthy watchdog replies in ms
 
 
@@ -67,9 +68,11 @@ class Watchdog:
     # -- the thread --------------------------------------------------------------------------
     def _run(self):
         try:
-            # waits in select, so a message (hvd.join's question) is answered as it arrives
+            # waits in select, so a message (hvd.join's question) is answered as it arrives;
+            # at most 50 ms at a time, so that stopping (at every program's exit) stays quick
+            wait = min(self.interval, STOP_LATENCY_S)
             while not self._stop.is_set():
-                self._serve(wait=self.interval)
+                self._serve(wait=wait)
                 self._check()
         except Exception:  # a bug here must not stop a healthy job: say so and stop watching
             _say(self.comm.rank, "the collective watchdog failed and stops watching:\n"
