@@ -7,6 +7,7 @@ Horovod's: an allreduce's gradient is the same allreduce of the incoming gradien
 is this rank's rows of the averaged gradient, a broadcast's is the averaged gradient on the root
 and zeros elsewhere, an alltoall's sends the gradient back, a reducescatter's gathers it.
 """
+import operator
 import types
 import weakref
 
@@ -65,6 +66,7 @@ class _AllreduceKernel:
         self.scale = self.pre * self.post
         self.headers = {}  # (shapes, dtypes) -> (header, description)
         self.settled = set()  # the (shapes, dtypes) that run without negotiating (see __call__)
+        self.last_settled = None  # the arrays of the last call of a settled layout
         self.fused = None
         if runtime is not None and self.comm.size > 1 and self.op in (SUM, AVERAGE):
             names = tuple(getattr(x, "name", None) or "tensor #%d" % i
@@ -78,8 +80,16 @@ class _AllreduceKernel:
         if self.fused is None:
             return _single(collectives.allreduce(self.comm, list(arrays), self.op, self.pre,
                                                  self.post, self.name))
-        key = tuple([(a.shape, a.dtype) for a in arrays])  # a list: no generator per step
-        if key in self.settled:
+        # A zero-copy plan hands in the same arrays (its fused views) every step: then the
+        # layout is the one settled last time, with no key to build and hash.
+        last = self.last_settled
+        if last is not None and len(arrays) == len(last) and all(map(operator.is_, arrays, last)):
+            settled = True
+        else:
+            key = tuple([(a.shape, a.dtype) for a in arrays])
+            settled = key in self.settled
+            self.last_settled = arrays if settled else None
+        if settled:
             # negotiated before, the fused buffers bound: no negotiation (a joined rank learns
             # of this call from the side channel: collectives.join)
             comm = self.comm
