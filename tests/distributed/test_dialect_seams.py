@@ -60,6 +60,7 @@ WRAPPERS = {
 def _init():
     hvd.init()
     yield
+    tf.keras.backend.clear_session()  # Keras's layer-name counters, as a fresh process has them
 
 
 # -- Keras compile / fit ----------------------------------------------------------------------
