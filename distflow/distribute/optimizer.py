@@ -22,7 +22,7 @@ import contextlib
 
 from distflow.distribute.allreduce_op import DEFAULT_BUCKET_BYTES, allreduce
 from distflow.ops import dispatch
-from distflow.train.optimizer import Optimizer
+from distflow.train.optimizer import Optimizer, refuse_in_replica_context
 
 
 class DistributedOptimizer(Optimizer):
@@ -58,6 +58,7 @@ class DistributedOptimizer(Optimizer):
 
     def compute_gradients(self, loss, var_list=None, grad_loss=None, tape=None, **kwargs):
         """The wrapped optimizer's [(gradient, variable)], gradients reduced across ranks."""
+        refuse_in_replica_context("DistributedOptimizer")
         pairs = self._optimizer.compute_gradients(loss, var_list=var_list, grad_loss=grad_loss,
                                                   tape=tape, **kwargs)
         reduced = self.reduce_gradients(pairs)
@@ -87,8 +88,7 @@ class DistributedOptimizer(Optimizer):
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
         """Applies the gradients, reduced across ranks first unless compute_gradients reduced
         them (see the module doc)."""
-        from distflow.train.optimizer import refuse_in_replica_context
-        refuse_in_replica_context(self)
+        refuse_in_replica_context("DistributedOptimizer")
         pairs = list(grads_and_vars)
         reduced, self._reduced = self._reduced, set()
         local = [i for i, (g, v) in enumerate(pairs) if g is not None and id(v) not in reduced]

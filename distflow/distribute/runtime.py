@@ -143,7 +143,12 @@ def _check_one_device_kind(comm, kind, host):
     """Raises DeviceMismatchError on every rank unless all ranks chose `kind`: GPU ranks gather
     their GPUs' identities and pick a GPU communicator, CPU ranks do neither, and the job would
     hang in its first collective (`auto` on nodes with and without GPUs does this)."""
-    everyone = comm.allgather_object((kind, host))
+    # init's own check, not a collective of the program's: on MPI the raw mpi4py call (as the
+    # side channel's setup), so that the watchdog's messages number the program's collectives
+    # from #1, as its author counts them
+    raw = getattr(comm, "mpi_comm", None)
+    everyone = raw.allgather((kind, host)) if raw is not None else \
+        comm.allgather_object((kind, host))
     if len({k for k, _ in everyone}) == 1:
         return
     where = {}  # kind -> host -> ranks

@@ -69,6 +69,10 @@ def _reduce_op(op):
 class Strategy:
     """The strategy of an MPI job: one replica per rank (see the module docstring)."""
 
+    # its optimizer step sums gradients across the ranks (a Horovod or distflow.distribute
+    # wrapper inside strategy.run would reduce them twice: train/optimizer.py refuses it)
+    sums_across_ranks = True
+
     def __init__(self, cluster_resolver=None):
         self._context = runtime.init()
         self._communicator = comm = self._context.communicator
@@ -231,6 +235,7 @@ class OneDeviceStrategy(Strategy):
         self._communicator = SingleCommunicator()
         self._tf_config = None
         self.cluster_resolver = ClusterResolver(0, 1)
+        self.sums_across_ranks = False  # each rank its own replica
         self._broadcast = weakref.WeakSet()
         self.extended = _Extended(self)
 
@@ -285,6 +290,8 @@ class _DefaultStrategy(Strategy):
     def __init__(self):  # no runtime: a plain program never starts MPI through it
         self.cluster_resolver = None
         self.extended = None
+
+    sums_across_ranks = False
 
     num_replicas_in_sync = 1
     _rank = 0

@@ -10,7 +10,7 @@ main thread waits inside MPI_Allreduce.
 
 The thread never calls MPI (but MPI_Abort, to end the job): MPI runs at MPI_THREAD_FUNNELED, and
 the ranks' watchdogs talk over their own TCP side channel (side_channel.py). Nothing travels on it
-while the job is healthy. Three kinds of message:
+while the job is healthy (but hvd.join()'s questions). Three kinds of message:
 
   query   "I have waited in collective #seq past the timeout; where are you?" sent by a rank
           whose wait timed out to every other rank;
@@ -21,6 +21,10 @@ while the job is healthy. Three kinds of message:
           and whether it ended on an interrupt: a rank still waiting for a later collective
           knows at once that it never comes (one rank took fewer steps than the others, or
           called sys.exit).
+
+and, for hvd.join() (distflow/horovod/collectives.py), two more: `where`, a joined rank's
+question to the others, and `here`, each one's reply (join_state()): the collective it waits
+in, its size and dtype, so the joined rank can take part with zeros.
 
 The thread waits in select() on the side channel, so a query is answered within milliseconds
 whatever the interval, with where the rank's main thread is in Python. It also wakes on
@@ -43,6 +47,8 @@ import traceback
 from distflow.distribute.side_channel import SideChannel
 
 TAG_QUERY, TAG_ANSWER, TAG_EXIT = "query", "answer", "exit"
+# hvd.join(): a joined rank asks the others where they are, to take part in their collectives
+TAG_WHERE, TAG_HERE = "where", "here"
 REPLY_GRACE_S = 1.0  # how long a reporter collects answers; a healthy watchdog replies in ms
 # After Ctrl-C, a main thread still inside a collective this long is stuck there (a rank that
 # left on its KeyboardInterrupt will never join it); a rank in Python raises at once.
@@ -78,6 +84,8 @@ class Watchdog:
         self._ending = threading.Lock()  # the main thread and this one may both end the rank
         self._main = threading.main_thread()
         self._wakeup_installed = _install_wakeup_fd(self._side.wakeup_fd())
+        self._here = {}      # rank -> its answer to this rank's last TAG_WHERE (hvd.join)
+        self._here_changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="distflow-watchdog", daemon=True)
         self._thread.start()
         atexit.register(self._at_exit)
@@ -87,6 +95,8 @@ class Watchdog:
         failed = False
         while not self._stop.is_set():
             try:
+                # poll() returns as a message (a query, hvd.join's question), a signal or
+                # close()'s wake arrives: waiting the whole interval delays none of them
                 self._serve(wait=min(self.interval, SETTLE_S) if self._exited else self.interval)
                 self._check()
             except Exception:  # noqa: BLE001 - a bug here must not stop a healthy job: say so
@@ -111,9 +121,48 @@ class Watchdog:
                 self._exited[src] = msg[0]
                 if msg[1] == "interrupted":
                     self._interrupted_peers.add(src)
+            elif tag == TAG_WHERE:
+                self._send(self.join_state(), src, TAG_HERE)
+            elif tag == TAG_HERE and isinstance(msg, list) and len(msg) == 6:
+                with self._here_changed:
+                    self._here[src] = msg
+                    self._here_changed.notify_all()
         if signal.SIGINT in self._side.signals and _sigint_interrupts():
             self.note_interrupt()
         self._side.signals.clear()
+
+    def join_state(self):
+        """For hvd.join: ["waiting", seq, mode, elements, dtype, joined] while in a collective
+        (mode: the communicator's hvd_mode, 'fast' or 'negotiation' for distflow.horovod's
+        collectives), ["running", seq started, None, 0, None, joined] outside one. A collective
+        a joined rank must take part in cannot end without it, so what is read here about it
+        stays true until that rank acts."""
+        comm = self.comm
+        cur = comm.current
+        joined = bool(getattr(comm, "hvd_joined", False))
+        if cur is None:
+            return ["running", comm.seq, None, 0, None, joined]
+        buf = cur[3]
+        size = int(getattr(buf, "size", 0) or 0)
+        dtype = getattr(getattr(buf, "dtype", None), "str", None)
+        return ["waiting", cur[0], getattr(comm, "hvd_mode", None), size, dtype, joined]
+
+    def ask_where(self, ranks, timeout=5.0):
+        """{rank: its join_state()} for `ranks`, asked now (from the main thread); ranks that
+        did not answer within `timeout` are left out."""
+        with self._here_changed:
+            for r in ranks:
+                self._here.pop(r, None)
+        for r in ranks:
+            self._send(None, r, TAG_WHERE)
+        deadline = time.monotonic() + timeout
+        with self._here_changed:
+            while not all(r in self._here for r in ranks):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stop.is_set():
+                    break
+                self._here_changed.wait(min(left, 0.05))
+            return {r: self._here[r] for r in ranks if r in self._here}
 
     def _send(self, msg, dest, tag, timeout=1.0):
         self._side.send(dest, tag, msg, timeout=timeout)

@@ -2,8 +2,10 @@
 
 Horovod negotiates every collective before running it (its coordinator): ranks that ask for
 different things get an error, and a rank that called `join()` takes part in the others'
-collectives with zeros. Here every call starts the same way: one 16-byte allgather of a header
-(what this rank is calling, and a digest of the tensors' names, shapes and dtypes). Then
+collectives with zeros. Here every eager call, and the first call of each layout of a plan's
+allreduce (mpi_ops.py; later ones run at once, see join), starts the same way: one 16-byte
+allgather of a header (what this rank is calling, and a digest of the tensors' names, shapes
+and dtypes). Then
 
   * every rank asked for the same thing: it runs;
   * some ranks are in join(): the lowest active rank sends the description (pickled, the rare
@@ -18,6 +20,7 @@ runs when the op runs, in a Session plan, a df.function or eagerly.
 """
 import ast
 import hashlib
+import time
 
 import numpy as np
 
@@ -69,7 +72,11 @@ def negotiate(comm, kind, desc, mine=None):
         return []
     if mine is None:
         mine = header(kind, desc)
-    headers = comm.allgather(mine, name="horovod %s (negotiation)" % kind)
+    comm.hvd_mode = "negotiation"  # what a joined rank learns of it (join below)
+    try:
+        headers = comm.allgather(mine, name="horovod %s (negotiation)" % kind)
+    finally:
+        comm.hvd_mode = None
     if kind != "join" and (headers == mine).all():  # the usual case, in one comparison
         return []
     joined = [r for r in range(comm.size) if headers[r, 0] == _JOIN and kind != "join"]
@@ -234,23 +241,111 @@ def barrier(comm):
 
 def join(comm):
     """Takes part in the other ranks' collectives with zeros until every rank has joined;
-    returns the rank that joined last (the highest of those that joined together)."""
+    returns the rank that joined last (the highest of those that joined together).
+
+    Two kinds of collective come from the ranks still running: negotiated ones (every call
+    of an eager collective, and the first call of each layout of a plan's allreduce), whose
+    16-byte header allgather a joined rank takes part in with a "joined" header; and a plan's
+    allreduce of a layout negotiated before, which runs at once (no per-step negotiation). For
+    the latter a joined rank asks the others where they are, over the watchdog's side channel
+    (the collective cannot end without it, so the answer holds), and adds zeros of the size and
+    dtype the answer names. Without a watchdog, plans negotiate every call (mpi_ops.py) and
+    only the first kind exists."""
     if comm.size == 1:
         return 0
+    if getattr(comm, "watchdog", None) is None:
+        return _join_negotiated(comm)
+    comm.hvd_joined = True
+    try:
+        return _join_asking(comm, comm.watchdog)
+    finally:
+        comm.hvd_joined = False
+
+
+def _check_alive(comm, watchdog, states, heard):
+    """A joined rank waits outside any collective, where the watchdog does not time it: it
+    stops here when a rank's program ended, or a rank has not answered for the collective
+    timeout, with what the watchdog would say."""
+    now = time.monotonic()
+    for r in states:
+        heard[r] = now
+    ended = sorted(watchdog._exited)
+    silent = [r for r, t in heard.items() if now - t > watchdog.timeout]
+    if ended or silent:
+        raise RuntimeError(
+            "hvd.join() on rank %d cannot finish: %s" % (comm.rank, "; ".join(
+                ["rank %d's program ended" % r for r in ended]
+                + ["rank %d has not answered for %g s (the collective timeout)"
+                   % (r, watchdog.timeout) for r in silent])))
+
+
+def _join_negotiated(comm):
     served = 0
     while True:
-        mine = np.array([_JOIN, served], dtype=np.int64)
-        headers = comm.allgather(mine, name="hvd.join")
-        active = [r for r in range(comm.size) if headers[r, 0] != _JOIN]
-        if not active:
-            least = headers[:, 1].min()
-            return int(max(r for r in range(comm.size) if headers[r, 1] == least))
-        first = headers[active[0]]
-        if any(headers[r, 0] != first[0] or headers[r, 1] != first[1] for r in active):
-            _mismatch(comm, "join", ())
-        desc = comm.broadcast_object(None, root=active[0])
-        _serve(comm, int(first[0]), desc)
+        headers = _join_round(comm, served)
+        if headers is not None:
+            return _last_joined(headers)
         served += 1
+
+
+def _join_round(comm, served):
+    """One negotiation allgather of the joined ranks with the others: the headers when every
+    rank has joined, else None after serving the collective the others negotiated."""
+    mine = np.array([_JOIN, served], dtype=np.int64)
+    headers = comm.allgather(mine, name="hvd.join")
+    active = [r for r in range(comm.size) if headers[r, 0] != _JOIN]
+    if not active:
+        return headers
+    first = headers[active[0]]
+    if any(headers[r, 0] != first[0] or headers[r, 1] != first[1] for r in active):
+        _mismatch(comm, "join", ())
+    desc = comm.broadcast_object(None, root=active[0])
+    _serve(comm, int(first[0]), desc)
+    return None
+
+
+def _last_joined(headers):
+    least = headers[:, 1].min()
+    return int(max(r for r in range(len(headers)) if headers[r, 1] == least))
+
+
+def _join_asking(comm, watchdog):
+    others = [r for r in range(comm.size) if r != comm.rank]
+    served, pause, heard = 0, 0.0005, {r: time.monotonic() for r in others}
+    while True:
+        states = watchdog.ask_where(others)
+        _check_alive(comm, watchdog, states, heard)
+        nxt = comm.seq + 1  # the collective the others need this rank in, if any
+        waiting = [s for r, s in sorted(states.items())
+                   if s[0] == "waiting" and s[1] == nxt and not s[5]]
+        if waiting:
+            mode, size, dtype = waiting[0][2], waiting[0][3], waiting[0][4]
+            if mode == "negotiation":
+                headers = _join_round(comm, served)
+                if headers is not None:  # cannot be: a rank was running
+                    return _last_joined(headers)
+            elif mode == "fast":
+                # the others' allreduce of a negotiated layout: zeros, summed
+                comm.allreduce(np.zeros(size, dtype=np.dtype(dtype)), "sum", name="hvd.join")
+            else:
+                raise RuntimeError(
+                    "A rank in hvd.join() cannot take part in collective #%d of the others: it "
+                    "is not one of distflow.horovod's (join covers hvd.allreduce, allgather, "
+                    "broadcast and barrier)" % nxt)
+            served, pause = served + 1, 0.0005
+            continue
+        if len(states) == len(others) and all(
+                s[5] and ((s[0] == "running" and s[1] == comm.seq)
+                          or (s[0] == "waiting" and s[1] == nxt)) for s in states.values()):
+            # every rank has joined (none serves: nobody runs), some may be in the last round
+            # already: the last round, negotiated as before
+            headers = _join_round(comm, served)
+            if headers is not None:
+                return _last_joined(headers)
+            served += 1
+            continue
+        time.sleep(pause)  # the others compute: ask again soon, less often while they do
+        pause = min(pause * 2, 0.02)
 
 
 def _serve(comm, kind, desc):

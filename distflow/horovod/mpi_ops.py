@@ -7,11 +7,13 @@ Horovod's: an allreduce's gradient is the same allreduce of the incoming gradien
 is this rank's rows of the averaged gradient, a broadcast's is the averaged gradient on the root
 and zeros elsewhere, an alltoall's sends the gradient back, a reducescatter's gathers it.
 """
+import operator
 import types
 import weakref
 
 import numpy as np
 
+from distflow import backend
 from distflow.framework import dtypes
 from distflow.framework.tensor_shape import TensorShape
 from distflow.horovod import collectives
@@ -49,9 +51,11 @@ class _AllreduceKernel:
     fresh arrays per call. In a plan (a Session's, a df.function's) a Sum or Average is reduced
     by distflow's fused all-reduce kernel (allreduce_op.FusedKernel): buffers allocated once,
     gradients computed straight into them, the MPI call bound once, shared memory for big
-    buffers; the negotiation that comes first is one 16-byte allgather whose header is made
-    once per layout. With a rank in join(), the call takes the plain path, as the joined rank
-    does."""
+    buffers. The first call of each layout is negotiated (one 16-byte allgather: a mismatch is
+    an error on every rank, as FusedAllReduce checks its layout once per plan); later calls of
+    a layout bound to MPI run at once, and a rank in join() learns of them over the watchdog's
+    side channel (collectives.join). With a rank in join() during a negotiation, the call
+    takes the plain path, as the joined rank does."""
 
     def __init__(self, op, runtime):
         from distflow.distribute.allreduce_op import DEFAULT_BUCKET_BYTES, FusedKernel
@@ -61,6 +65,8 @@ class _AllreduceKernel:
         self.comm = _comm()
         self.scale = self.pre * self.post
         self.headers = {}  # (shapes, dtypes) -> (header, description)
+        self.settled = set()  # the (shapes, dtypes) that run without negotiating (see __call__)
+        self.last_settled = None  # the arrays of the last call of a settled layout
         self.fused = None
         if runtime is not None and self.comm.size > 1 and self.op in (SUM, AVERAGE):
             names = tuple(getattr(x, "name", None) or "tensor #%d" % i
@@ -74,7 +80,25 @@ class _AllreduceKernel:
         if self.fused is None:
             return _single(collectives.allreduce(self.comm, list(arrays), self.op, self.pre,
                                                  self.post, self.name))
-        key = tuple((a.shape, a.dtype) for a in arrays)
+        # A zero-copy plan hands in the same arrays (its fused views) every step: then the
+        # layout is the one settled last time, with no key to build and hash.
+        last = self.last_settled
+        if last is not None and len(arrays) == len(last) and all(map(operator.is_, arrays, last)):
+            settled = True
+        else:
+            key = tuple([(a.shape, a.dtype) for a in arrays])
+            settled = key in self.settled
+            self.last_settled = arrays if settled else None
+        if settled:
+            # negotiated before, the fused buffers bound: no negotiation (a joined rank learns
+            # of this call from the side channel: collectives.join)
+            comm = self.comm
+            comm.hvd_mode = "fast"
+            try:
+                out = self.fused(*arrays)
+            finally:
+                comm.hvd_mode = None
+            return out if self.scale == 1.0 else self._scaled(out)
         known = self.headers.get(key)
         if known is None:
             known = self.headers[key] = self._describe(arrays)
@@ -82,11 +106,29 @@ class _AllreduceKernel:
             # a rank is in join(): the plain reduction, which the joined rank takes part in
             return _single(collectives._reduce(self.comm, list(arrays), self.op, self.pre,
                                                self.post, self.name))
-        out = self.fused(*arrays)
+        out = self._scaled(self.fused(*arrays))
+        if self._can_settle():
+            self.settled.add(key)
+        return out
+
+    def _scaled(self, out):
         if self.scale != 1.0:
             for o in (out if isinstance(out, tuple) else (out,)):
                 o *= o.dtype.type(self.scale)  # in the fused buffer: no new array
         return out
+
+    def _can_settle(self):
+        """Whether later calls of this layout may skip negotiating: the fused kernel has bound
+        its buffers (its own layout check is done), each to an MPI all-reduce a joined rank can
+        take part in (not the shared-memory one), and a watchdog answers a joined rank's
+        questions (without one, join works by negotiation alone)."""
+        comm, buffers = self.comm, self.fused.buffers
+        if getattr(comm, "watchdog", None) is None or buffers is None:
+            return False
+        if backend.get_array_module(*buffers.flats) is not np:
+            return False  # a joined rank adds host zeros: GPU buffers keep negotiating
+        segments = getattr(comm, "_segments", None)
+        return segments is None or not any(segments.wanted(f.nbytes) for f in buffers.flats)
 
     def _describe(self, arrays):
         for a in arrays:

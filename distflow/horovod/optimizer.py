@@ -60,6 +60,7 @@ class _DistributedMixin:
     """Put before the wrapped optimizer's class: reduces on every path to the update."""
 
     def compute_gradients(self, loss, var_list=None, grad_loss=None, tape=None, **kwargs):
+        refuse_in_replica_context("hvd.DistributedOptimizer")
         pairs = super().compute_gradients(loss, var_list=var_list, grad_loss=grad_loss,
                                           tape=tape, **kwargs)
         if self._hvd_passes > 1:
@@ -69,7 +70,7 @@ class _DistributedMixin:
         return reduced
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None, **kwargs):
-        refuse_in_replica_context(self)
+        refuse_in_replica_context("hvd.DistributedOptimizer")
         pairs = list(grads_and_vars)
         reduced, self._hvd_reduced = self._hvd_reduced, set()
         if self._hvd_passes > 1:

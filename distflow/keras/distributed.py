@@ -50,15 +50,28 @@ def shuffle_seed(strategy, draw):
 def prepare(model, strategy):
     """Before a model's first step under a strategy: rank 0's weights everywhere (variables
     built outside the scope included), and no second all-reduce in the optimizer."""
-    strategy._broadcast_variables(list(model.variables))
-    optimizer = getattr(model, "optimizer", None)
-    # distflow.distribute's (reduce_gradients) and distflow.horovod's (_hvd_allreduce) alike:
-    # either would all-reduce the strategy's sums again (hvd op=Sum: N times the gradient)
-    if optimizer is not None and (hasattr(optimizer, "reduce_gradients") or
-                                  hasattr(optimizer, "_hvd_allreduce")):
+    refuse_distributed_optimizer(strategy, getattr(model, "optimizer", None))
+    strategy._broadcast_variables(list(model.variables))  # after the refusal: nothing changed
+
+
+def refuse_distributed_optimizer(strategy, optimizer):
+    """A strategy's step sums the gradients itself: a wrapper that reduces them too (Horovod's
+    or distflow.distribute's) is refused, at compile in a scope and at fit under one."""
+    # distflow.distribute's wrapper has reduce_gradients, Horovod's _hvd_allreduce;
+    # OneDeviceStrategy sums nothing across ranks, so a wrapper there reduces once
+    if not getattr(strategy, "sums_across_ranks", False):
+        return
+    if optimizer is not None and (hasattr(optimizer, "reduce_gradients")
+                                  or hasattr(optimizer, "_hvd_allreduce")):
         raise ValueError("This model was compiled with a distributed optimizer (%s) under a "
                          "tf.distribute strategy, which sums the gradients itself: compile with "
-                         "the plain optimizer inside strategy.scope()" % type(optimizer).__name__)
+                         "the plain optimizer inside strategy.scope()" % _wrapper_name(optimizer))
+
+
+def _wrapper_name(optimizer):
+    if hasattr(optimizer, "_hvd_allreduce"):
+        return "hvd.DistributedOptimizer(%s)" % type(optimizer).__name__
+    return type(optimizer).__name__
 
 
 def run_epoch(model, strategy, kind, x, y, batch_size, metric_objects, order=None, cbs=None):

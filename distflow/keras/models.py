@@ -26,6 +26,10 @@ class Sequential(Trainer, Saving, _sequential.Sequential):
         self._distribute_strategy = current_strategy()  # made in a tf.distribute scope
         for layer in layers or []:
             self.add(layer)
+        if self._distribute_strategy is not None:
+            # built now, inside the scope, so that its observer gives the new variables rank
+            # 0's values (built later, outside, a custom loop would start from each rank's own)
+            self._ensure_built()
 
     def add(self, layer):
         if is_keras_tensor(layer) and layer.input_layer is not None:  # keras.Input(...)

@@ -82,6 +82,9 @@ class Trainer:
             raise TypeError("Type of `metrics` argument not understood. Expected a list or "
                             "dictionary, found: %r" % (metrics,))
         self.optimizer = optimizers_module.get(optimizer)
+        # a strategy that sums the gradients takes no wrapper that reduces them too
+        distributed_module.refuse_distributed_optimizer(distributed_module.current_strategy(),
+                                                        self.optimizer)
         # A distributed optimizer whose reduction does not fit fit's per-rank mean loss refuses
         # here (distflow.distribute's DistributedOptimizer(op='sum')); the others reduce in
         # their apply_gradients, which the train step calls.

@@ -95,28 +95,29 @@ def col2im(xp, cols, in_shape, k_hw, strides, dilations, padding):
 
 
 # -- the two contractions: full convolution and depthwise ----------------------------------------
+# Shapes are spelled out (no -1): a rank's part of a global batch may have no rows.
 def _conv_forward(xp, cols, f):
     n, oh, ow = cols.shape[:3]
     k = f.shape[0] * f.shape[1] * f.shape[2]
-    return (cols.reshape(n * oh * ow, k) @ f.reshape(k, f.shape[3])).reshape(n, oh, ow, -1)
+    return (cols.reshape(n * oh * ow, k) @ f.reshape(k, f.shape[3])).reshape(n, oh, ow, f.shape[3])
 
 
 def _conv_dcols(xp, dy, f):
     kh, kw, c, co = f.shape
     n, oh, ow = dy.shape[:3]
-    return (dy.reshape(-1, co) @ f.reshape(-1, co).T).reshape(n, oh, ow, kh, kw, c)
+    return (dy.reshape(n * oh * ow, co) @ f.reshape(-1, co).T).reshape(n, oh, ow, kh, kw, c)
 
 
 def _conv_dfilter(xp, cols, dy, f_shape):
     n, oh, ow = cols.shape[:3]
     k = cols.shape[3] * cols.shape[4] * cols.shape[5]
-    return (cols.reshape(n * oh * ow, k).T @ dy.reshape(-1, dy.shape[3])).reshape(f_shape)
+    return (cols.reshape(n * oh * ow, k).T @ dy.reshape(n * oh * ow, dy.shape[3])).reshape(f_shape)
 
 
 def _dw_forward(xp, cols, f):
     n, oh, ow = cols.shape[:3]
     out = xp.einsum("nhwijc,ijcm->nhwcm", cols, f, optimize=True)
-    return out.reshape(n, oh, ow, -1)
+    return out.reshape(n, oh, ow, f.shape[2] * f.shape[3])
 
 
 def _dw_dcols(xp, dy, f):

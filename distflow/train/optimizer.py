@@ -364,6 +364,26 @@ def get_or_create_global_step(graph=None):
     return step
 
 
+def refuse_in_replica_context(what):
+    """Raises inside tf.distribute's `strategy.run` (a replica context of a real strategy):
+    the strategy's optimizer step sums the gradients across replicas itself, so `what` (a
+    wrapper that reduces them too: Horovod's or distflow.distribute's) would reduce twice."""
+    replicas = context.ctx.replica_contexts
+    if not replicas or replicas[-1] is None:
+        return
+    strategy = getattr(replicas[-1], "strategy", None)
+    if not getattr(strategy, "sums_across_ranks", False):  # the default or OneDeviceStrategy
+        return
+    raise ValueError(
+        "%s all-reduces its gradients itself, and it was used inside strategy.run of %s, which "
+        "sums the gradients across replicas in optimizer.apply_gradients too: that would "
+        "reduce twice. "
+        "Inside a strategy use the plain optimizer (and a plain tf.GradientTape), with the loss "
+        "divided by the global batch (tf.nn.compute_average_loss); or leave the strategy out "
+        "and keep the distributed wrapper (each rank its own data)."
+        % (what, type(strategy).__name__))
+
+
 def aggregate_across_replicas(grads_and_vars):
     """Inside tf.distribute's `strategy.run`, [(gradient, variable)] with the gradients summed
     across replicas (TF's optimizers aggregate in a replica context, so a custom loop that
@@ -373,14 +393,3 @@ def aggregate_across_replicas(grads_and_vars):
         return list(grads_and_vars)
     return replicas[-1].aggregate_gradients(list(grads_and_vars))
 
-
-def refuse_in_replica_context(optimizer):
-    """A distributed optimizer (distflow.distribute's or distflow.horovod's) all-reduces its
-    gradients itself; inside strategy.run the replica context sums them again (Horovod's op=Sum:
-    N times the gradient). TF has no such pairing: one message instead of a wrong step."""
-    replicas = context.ctx.replica_contexts
-    if replicas and replicas[-1] is not None:
-        raise ValueError("%s all-reduces its gradients itself, and inside strategy.run the "
-                         "tf.distribute strategy sums them across replicas too: use the plain "
-                         "optimizer under a strategy" % (optimizer if isinstance(optimizer, str)
-                                                          else type(optimizer).__name__))

@@ -168,12 +168,15 @@ assert strategy.cluster_resolver.task_id == config["task"]["index"]
 assert strategy.num_replicas_in_sync == workers
 
 (images, labels), _ = tf.keras.datasets.mnist.load_data()  # Keras's cache: KERAS_HOME
-images = images.reshape(-1, 784) / np.float32(255)
+images = images / np.float32(255)
 data = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64)))
 data = data.shuffle(1000).repeat().batch(8 * workers)      # unseeded: ranks must still agree
-with strategy.scope():
-    model = tf.keras.Sequential([tf.keras.layers.InputLayer(input_shape=(784,)),
-                                 tf.keras.layers.Dense(16, activation="relu"),
+with strategy.scope():                                     # the tutorial's CNN
+    model = tf.keras.Sequential([tf.keras.layers.InputLayer(input_shape=(28, 28)),
+                                 tf.keras.layers.Reshape(target_shape=(28, 28, 1)),
+                                 tf.keras.layers.Conv2D(32, 3, activation="relu"),
+                                 tf.keras.layers.Flatten(),
+                                 tf.keras.layers.Dense(128, activation="relu"),
                                  tf.keras.layers.Dense(10)])
     model.compile(loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   optimizer=tf.keras.optimizers.SGD(learning_rate=0.01), metrics=["accuracy"])

@@ -138,11 +138,11 @@ def test_compat_v1_and_experimental_names():
 
 def test_keras_model_under_a_strategy_refuses_a_distributed_optimizer(strategy):
     from distflow.distribute import DistributedOptimizer
-    with strategy.scope():
+    with strategy.scope():  # refused at compile, before the op='sum' check of plain fit
         model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
-        model.compile(optimizer=DistributedOptimizer(tf.keras.optimizers.SGD(0.1)), loss="mse")
-    with pytest.raises(ValueError, match="sums the gradients itself"):
-        model.fit(np.ones((4, 2), np.float32), np.ones((4, 1), np.float32), verbose=0)
+        with pytest.raises(ValueError, match="sums the gradients itself"):
+            model.compile(optimizer=DistributedOptimizer(tf.keras.optimizers.SGD(0.1)),
+                          loss="mse")
 
 
 def test_keras_model_under_a_strategy_refuses_horovods_distributed_optimizer(strategy):
@@ -150,8 +150,12 @@ def test_keras_model_under_a_strategy_refuses_horovods_distributed_optimizer(str
     hvd.init()
     with strategy.scope():
         model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
-        model.compile(optimizer=hvd.DistributedOptimizer(tf.keras.optimizers.SGD(0.1),
-                                                         op=hvd.Sum), loss="mse")
+        with pytest.raises(ValueError, match="sums the gradients itself"):  # at compile
+            model.compile(optimizer=hvd.DistributedOptimizer(tf.keras.optimizers.SGD(0.1),
+                                                             op=hvd.Sum), loss="mse")
+    # compiled outside the scope, the model made in it trains under the strategy: fit refuses
+    model.compile(optimizer=hvd.DistributedOptimizer(tf.keras.optimizers.SGD(0.1), op=hvd.Sum),
+                  loss="mse")
     with pytest.raises(ValueError, match="sums the gradients itself"):
         model.fit(np.ones((4, 2), np.float32), np.ones((4, 1), np.float32), verbose=0)
 

@@ -12,9 +12,16 @@ strategy = tf.distribute.MultiWorkerMirroredStrategy()
 x, y = np.ones((12, 2), np.float32), np.ones((12, 1), np.float32)
 with strategy.scope():
     model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
-    model.compile(optimizer=hvd.DistributedOptimizer(tf.keras.optimizers.SGD(0.1), op=hvd.Sum),
-                  loss="mse")
+    try:  # refused at compile in the scope
+        model.compile(optimizer=hvd.DistributedOptimizer(tf.keras.optimizers.SGD(0.1),
+                                                         op=hvd.Sum), loss="mse")
+        raise SystemExit("compile in a strategy's scope took Horovod's optimizer")
+    except ValueError as e:
+        assert "sums the gradients itself" in str(e), e
     v = tf.Variable(1.0)
+# compiled outside the scope, the model made in it still trains under the strategy: fit refuses
+model.compile(optimizer=hvd.DistributedOptimizer(tf.keras.optimizers.SGD(0.1), op=hvd.Sum),
+              loss="mse")
 try:
     model.fit(x, y, verbose=0)
     raise SystemExit("fit under a strategy took Horovod's optimizer")
