@@ -370,8 +370,7 @@ def _order_variable_accesses(graph, outputs):
 def side_effect_ops(graph):
     """The ops a function runs on every call besides its outputs and updates: prints, and a
     cond or loop that may print or update (TF2's automatic control dependencies)."""
-    return [op for op in graph._ops if op.type in ("PrintV2", "Print", "If", "While",
-                                                   "EagerPyFunc", "PyFunc")]
+    return [op for op in graph._ops if op.opdef.runs_unread and not op.opdef.ref_inputs]
 
 
 def _protect_readers(graph, read, update, outputs, consumers, position, returned):

@@ -18,6 +18,8 @@ from distflow.backend import gpu
 from distflow.client import flat_update, specialize
 from distflow.framework import errors
 from distflow.framework.graph import Operation, Tensor
+from distflow.ops.constant_op import Placeholder
+from distflow.ops.control_flow_ops import NoOp
 from distflow.ops.registry import REGISTRY
 
 
@@ -76,7 +78,7 @@ def bind_kernel(op, runtime, xp):
         update = _ref_kernel(op, runtime, xp)
         return update if xp is np else gpu.with_device_args(update, xp)
     if xp is not np:  # a GPU plan: host and device inputs meet by backend/gpu.py's rule
-        return gpu.device_kernel(opdef.forward, xp, op.attrs, op.type)
+        return gpu.device_kernel(opdef.forward, xp, op.attrs, opdef.host_inputs)
     if op.attrs:
         return functools.partial(opdef.forward, xp, **op.attrs)
     return functools.partial(opdef.forward, xp)
@@ -93,7 +95,7 @@ def _ref_kernel(op, runtime, xp):
     opdef, attrs = op.opdef, op.attrs
     cell = runtime.variable_cell(op.inputs[opdef.ref_input].op)
     forward, inplace = opdef.forward, _inplace_for(op)
-    may_initialize = opdef.name == "Assign"
+    may_initialize = opdef.initializes
     private = _private_check(cell)
 
     def update(*args):
@@ -150,7 +152,7 @@ class Plan:
         self.feed_tensors = feed_tensors
         self.ops = prune(fetch_elements, feed_tensors)
         for op in self.ops:
-            if op.type == "Placeholder":
+            if op.opdef is Placeholder:
                 bind_kernel(op, runtime, xp)()  # raises: a placeholder must be fed
         self.run, self.source, self.op_index = self.compile_function(runtime, xp)
         if specialize.worth_specializing(self.ops):
@@ -162,7 +164,7 @@ class Plan:
         (id(op) -> the input tensor its output equals), `dead` (ids of ops to leave out) and
         `shapes` (id(tensor) -> its concrete TensorShape) come from shape specialization."""
         constants, renames = constants or {}, renames or {}
-        skipped = {id(op) for op in self.ops if op.opdef is REGISTRY["Const"] or op.type == "NoOp"
+        skipped = {id(op) for op in self.ops if op.opdef is REGISTRY["Const"] or op.opdef is NoOp
                    or id(op) in constants or id(op) in dead or id(op) in renames}
         readers = self._readers(skipped, renames)
         # fused optimizer updates run as one update over flat buffers (CPU plans)
@@ -188,7 +190,7 @@ class Plan:
                     env[name] = gpu.place_constant(xp, value)  # on a GPU: moved there once
                     names[id(t)] = name
                 continue
-            if op.type == "NoOp" or id(op) in dead or id(op) in grouped:
+            if op.opdef is NoOp or id(op) in dead or id(op) in grouped:
                 continue
             if id(op) in flat:  # the group's one update, where its last member stood
                 kernel, group = flat[id(op)]

@@ -91,7 +91,7 @@ def _if_grad(op, *dys):
 
 
 _IF_ATTRS = dict(infer=_if_infer, kernel=_if_kernel, grad=_if_grad, aliases=True)
-If = op_def("If", doc="a cond whose branches have side effects", **_IF_ATTRS)
+If = op_def("If", effects="control", doc="a cond whose branches have side effects", **_IF_ATTRS)
 StatelessIf = op_def("StatelessIf", doc="a cond without side effects", **_IF_ATTRS)
 
 

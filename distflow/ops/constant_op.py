@@ -84,7 +84,7 @@ def _placeholder_kernel(op, runtime):
 _CPP_DTYPES = {"float32": "float", "float64": "double", "float16": "half"}
 
 
-Placeholder = op_def("Placeholder", infer=lambda shape, dtype: [(shape, dtype)],
+Placeholder = op_def("Placeholder", capturable=True, infer=lambda shape, dtype: [(shape, dtype)],
                      kernel=_placeholder_kernel, grad=NOT_DIFFERENTIABLE)
 
 

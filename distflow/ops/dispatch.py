@@ -100,7 +100,7 @@ def _apply_eager(opdef, inputs, attrs):
                     xp = backend.get_array_module(*arrays)
                     break
             if xp is not np:  # an input lives on a GPU: the op runs there (backend/gpu.py's rule)
-                arrays = gpu.device_args(xp, arrays, opdef.name)
+                arrays = gpu.device_args(xp, arrays, opdef.host_inputs)
             out = opdef.forward(xp, *arrays, **attrs)
     except (ValueError, IndexError) as e:
         _kernel_failed(opdef, e)

@@ -21,12 +21,6 @@ from distflow.framework.tensor_shape import TensorShape
 from distflow.ops import dispatch
 from distflow.ops.constant_op import Placeholder
 
-# ops whose effect matters even when nothing reads their output: a branch runs them whenever
-# it runs, and their presence makes the If / While stateful
-_SIDE_EFFECT_TYPES = ("Print", "PrintV2", "If", "While", "Assert", "EagerPyFunc", "PyFunc")
-_STATEFUL_KERNELS = ("RandomStandardNormal", "RandomUniform", "TruncatedNormal",
-                     "RandomUniformInt", "CapturedVariable", "VariableV2")
-
 
 class FuncGraph(Graph):
     def __init__(self, name, outer_graph):
@@ -106,7 +100,7 @@ def read_updated_variables_live(graphs, body):
     for op in _ops_within(body):
         for i in op.opdef.ref_inputs:
             t = op.inputs[i]
-            if t.op.type == "CapturedVariable":
+            if t.op.opdef.variable == "eager":
                 updated[id(t.op.attrs["variable"])] = t.op.attrs["variable"]
     if not updated:
         return
@@ -139,10 +133,9 @@ def _ops_within(g):
     """The ops of `g` and of every cond branch and loop body inside it."""
     for op in g._ops:
         yield op
-        if op.type in ("If", "StatelessIf", "While", "StatelessWhile"):
-            for b in op.attrs.values():
-                if isinstance(b, Branch):
-                    yield from _ops_within(b.graph)
+        for b in op.attrs.values():  # the sub-graphs of a cond or loop
+            if isinstance(b, Branch):
+                yield from _ops_within(b.graph)
 
 
 def out_of_scope(t, graph):
@@ -184,15 +177,16 @@ def output_tensors(g, flat):
 
 
 def is_stateful(g):
-    return any(op.opdef.ref_inputs or op.type in _SIDE_EFFECT_TYPES or op.type in
-               _STATEFUL_KERNELS for op in g._ops)
+    """True when an op of `g` has effects (its OpDef's `effects`): a cond or loop over it is
+    then an If / While, which runs even when nothing reads its outputs and is never pruned."""
+    return any(op.opdef.effects for op in g._ops)
 
 
 def updated_variables(op):
     """The variable storage tensors (of the enclosing graphs) that the sub-graphs of an If or
     While op update, nested ones included: df.function orders the op as their update."""
     found = []
-    for b in op.attrs.values() if op.type in ("If", "While") else ():
+    for b in op.attrs.values() if "control" in op.opdef.effects else ():
         if isinstance(b, Branch):
             for inner in b.graph._ops:
                 found.extend(inner.inputs[i] for i in inner.opdef.ref_inputs)
@@ -208,7 +202,7 @@ class Branch:
         self.graph = graph
         self.inputs = list(inputs)
         self.outputs = list(outputs)
-        extra = [op for op in graph._ops if op.opdef.ref_inputs or op.type in _SIDE_EFFECT_TYPES]
+        extra = [op for op in graph._ops if op.opdef.runs_unread]
         self.fetches = [t for t in self.outputs if t is not None] + (extra if side_effects else [])
 
     def run(self, runtime, arrays, plans):

@@ -116,7 +116,8 @@ def _while_grad_kernel(op, runtime):
 
 
 _WHILE_ATTRS = dict(infer=_while_infer, kernel=_while_kernel, grad=_while_grad, aliases=True)
-While = op_def("While", doc="a while_loop whose body has side effects", **_WHILE_ATTRS)
+While = op_def("While", effects="control",
+               doc="a while_loop whose body has side effects", **_WHILE_ATTRS)
 StatelessWhile = op_def("StatelessWhile", doc="a while_loop without side effects", **_WHILE_ATTRS)
 WhileGrad = op_def("WhileGrad", infer=lambda *inputs, out_specs, **attrs: out_specs,
                    kernel=_while_grad_kernel, grad=NO_GRADIENT,
