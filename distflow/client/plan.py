@@ -20,7 +20,7 @@ from distflow.framework import errors
 from distflow.framework.graph import Operation, Tensor
 from distflow.ops.constant_op import Placeholder
 from distflow.ops.control_flow_ops import NoOp
-from distflow.ops.registry import REGISTRY
+from distflow.ops.registry import REGISTRY, may_update_in_place
 
 
 def prune(fetch_elements, feed_tensors):
@@ -94,16 +94,16 @@ def _ref_kernel(op, runtime, xp):
     from distflow.ops.state_ops import uninitialized
     opdef, attrs = op.opdef, op.attrs
     cell = runtime.variable_cell(op.inputs[opdef.ref_input].op)
-    forward, inplace = opdef.forward, _inplace_for(op)
+    forward, inplace = opdef.forward, opdef.inplace
     may_initialize = opdef.initializes
-    private = _private_check(cell)
+    cells = (cell,)
 
     def update(*args):
         current = cell._value
         if current is None:
             if not may_initialize:
                 raise uninitialized(cell.name, op)
-        elif inplace is not None and (private is None or private()):
+        elif may_update_in_place(opdef, cells, (current,)):
             inplace(xp, current, *args, **attrs)
             return current
         cell._value = forward(xp, current, *args, **attrs)
@@ -116,34 +116,20 @@ def _multi_ref_kernel(op, runtime, xp):
     from distflow.ops.state_ops import uninitialized
     opdef, attrs = op.opdef, op.attrs
     cells = [runtime.variable_cell(op.inputs[i].op) for i in opdef.ref_inputs]
-    forward, inplace = opdef.forward, _inplace_for(op)
-    privates = [p for p in map(_private_check, cells) if p is not None]
+    forward, inplace = opdef.forward, opdef.inplace
 
     def update(*args):
         currents = [c._value for c in cells]
         for c, v in zip(cells, currents):
             if v is None:
                 raise uninitialized(c.name, op)
-        if inplace is not None and all(p() for p in privates):
+        if may_update_in_place(opdef, cells, currents):
             inplace(xp, *currents, *args, **attrs)
         else:
             for c, v in zip(cells, forward(xp, *currents, *args, **attrs)):
                 c._value = v
         return cells[0]._value
     return update
-
-
-def _inplace_for(op):
-    """The in-place fast path. (An eager Variable captured by a df.function takes it only while
-    no EagerTensor read from it before is alive: see _private_check.)"""
-    return op.opdef.inplace
-
-
-def _private_check(cell):
-    """For an eager Variable, a function telling whether its array is shared with a live
-    EagerTensor read from it, which must keep its value (copy on write); None for a Session's
-    variable storage, which nothing outside the Session sees."""
-    return getattr(cell, "_array_is_private", None)
 
 
 class Plan:

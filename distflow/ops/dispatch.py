@@ -11,6 +11,7 @@ from distflow.backend import gpu
 from distflow.framework import context, dtypes, errors
 from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import Operation, Tensor, get_default_graph
+from distflow.ops.registry import may_update_in_place
 
 _ctx = context.ctx
 
@@ -136,7 +137,7 @@ def _apply_eager_ref(opdef, inputs, attrs):
         else backend.get_array_module(currents[0])
     if xp is not np:
         others = gpu.device_args(xp, others)
-    if opdef.inplace is not None and _may_update_in_place(targets, currents, others):
+    if may_update_in_place(opdef, targets, currents, others):
         opdef.inplace(xp, *currents, *others, **attrs)
         return targets[0]
     new = opdef.forward(xp, *currents, *others, **attrs)
@@ -144,28 +145,6 @@ def _apply_eager_ref(opdef, inputs, attrs):
     for var, value in zip(targets, new if len(targets) > 1 else (new,)):
         var._assign_value(value)
     return targets[0]
-
-
-def _may_update_in_place(targets, currents, others):
-    """Copy on write for eager Variables: an update may overwrite their arrays when no tensor
-    read from them is alive (EagerVariable._array_is_private) and every other input is a scalar
-    or has the variable's shape, all in its dtype: what the functional form checks, since eager
-    calls skip the shape rule. Otherwise the functional form makes new arrays (or the error)."""
-    first = currents[0]
-    if first is None:
-        return False
-    shape, dtype = first.shape, first.dtype
-    for a in currents:
-        if a is None or a.shape != shape or a.dtype != dtype:
-            return False
-    for a in others:
-        if a.dtype != dtype or (a.ndim and a.shape != shape):
-            return False
-    for var in targets:
-        private = getattr(var, "_array_is_private", None)
-        if private is None or not private():
-            return False
-    return True
 
 
 class EagerRecord:

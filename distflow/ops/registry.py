@@ -130,6 +130,44 @@ class OpDef:
         return "<OpDef %s>" % self.name
 
 
+# -- the in-place (copy-on-write) rule of every update op -----------------------------------------
+# A variable's array may be shared: an eager Variable's read hands out its array without a copy,
+# so an update may overwrite the array only while no tensor read from it is alive. The
+# dispatcher (ops/dispatch.py), the plan compiler (client/plan.py, client/flat_update.py) and the
+# optimizer's eager fast path (train/optimizer.py) all ask these two functions.
+def private_check(holder):
+    """For the storage `holder` of a variable (an EagerVariable, a Session's Cell): a function
+    telling whether its array is private now, or None when nothing outside ever shares it."""
+    return getattr(holder, "_array_is_private", None)
+
+
+def may_update_in_place(opdef, holders, currents, others=None):
+    """True when update op `opdef` may run its `inplace` form on `currents`, the arrays of the
+    variables `holders` (one per ref input): it has one, every variable holds an array whose
+    storage is private, and, where no shape rule checked the call (`others`: the other inputs'
+    arrays in an eager call), every other input is a scalar or has the variable's shape, all in
+    its dtype (what the functional form checks). Otherwise the functional form makes new arrays
+    (or gives the error)."""
+    if opdef.inplace is None:
+        return False
+    first = currents[0]
+    if first is None:
+        return False
+    if others is not None:
+        shape, dtype = first.shape, first.dtype
+        for a in currents:
+            if a is None or a.shape != shape or a.dtype != dtype:
+                return False
+        for a in others:
+            if a.dtype != dtype or (a.ndim and a.shape != shape):
+                return False
+    for holder in holders:
+        private = getattr(holder, "_array_is_private", None)
+        if private is not None and not private():
+            return False
+    return True
+
+
 REGISTRY = {}
 
 

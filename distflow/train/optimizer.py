@@ -16,6 +16,8 @@ from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import (GraphKeys, Tensor, control_dependencies, get_default_graph,
                                       name_scope)
 from distflow.ops import control_flow_ops, dispatch, math_ops, variables
+from distflow.ops.registry import may_update_in_place
+from distflow.ops.state_ops import AssignAdd
 from distflow.ops.training_ops import ApplyWeightDecay
 from distflow.train.learning_rate_schedule import LearningRateSchedule
 
@@ -171,18 +173,18 @@ class Optimizer:
             # NumPy arrays only (a GPU's go through the op, which moves what needs moving); a
             # gradient of another shape goes there too, for its error (a scalar would broadcast)
             if type(current) is not np.ndarray or type(delta) is not np.ndarray \
-                    or delta.shape != current.shape or delta.dtype != current.dtype \
-                    or not var._array_is_private():
+                    or delta.shape != current.shape:
                 left.append((grad, var))
                 continue
             hypers = hypers_by_dtype.get(current.dtype, False)
             if hypers is False:
                 hypers = [self._get_hyper(n, var)._value for n in names]
-                if any(not isinstance(h, (np.ndarray, np.generic)) or h.ndim
-                       or h.dtype != current.dtype for h in hypers):
+                if any(not isinstance(h, (np.ndarray, np.generic)) or h.ndim for h in hypers):
                     hypers = None
                 hypers_by_dtype[current.dtype] = hypers
-            if hypers is None:
+            # the dtypes and the copy on write: the rule every update op follows
+            if hypers is None or not may_update_in_place(opdef, (var,), (current,),
+                                                         (*hypers, delta)):
                 left.append((grad, var))
                 continue
             opdef.inplace(np, current, *hypers, delta)
@@ -314,7 +316,8 @@ def _increment_now_in_place(counter):
     if not isinstance(counter, variables.EagerVariable):
         return False
     current = counter._value
-    if type(current) is not np.ndarray or not counter._array_is_private():
+    if type(current) is not np.ndarray or not may_update_in_place(AssignAdd, (counter,),
+                                                                  (current,), ()):
         return False
     current += 1
     return True

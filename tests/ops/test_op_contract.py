@@ -112,3 +112,38 @@ def test_a_gpu_plan_and_eager_dispatch_read_host_inputs_from_the_op(monkeypatch)
     assert run(np.ones(6, np.float32), np.array([2, 3], np.int32)).shape == (2, 3)
     assert seen == [(1,)]
     monkeypatch.setattr(gpu, "device_args", real)
+
+
+# -- the one in-place (copy-on-write) rule -------------------------------------------------------
+def test_the_in_place_rule():
+    from distflow.ops.registry import may_update_in_place
+    add = REGISTRY["AssignAdd"]
+    a = np.zeros(3, np.float32)
+    shared = types.SimpleNamespace(_array_is_private=lambda: False)
+    private = types.SimpleNamespace(_array_is_private=lambda: True)
+    cell = types.SimpleNamespace()  # a Session's storage: never shared
+    assert may_update_in_place(add, [cell], [a]) and may_update_in_place(add, [private], [a])
+    assert not may_update_in_place(add, [shared], [a])
+    assert not may_update_in_place(add, [cell], [None])  # uninitialized: the functional form
+    assert not may_update_in_place(REGISTRY["MatMul"], [cell], [a])  # no in-place form
+    assert may_update_in_place(add, [cell], [a], [np.float32(1)])  # a scalar broadcasts
+    assert not may_update_in_place(add, [cell], [a], [np.ones(2, np.float32)])  # another shape
+    assert not may_update_in_place(add, [cell], [a], [np.ones(3, np.float64)])  # another dtype
+
+
+@pytest.mark.parametrize("path", ["dispatch", "optimizer", "function"])
+def test_a_live_read_keeps_its_value_whichever_executor_updates(path):
+    v = df.Variable([1.0, 2.0])
+    before = v.read_value()
+    if path == "dispatch":
+        v.assign_add([1.0, 1.0])
+    elif path == "optimizer":
+        df.keras.optimizers.SGD(1.0).apply_gradients([(df.constant([1.0, 1.0]), v)])
+    else:
+        df.function(lambda: v.assign_add([1.0, 1.0]))()
+    np.testing.assert_array_equal(before.numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(v.numpy(), [2.0, 3.0] if path != "optimizer" else [0.0, 1.0])
+    after = v.numpy().copy()
+    del before
+    v.assign_add([1.0, 1.0])  # no read alive: may update in place
+    np.testing.assert_array_equal(v.numpy(), after + 1.0)
