@@ -107,7 +107,7 @@ class Layer:
             from distflow.keras.functional import call_symbolic
             return call_symbolic(self, inputs, training=training)
         inputs = self._convert_input(inputs)
-        graph = dispatch._graph_of([inputs])
+        graph = dispatch.graph_of([inputs])
         if not self.built:
             self._build_once(inputs.shape, graph)
         call = self.call

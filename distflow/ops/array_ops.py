@@ -240,7 +240,7 @@ def op_scope(name, values):
     itself (`transpose`), with its helper constants inside (`transpose/perm`), as TF does. Yields
     None while executing eagerly, where names do not exist.
     """
-    graph = dispatch._graph_of(values)
+    graph = dispatch.graph_of(values)
     if graph is None and context.executing_eagerly():
         yield None
         return

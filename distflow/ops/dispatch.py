@@ -16,7 +16,9 @@ from distflow.ops.registry import may_update_in_place
 _ctx = context.ctx
 
 
-def _graph_of(inputs):
+def graph_of(inputs):
+    """The graph the first graph tensor (or graph Variable) of `inputs` builds into (a cond
+    branch or loop body being traced inside it, if any); None when all are eager values."""
     for t in inputs:
         if type(t) is EagerTensor:  # the eager hot path: no failing getattr on a slotted object
             continue
@@ -45,14 +47,17 @@ def apply(opdef, inputs, attrs=None, name=None):
     (graph mode) / None (eager mode) for ops without outputs."""
     if attrs is None:
         attrs = {}
-    graph = _graph_of(inputs)
+    graph = graph_of(inputs)
     if graph is None and _ctx.modes[-1] == "eager":
         return _apply_eager(opdef, inputs, attrs)
-    return _apply_graph(graph or get_default_graph(), opdef, inputs, attrs, name)
+    return build_op(graph or get_default_graph(), opdef, inputs, attrs, name)
 
 
 # -- graph building --------------------------------------------------------------------------
-def _apply_graph(graph, opdef, inputs, attrs, name):
+def build_op(graph, opdef, inputs, attrs, name):
+    """Adds `opdef` on `inputs` (converted to tensors of `graph`; a ref input to a variable's
+    storage) to `graph`, its outputs' specs from the op's shape rule. Returns what `apply`
+    returns in graph mode."""
     tensors = [to_graph_tensor(x, graph, ref=(i in opdef.ref_inputs)) for i, x in enumerate(inputs)]
     specs = opdef.infer(*tensors, **attrs)
     op = graph.create_op(opdef, tensors, attrs, name, specs)
@@ -82,6 +87,10 @@ def to_graph_tensor(x, graph, dtype=None, ref=False):
         x = backend.to_numpy(x._value)
     from distflow.ops.constant_op import const_in_graph
     return const_in_graph(graph, to_array(x, dtype), None)
+
+
+# the private names distflow/distribute and distflow/horovod still use
+_apply_graph, _graph_of = build_op, graph_of
 
 
 # -- eager execution ---------------------------------------------------------------------------
@@ -254,7 +263,7 @@ def convert_to_tensor(value, dtype=None, name=None):
     if is_tensor and dtype is not None and d != dtype:
         raise ValueError("Tensor conversion requested dtype %s for Tensor with dtype %s: %r"
                          % (dtype.name, d.name, value))
-    graph = _graph_of([value])
+    graph = graph_of([value])
     if graph is None and _ctx.modes[-1] == "eager":
         return to_eager(value, dtype)
     graph = graph or get_default_graph()
@@ -310,7 +319,7 @@ def _host(v):
 
 def building_graph(inputs):
     """The graph that an op on `inputs` is built into, or None when it runs eagerly."""
-    graph = _graph_of(inputs)
+    graph = graph_of(inputs)
     if graph is None and _ctx.modes[-1] != "eager":
         graph = get_default_graph()
     return graph

@@ -3,7 +3,7 @@
 A FuncGraph is a Graph traced from a Python function (TF's FuncGraph). While it is the default
 graph, an op on a tensor of an enclosing graph is built here, and that tensor is *captured*: it
 becomes a Placeholder of this graph, and the op that runs the sub-graph (If, While) takes the
-outer tensor as an input (dispatch._graph_of / to_graph_tensor ask `outer_graph` and `capture`).
+outer tensor as an input (dispatch.graph_of / to_graph_tensor ask `outer_graph` and `capture`).
 A variable read inside is captured the same way (its value when the cond or loop starts, so
 gradients flow to it through the op's inputs); a variable update inside names the variable's
 storage in its own graph, which the sub-graph's plan binds through the enclosing Session.
@@ -50,7 +50,7 @@ class FuncGraph(Graph):
         entry = self.captures.get(id(outer))
         if entry is None:
             with self.name_scope(None):
-                ph = dispatch._apply_graph(self, Placeholder, [], {
+                ph = dispatch.build_op(self, Placeholder, [], {
                     "dtype": outer.dtype, "shape": outer.shape}, "input")
             entry = self.captures[id(outer)] = (outer, ph)
         return entry[1]
@@ -67,7 +67,7 @@ class FuncGraph(Graph):
         if last_update is not None:
             from distflow.ops.state_ops import CapturedVariable
             with self.control_dependencies([last_update]):
-                return dispatch._apply_graph(self, CapturedVariable, [],
+                return dispatch.build_op(self, CapturedVariable, [],
                                              {"variable": variable}, "ReadVariable")
         return self.capture(outer)
 
@@ -112,9 +112,9 @@ def read_updated_variables_live(graphs, body):
                 continue
             var = entry[2]
             with g.control_dependencies(None):
-                handle = dispatch._apply_graph(g, CapturedVariable, [], {"variable": var},
+                handle = dispatch.build_op(g, CapturedVariable, [], {"variable": var},
                                                "ReadVariable")
-                copy = dispatch._apply_graph(g, Snapshot, [handle], {}, None)
+                copy = dispatch.build_op(g, Snapshot, [handle], {}, None)
             for op in g._ops:
                 if op is not copy.op and any(x is ph for x in op.inputs):
                     op.inputs = tuple(copy if x is ph else x for x in op.inputs)
@@ -152,7 +152,7 @@ def trace(fn, outer_graph, name, arg_specs=(), structure=None):
     `arg_specs` [(shape, dtype)], packed as `structure` (a list of top-level arguments)."""
     g = FuncGraph(name, outer_graph)
     with g.as_default():
-        args = [dispatch._apply_graph(g, Placeholder, [], {"dtype": d, "shape": s}, "arg")
+        args = [dispatch.build_op(g, Placeholder, [], {"dtype": d, "shape": s}, "arg")
                 for s, d in arg_specs]
         if structure is None:
             result = fn(*args)

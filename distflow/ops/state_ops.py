@@ -131,4 +131,4 @@ def is_variable_initialized(variable, name=None):
     op = getattr(variable, "op", None)
     if op is None or getattr(op, "type", None) != "VariableV2":  # an eager Variable: always
         return dispatch.convert_to_tensor(True, name=name)
-    return dispatch._apply_graph(op.graph, IsVariableInitialized, [], {"variable_op": op}, name)
+    return dispatch.build_op(op.graph, IsVariableInitialized, [], {"variable_op": op}, name)

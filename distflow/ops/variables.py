@@ -78,13 +78,13 @@ class GraphVariable(Variable):
                 init = cast(init, dtype)
             self._initial_value = init
             shape = init.shape if validate_shape else TensorShape(None)
-            self._op = dispatch._apply_graph(graph, state_ops.VariableV2, [],
+            self._op = dispatch.build_op(graph, state_ops.VariableV2, [],
                                              {"shape": shape, "dtype": init.dtype}, scope).op
             self._ref = self._op.outputs[0]
-            self._initializer = dispatch._apply_graph(
+            self._initializer = dispatch.build_op(
                 graph, state_ops.Assign, [self._ref, init], {"validate_shape": validate_shape},
                 "Assign").op
-            self._read = dispatch._apply_graph(graph, identity_opdef(), [self._ref], {}, "read")
+            self._read = dispatch.build_op(graph, identity_opdef(), [self._ref], {}, "read")
         if collections is None:
             collections = [GraphKeys.GLOBAL_VARIABLES]
             if self._trainable:
@@ -224,10 +224,10 @@ class EagerVariable(Variable):
         captures = graph.__dict__.setdefault("_variable_captures", {})
         entry = captures.get(id(self))
         if entry is None:
-            handle = dispatch._apply_graph(graph, state_ops.CapturedVariable, [],
+            handle = dispatch.build_op(graph, state_ops.CapturedVariable, [],
                                            {"variable": self}, "ReadVariable")
             with graph.name_scope(None):
-                read = dispatch._apply_graph(graph, identity_opdef(), [handle], {}, None)
+                read = dispatch.build_op(graph, identity_opdef(), [handle], {}, None)
             entry = captures[id(self)] = (handle, read, self)
         return entry[0] if ref else entry[1]
 

@@ -65,7 +65,7 @@ class Optimizer:
             grads = tape.gradient(loss, var_list, output_gradients=grad_loss)
             return list(zip(grads, var_list))
         if var_list is None:
-            graph = dispatch._graph_of([loss]) or get_default_graph()
+            graph = dispatch.graph_of([loss]) or get_default_graph()
             var_list = graph.get_collection(GraphKeys.TRAINABLE_VARIABLES)
         var_list = list(var_list)
         if not var_list:
@@ -87,7 +87,7 @@ class Optimizer:
             raise ValueError("No gradients provided for any variable: %s."
                              % ([v.name for _, v in grads_and_vars],))
         var_list = [v for _, v in pairs]
-        graph = dispatch._graph_of(var_list + [g for g, _ in pairs])
+        graph = dispatch.graph_of(var_list + [g for g, _ in pairs])
         if graph is None and not context.executing_eagerly():
             graph = get_default_graph()
         if graph is None:
