@@ -153,11 +153,12 @@ def may_update_in_place(opdef, holders, currents, others=None):
     first = currents[0]
     if first is None:
         return False
-    if others is not None:
+    if others is not None:  # (an optimizer's step runs this per variable: kept lean)
         shape, dtype = first.shape, first.dtype
-        for a in currents:
-            if a is None or a.shape != shape or a.dtype != dtype:
-                return False
+        if len(currents) > 1:
+            for a in currents:
+                if a is None or a.shape != shape or a.dtype != dtype:
+                    return False
         for a in others:
             if a.dtype != dtype or (a.ndim and a.shape != shape):
                 return False

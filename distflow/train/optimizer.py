@@ -179,12 +179,13 @@ class Optimizer:
             hypers = hypers_by_dtype.get(current.dtype, False)
             if hypers is False:
                 hypers = [self._get_hyper(n, var)._value for n in names]
-                if any(not isinstance(h, (np.ndarray, np.generic)) or h.ndim for h in hypers):
+                # the in-place rule's check of other inputs, for these once per dtype
+                if any(not isinstance(h, (np.ndarray, np.generic)) or h.ndim
+                       or h.dtype != current.dtype for h in hypers):
                     hypers = None
                 hypers_by_dtype[current.dtype] = hypers
-            # the dtypes and the copy on write: the rule every update op follows
-            if hypers is None or not may_update_in_place(opdef, (var,), (current,),
-                                                         (*hypers, delta)):
+            # the gradient's dtype and the copy on write: the rule every update op follows
+            if hypers is None or not may_update_in_place(opdef, (var,), (current,), (delta,)):
                 left.append((grad, var))
                 continue
             opdef.inplace(np, current, *hypers, delta)
