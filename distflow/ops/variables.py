@@ -279,6 +279,30 @@ class EagerVariable(Variable):
         return self is other
 
 
+# -- many variables' values at once: what layers, Saver and checkpoints read and write ----------
+def read_values(var_list, session=None):
+    """The values of `var_list` (graph and eager Variables) as NumPy arrays, in order: the graph
+    ones in one run of `session` (the default Session when None), the eager ones as they are."""
+    graph_vars = [v for v in var_list if not isinstance(v, EagerVariable)]
+    fetched = {}
+    if graph_vars:
+        from distflow.client.session import default_session_for
+        sess = default_session_for(graph_vars[0].value(), session, "variable")
+        fetched = {id(v): value for v, value in zip(graph_vars, sess.run(graph_vars))}
+    return [np.asarray(fetched[id(v)]) if id(v) in fetched else v.numpy() for v in var_list]
+
+
+def write_values(var_list, values, session=None):
+    """Stores `values` (arrays of the variables' shapes) into `var_list`: a graph Variable's into
+    the storage of `session` (the default Session when None), an eager one by assignment."""
+    for v, value in zip(var_list, values):
+        if isinstance(v, EagerVariable):
+            with context.eager_mode():
+                v.assign(value)
+        else:
+            v.load(value, session)
+
+
 def global_variables(scope=None):
     if context.executing_eagerly() and not context.ctx.graphs:
         return []
