@@ -217,7 +217,7 @@ class Function:
         graph.seed = random_ops.eager_global_seed()  # seeded programs stay reproducible traced
         tracer = _Tracer(graph, may_create_variables=self._trace_count == 0)
         with graph.as_default(), tracer.lifting_variables():
-            placeholders = [dispatch._apply_graph(graph, Placeholder, [], {
+            placeholders = [dispatch.build_op(graph, Placeholder, [], {
                 "dtype": s.dtype, "shape": s.shape}, name) for s, name in zip(specs, call.names)]
             args, kwargs = call.rebuild(placeholders)
             structured = self._traced_function()(*args, **kwargs)
@@ -370,8 +370,7 @@ def _order_variable_accesses(graph, outputs):
 def side_effect_ops(graph):
     """The ops a function runs on every call besides its outputs and updates: prints, and a
     cond or loop that may print or update (TF2's automatic control dependencies)."""
-    return [op for op in graph._ops if op.type in ("PrintV2", "Print", "If", "While",
-                                                   "EagerPyFunc", "PyFunc")]
+    return [op for op in graph._ops if op.opdef.runs_unread and not op.opdef.ref_inputs]
 
 
 def _protect_readers(graph, read, update, outputs, consumers, position, returned):
@@ -417,7 +416,7 @@ def _alias_uses(op, consumers, position, limit, returned, waits):
 
 def _snapshot_before(graph, tensor, update):
     with graph.control_dependencies(None):
-        copy = dispatch._apply_graph(graph, array_ops.Snapshot, [tensor], {}, None)
+        copy = dispatch.build_op(graph, array_ops.Snapshot, [tensor], {}, None)
     update.control_inputs.append(copy.op)
     return copy
 
@@ -445,7 +444,7 @@ class _VariableVersions:
     def current_read(self, graph):
         if self.read is None:  # a new read of the storage, once the update has replaced it
             with graph.control_dependencies([self.last_update]):
-                self.read = dispatch._apply_graph(graph, CapturedVariable, [], {
+                self.read = dispatch.build_op(graph, CapturedVariable, [], {
                     "variable": self.variable}, "ReadVariable")
         return self.read
 
@@ -564,7 +563,7 @@ class ConcreteFunction:
                     "inside it)." % self._name)
             g = self.graph
             with g.as_default(), g.name_scope("backward"):
-                dys = [dispatch._apply_graph(g, Placeholder, [], {"dtype": t.dtype,
+                dys = [dispatch.build_op(g, Placeholder, [], {"dtype": t.dtype,
                                                                    "shape": t.shape}, "dy")
                        for t in self.outputs]
                 sources = self.inputs + [dispatch.to_graph_tensor(v, g)

@@ -296,9 +296,10 @@ def _rebuild(key, spec, arrays, variables):
     # the variable captures, as Variable._graph_tensor made them: handle op, then its read
     captures = graph.__dict__.setdefault("_variable_captures", {})
     for op in graph._ops:
-        var = op.attrs.get("variable") if op.type == "CapturedVariable" else None
+        var = op.attrs.get("variable") if op.opdef.variable == "eager" else None
         if var is not None:
             handle = op.outputs[0]
+            # the read is an Identity of the handle (ops/variables.py builds it so)
             read = next((o.outputs[0] for o in graph._ops
                          if o.type == "Identity" and o.inputs and o.inputs[0] is handle), handle)
             captures[id(var)] = (handle, read, var)

@@ -302,3 +302,42 @@ def table_tests(cases):
 
     return (test_forward_and_shapes, test_gradient, test_graph_gradient_with_unknown_dims,
             test_second_derivative)
+
+
+# -- the declared fields of every op -------------------------------------------------------------
+def contract_problems(opdef):
+    """The inconsistencies among one OpDef's declared fields (an empty list when none): what
+    every executor relies on when it reads them instead of the op's name."""
+    import inspect
+
+    from distflow.ops import registry
+    bad = []
+    name = opdef.name
+    if not opdef.effects <= registry.EFFECTS:
+        bad.append("%s: unknown effects %s" % (name, sorted(opdef.effects - registry.EFFECTS)))
+    if opdef.ref_inputs and "state" not in opdef.effects:
+        bad.append("%s updates a variable but has no 'state' effect" % name)
+    if opdef.variable and ("state" not in opdef.effects or opdef.ref_inputs):
+        bad.append("%s holds a variable's storage: it must read state and update none" % name)
+    if opdef.initializes and not (opdef.ref_inputs and opdef.inplace):
+        bad.append("%s initializes a variable but updates none in place" % name)
+    if opdef.inplace is not None and not opdef.ref_inputs:
+        bad.append("%s has an in-place form but no ref input" % name)
+    if opdef.flat_grad is not None and opdef.inplace is None:
+        bad.append("%s joins a flat update without an in-place form" % name)
+    pure = opdef.kernel is None and opdef.forward is not None and not opdef.effects
+    if (opdef.shape_only or opdef.pass_through) and not pure:
+        bad.append("%s is folded or renamed by a plan, so it must be pure" % name)
+    if opdef.kernel is not None and opdef.capturable and not (opdef.variable or
+                                                              opdef.kernel.__name__ ==
+                                                              "_placeholder_kernel"):
+        bad.append("%s runs host code but says a CUDA graph may capture it" % name)
+    if opdef.host_inputs:
+        params = inspect.signature(opdef.infer).parameters.values()
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        varargs = any(p.kind is p.VAR_POSITIONAL for p in params)
+        for i in opdef.host_inputs:
+            if not (varargs or -len(positional) <= i < len(positional)):
+                bad.append("%s: host input %d is not one of its %d inputs"
+                           % (name, i, len(positional)))
+    return bad

@@ -205,9 +205,9 @@ def _build(records, targets, seeds, sources, tensors, math, constants):
                              math=math, ops=pseudo, mark_skipped=True)
         fetches = [g for g in grads if g is not None]
         ops = prune(fetches, [])
-        feeds = [op.outputs[0] for op in ops if op.type == "Placeholder"]
-        if any(op.opdef.kernel is not None or op.opdef.ref_inputs for op in ops
-               if op.type != "Placeholder"):
+        feeds = [op.outputs[0] for op in ops if op.opdef is constant_op.Placeholder]
+        if any(op.opdef.kernel is not None or op.opdef.effects for op in ops
+               if op.opdef is not constant_op.Placeholder):
             return _UNCOMPILABLE  # a stateful op: only plain kernels run here
         placeholders = {id(stand_in[i]): i for i in range(len(tensors))}
         if any(id(f) not in placeholders for f in feeds):

@@ -23,7 +23,7 @@ def gradients(ys, xs, grad_ys=None, name="gradients", stop_gradients=None,
               unconnected_gradients="none", **unused):
     """d(sum of ys)/dx for each x in xs; None (or zeros) for an x that ys do not depend on."""
     ys, xs = _as_list(ys), _as_list(xs)
-    graph = dispatch._graph_of(ys + xs)
+    graph = dispatch.graph_of(ys + xs)
     if graph is None:
         if context.executing_eagerly():
             raise RuntimeError("tf.gradients is not supported when eager execution is enabled. "

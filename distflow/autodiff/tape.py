@@ -270,13 +270,15 @@ class GradientTape:
         for start, end in self._spans:
             for op in graph._ops[start:end]:
                 for x in op.inputs:
+                    # a variable's read is an Identity of its storage (ops/variables.py), the
+                    # one op whose identity this walk needs: no OpDef field says "a read"
                     if id(x) in found or x.op.type != "Identity" or not x.op.inputs:
                         continue
                     source = x.op.inputs[0].op
                     var = None
-                    if source.type == "CapturedVariable":   # an eager Variable in a df.function
+                    if source.opdef.variable == "eager":   # an eager Variable in a df.function
                         var = source.attrs["variable"]
-                    elif source.type == "VariableV2":       # a TF1 graph Variable
+                    elif source.opdef.variable == "session":  # a TF1 graph Variable
                         if trainable is None:
                             trainable = graph.get_collection(GraphKeys.TRAINABLE_VARIABLES)
                         var = next((v for v in trainable if v.op is source), None)

@@ -15,7 +15,7 @@ Where values live on a GPU (TensorFlow's rule, kept here for the same reason):
     use, which would also make a step impossible to capture into a CUDA graph;
   * an op whose inputs all live on the host runs on the host with NumPy (it is shape arithmetic);
     an op with any input on the device runs there, and its host inputs follow it (`device_args`),
-    except the shape arguments it reads on the host (HOST_INPUTS).
+    except the shape arguments it reads on the host (its OpDef's `host_inputs`).
 """
 import re
 
@@ -135,18 +135,6 @@ def place_constant(xp, value):
     return xp.asarray(value)
 
 
-# The inputs each op reads on the host as Python ints (TF's HostMemory): shapes, permutations,
-# sizes, paddings, slice bounds. An int32 host value there stays on the host; anywhere else it is
-# data and follows the op to the device. (This belongs in each op's op_def, next to its kernel;
-# until then it lives here.) -1 is the last input.
-HOST_INPUTS = {
-    "Reshape": (1,), "Fill": (0,), "Transpose": (1,), "Tile": (1,), "SumTo": (1,),
-    "BroadcastTo": (1,), "Split": (0,), "SplitV": (1, 2), "ConcatV2": (-1,), "Slice": (1, 2),
-    "StridedSlice": (1, 2, 3), "StridedSliceGrad": (0, 1, 2, 3), "Pad": (1,), "PadV2": (1,),
-    "MirrorPad": (1,), "MirrorPadGrad": (1,),
-}
-
-
 class HostValueInCapture(RuntimeError):
     """A host value had to move to the GPU while a CUDA graph was being captured."""
 
@@ -173,9 +161,12 @@ def for_device(xp, a, on_host=False):
     return xp.asarray(a)
 
 
-def device_args(xp, arrays, op_type=None):
-    """The inputs of op type `op_type` when it runs on the device (see HOST_INPUTS)."""
-    host = HOST_INPUTS.get(op_type, ())
+def device_args(xp, arrays, host_inputs=()):
+    """The inputs of an op when it runs on the device. `host_inputs` (its OpDef's field) are the
+    indices (-1: the last) of the inputs it reads on the host as Python ints (TF's HostMemory:
+    shapes, permutations, paddings, slice bounds): an int32 host value there stays on the host;
+    anywhere else it is data and follows the op to the device."""
+    host = host_inputs
     if not host:
         return [for_device(xp, a) for a in arrays]
     n = len(arrays)
@@ -191,13 +182,13 @@ def on_device(arrays):
     return False
 
 
-def device_kernel(forward, xp, attrs, op_type=None):
+def device_kernel(forward, xp, attrs, host_inputs=()):
     """A plan kernel for a GPU plan: runs `forward` on the device when any input is there (its
     host inputs follow), else on the host with NumPy (shape arithmetic stays on the host)."""
     def run(*arrays):
         if arrays and not on_device(arrays):
             return forward(np, *arrays, **attrs)
-        return forward(xp, *device_args(xp, arrays, op_type), **attrs)
+        return forward(xp, *device_args(xp, arrays, host_inputs), **attrs)
     return run
 
 

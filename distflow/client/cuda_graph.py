@@ -38,28 +38,27 @@ from distflow.backend import gpu
 
 WARMUP_RUNS = 1
 MAX_GRAPHS = 8
-_READS = ("VariableV2", "CapturedVariable")
 _log = logging.getLogger("distflow.client")
 
 
 def capture_refusal(plan):
     """Why `plan` cannot be captured (a sentence), or None when it can."""
-    from distflow.client.plan import _inplace_for
     for op in plan.ops:
         opdef = op.opdef
-        if opdef.kernel is not None and op.type not in _READS + ("Placeholder",):
-            if op.type == "FusedAllReduce":
-                comm = op.attrs.get("communicator")
+        if not opdef.capturable:
+            if "collective" in opdef.effects and "communicator" in op.attrs:
+                # an all-reduce is captured when its communicator runs on the device
+                comm = op.attrs["communicator"]
                 if comm is not None and (comm.size == 1 or getattr(comm, "capturable", False)):
                     continue
                 name = getattr(comm, "name", "default")
                 return ("the all-reduce '%s' goes through the %s communicator, which uses host "
                         "memory" % (op.name, name))
             return "op '%s' (%s) runs host code in each step" % (op.name, op.type)
-        if opdef.ref_inputs and _inplace_for(op) is None:
+        if opdef.ref_inputs and opdef.inplace is None:
             return ("op '%s' (%s) replaces its variable's array instead of updating it in place"
                     % (op.name, op.type))
-        if any(op.inputs[i].op.type == "CapturedVariable" for i in opdef.ref_inputs):
+        if any(op.inputs[i].op.opdef.variable == "eager" for i in opdef.ref_inputs):
             # copy on write decides at each step whether the update may be in place
             return "op '%s' (%s) updates an eager Variable" % (op.name, op.type)
     return None
@@ -69,7 +68,7 @@ def _variable_holders(plan, runtime):
     """Everything whose `_value` is a variable array the plan reads or updates."""
     holders, seen = [], set()
     for op in plan.ops:
-        storage = [op] if op.type in _READS else [op.inputs[i].op for i in op.opdef.ref_inputs]
+        storage = [op] if op.opdef.variable else [op.inputs[i].op for i in op.opdef.ref_inputs]
         for var_op in storage:
             holder = runtime.variable_cell(var_op)
             if id(holder) not in seen:

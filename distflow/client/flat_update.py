@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from distflow.ops.registry import private_check
+
 # Groups of at most this many elements (per state buffer) are formed. The calls saved are worth
 # a few microseconds per variable: all of a small model's step (W1: 5,121 elements), nothing of a
 # big one's (W2: 1.3 M elements, 23 ms a step), which would instead pay for a flat buffer of
@@ -96,8 +98,9 @@ class FlatUpdate:
         self._last = None  # (gradients, the flat array they are views of) from the last run
         self.flats = self.views = None  # the state buffers: made when first homed
         self.pairs = ()  # (cell, view) for every variable and slot, to check each run
-        self.privates = [p for p in (getattr(c, "_array_is_private", None)
-                                     for pos in self.cells for c in pos) if p is not None]
+        # the in-place rule's storage half (ops/registry.py), asked once per step for them all
+        self.privates = [p for p in (private_check(c) for pos in self.cells for c in pos)
+                         if p is not None]
 
     def _views_of(self, flat):
         return [flat[a:b].reshape(s)

@@ -18,7 +18,9 @@ from distflow.backend import gpu
 from distflow.client import flat_update, specialize
 from distflow.framework import errors
 from distflow.framework.graph import Operation, Tensor
-from distflow.ops.registry import REGISTRY
+from distflow.ops.constant_op import Placeholder
+from distflow.ops.control_flow_ops import NoOp
+from distflow.ops.registry import REGISTRY, may_update_in_place
 
 
 def prune(fetch_elements, feed_tensors):
@@ -76,7 +78,7 @@ def bind_kernel(op, runtime, xp):
         update = _ref_kernel(op, runtime, xp)
         return update if xp is np else gpu.with_device_args(update, xp)
     if xp is not np:  # a GPU plan: host and device inputs meet by backend/gpu.py's rule
-        return gpu.device_kernel(opdef.forward, xp, op.attrs, op.type)
+        return gpu.device_kernel(opdef.forward, xp, op.attrs, opdef.host_inputs)
     if op.attrs:
         return functools.partial(opdef.forward, xp, **op.attrs)
     return functools.partial(opdef.forward, xp)
@@ -92,16 +94,16 @@ def _ref_kernel(op, runtime, xp):
     from distflow.ops.state_ops import uninitialized
     opdef, attrs = op.opdef, op.attrs
     cell = runtime.variable_cell(op.inputs[opdef.ref_input].op)
-    forward, inplace = opdef.forward, _inplace_for(op)
-    may_initialize = opdef.name == "Assign"
-    private = _private_check(cell)
+    forward, inplace = opdef.forward, opdef.inplace
+    may_initialize = opdef.initializes
+    cells = (cell,)
 
     def update(*args):
         current = cell._value
         if current is None:
             if not may_initialize:
                 raise uninitialized(cell.name, op)
-        elif inplace is not None and (private is None or private()):
+        elif may_update_in_place(opdef, cells, (current,)):
             inplace(xp, current, *args, **attrs)
             return current
         cell._value = forward(xp, current, *args, **attrs)
@@ -114,15 +116,14 @@ def _multi_ref_kernel(op, runtime, xp):
     from distflow.ops.state_ops import uninitialized
     opdef, attrs = op.opdef, op.attrs
     cells = [runtime.variable_cell(op.inputs[i].op) for i in opdef.ref_inputs]
-    forward, inplace = opdef.forward, _inplace_for(op)
-    privates = [p for p in map(_private_check, cells) if p is not None]
+    forward, inplace = opdef.forward, opdef.inplace
 
     def update(*args):
         currents = [c._value for c in cells]
         for c, v in zip(cells, currents):
             if v is None:
                 raise uninitialized(c.name, op)
-        if inplace is not None and all(p() for p in privates):
+        if may_update_in_place(opdef, cells, currents):
             inplace(xp, *currents, *args, **attrs)
         else:
             for c, v in zip(cells, forward(xp, *currents, *args, **attrs)):
@@ -131,26 +132,13 @@ def _multi_ref_kernel(op, runtime, xp):
     return update
 
 
-def _inplace_for(op):
-    """The in-place fast path. (An eager Variable captured by a df.function takes it only while
-    no EagerTensor read from it before is alive: see _private_check.)"""
-    return op.opdef.inplace
-
-
-def _private_check(cell):
-    """For an eager Variable, a function telling whether its array is shared with a live
-    EagerTensor read from it, which must keep its value (copy on write); None for a Session's
-    variable storage, which nothing outside the Session sees."""
-    return getattr(cell, "_array_is_private", None)
-
-
 class Plan:
     def __init__(self, runtime, fetch_elements, feed_tensors, xp):
         self.fetch_elements = fetch_elements
         self.feed_tensors = feed_tensors
         self.ops = prune(fetch_elements, feed_tensors)
         for op in self.ops:
-            if op.type == "Placeholder":
+            if op.opdef is Placeholder:
                 bind_kernel(op, runtime, xp)()  # raises: a placeholder must be fed
         self.run, self.source, self.op_index = self.compile_function(runtime, xp)
         if specialize.worth_specializing(self.ops):
@@ -162,7 +150,7 @@ class Plan:
         (id(op) -> the input tensor its output equals), `dead` (ids of ops to leave out) and
         `shapes` (id(tensor) -> its concrete TensorShape) come from shape specialization."""
         constants, renames = constants or {}, renames or {}
-        skipped = {id(op) for op in self.ops if op.opdef is REGISTRY["Const"] or op.type == "NoOp"
+        skipped = {id(op) for op in self.ops if op.opdef is REGISTRY["Const"] or op.opdef is NoOp
                    or id(op) in constants or id(op) in dead or id(op) in renames}
         readers = self._readers(skipped, renames)
         # fused optimizer updates run as one update over flat buffers (CPU plans)
@@ -188,7 +176,7 @@ class Plan:
                     env[name] = gpu.place_constant(xp, value)  # on a GPU: moved there once
                     names[id(t)] = name
                 continue
-            if op.type == "NoOp" or id(op) in dead or id(op) in grouped:
+            if op.opdef is NoOp or id(op) in dead or id(op) in grouped:
                 continue
             if id(op) in flat:  # the group's one update, where its last member stood
                 kernel, group = flat[id(op)]

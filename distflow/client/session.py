@@ -69,7 +69,7 @@ class Session:
 
     # -- runtime services used by stateful kernels -------------------------------------
     def variable_cell(self, op):
-        if op.type == "CapturedVariable":
+        if op.opdef.variable == "eager":
             return op.attrs["variable"]
         cell = self._cells.get(op)
         if cell is None:

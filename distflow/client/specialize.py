@@ -25,11 +25,8 @@ pair of the bias additions).
 from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import Operation
 from distflow.framework.tensor_shape import TensorShape
-from distflow.ops.registry import REGISTRY
+from distflow.ops.registry import ALWAYS, REGISTRY, SAME_SHAPE
 
-SHAPE_ONLY = ("Shape", "Size", "Rank", "OnesLike", "ZerosLike")  # outputs depend on shapes only
-PASS_THROUGH = ("Identity", "StopGradient")
-SAME_SHAPE_IS_IDENTITY = ("SumTo", "BroadcastTo", "Reshape")
 MAX_SPECIALIZATIONS = 8  # distinct fed shapes per plan; past that the plain plan runs
 
 
@@ -48,12 +45,11 @@ class _Spec:
 
 def worth_specializing(ops):
     """True when some op could fold or pass through (otherwise the plain plan is as fast)."""
-    names = set(SHAPE_ONLY + PASS_THROUGH + SAME_SHAPE_IS_IDENTITY)
-    return any(op.type in names for op in ops)
+    return any(op.opdef.shape_only or op.opdef.pass_through for op in ops)
 
 
 def _is_pure(opdef):
-    return opdef.kernel is None and not opdef.ref_inputs and opdef.forward is not None
+    return opdef.kernel is None and not opdef.effects and opdef.forward is not None
 
 
 def specialize(ops, fetches, feed_tensors, feed_shapes, xp, shapes=None):
@@ -126,7 +122,7 @@ def _infer(op, inputs):
 def _fold(op, inputs, xp):
     """The op's output values, when they are fixed by now; else None."""
     opdef = op.opdef
-    if opdef.name in SHAPE_ONLY:
+    if opdef.shape_only:
         shape = inputs[0].shape
         if not shape.is_fully_defined():
             return None
@@ -143,9 +139,10 @@ def _fold(op, inputs, xp):
 
 
 def _passes_through(op, inputs, out_spec):
-    if op.type in PASS_THROUGH:
+    through = op.opdef.pass_through
+    if through == ALWAYS:
         return True
-    if op.type not in SAME_SHAPE_IS_IDENTITY:
+    if through != SAME_SHAPE:
         return False
     shape_in, shape_out = inputs[0].shape, out_spec.shape
     return (shape_in.is_fully_defined() and shape_out.is_fully_defined()

@@ -111,7 +111,7 @@ def map_spec(fn, dataset):
     try:
         graph = Graph()
         with graph.as_default():
-            args = nest.map_structure(lambda s: dispatch._apply_graph(
+            args = nest.map_structure(lambda s: dispatch.build_op(
                 graph, Placeholder, [], {"dtype": s.dtype, "shape": s.shape}, None),
                 dataset.element_spec)
             out = call(fn, args)

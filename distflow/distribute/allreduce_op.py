@@ -233,7 +233,8 @@ def _single(*arrays):
     return arrays if len(arrays) != 1 else arrays[0]
 
 
-FusedAllReduce = op_def("FusedAllReduce", infer=_infer, kernel=_kernel, aliases=True,
+FusedAllReduce = op_def("FusedAllReduce", effects="collective",
+                        infer=_infer, kernel=_kernel, aliases=True,
                         grad=NOT_DIFFERENTIABLE)
 
 

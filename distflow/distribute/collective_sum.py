@@ -21,7 +21,8 @@ def _attrs(communicator=None, label="CollectiveSum"):
 
 
 CollectiveSum = op_def(
-    "CollectiveSum", infer=allreduce_op._infer, kernel=allreduce_op._kernel, aliases=True,
+    "CollectiveSum", effects="collective",
+    infer=allreduce_op._infer, kernel=allreduce_op._kernel, aliases=True,
     grad=lambda op, dy: dispatch.apply(CollectiveSum, [dy], dict(op.attrs, names=(
         op.attrs["names"][0] + "/grad",))))
 

@@ -138,7 +138,8 @@ def _broadcast_kernel(op, runtime):
     return run
 
 
-BroadcastVariables = op_def("BroadcastVariables", infer=lambda variables, root, communicator: [],
+BroadcastVariables = op_def("BroadcastVariables", effects="collective",
+                            infer=lambda variables, root, communicator: [],
                             kernel=_broadcast_kernel, grad=NOT_DIFFERENTIABLE)
 
 

@@ -173,9 +173,11 @@ def dispatch_zeros(x):
     return zeros_like(x)
 
 
-HorovodAllreduce = op_def("HorovodAllreduce", infer=_allreduce_infer, kernel=_allreduce_kernel,
+HorovodAllreduce = op_def("HorovodAllreduce", effects="collective",
+                          infer=_allreduce_infer, kernel=_allreduce_kernel,
                           grad=_allreduce_grad)
-HorovodGroupedAllreduce = op_def("HorovodGroupedAllreduce", infer=_allreduce_infer,
+HorovodGroupedAllreduce = op_def("HorovodGroupedAllreduce", effects="collective",
+                                 infer=_allreduce_infer,
                                  kernel=_allreduce_kernel, grad=_allreduce_grad)
 
 
@@ -220,7 +222,8 @@ def _allgather_grad(op, dy):
     return [reduced[start:start + rows[0]]]
 
 
-HorovodAllgather = op_def("HorovodAllgather", infer=_allgather_infer, kernel=_allgather_kernel,
+HorovodAllgather = op_def("HorovodAllgather", effects="collective",
+                          infer=_allgather_infer, kernel=_allgather_kernel,
                           grad=_allgather_grad)
 
 
@@ -244,7 +247,7 @@ def _broadcast_grad(op, dy):
     return [reduced]
 
 
-HorovodBroadcast = op_def("HorovodBroadcast",
+HorovodBroadcast = op_def("HorovodBroadcast", effects="collective",
                           infer=lambda x, root_rank: [(x.shape, x.dtype)],
                           kernel=_broadcast_kernel, grad=_broadcast_grad)
 
@@ -276,7 +279,8 @@ def _alltoall_grad(op, dy, _dsplits):
     return [back, None]
 
 
-HorovodAlltoall = op_def("HorovodAlltoall", infer=_alltoall_infer, kernel=_alltoall_kernel,
+HorovodAlltoall = op_def("HorovodAlltoall", effects="collective",
+                         infer=_alltoall_infer, kernel=_alltoall_kernel,
                          grad=_alltoall_grad)
 
 
@@ -315,7 +319,8 @@ def _reducescatter_grad(op, dy):
     return [allgather(dy * scale if scale != 1.0 else dy)]
 
 
-HorovodReducescatter = op_def("HorovodReducescatter", infer=_reducescatter_infer,
+HorovodReducescatter = op_def("HorovodReducescatter", effects="collective",
+                              infer=_reducescatter_infer,
                               kernel=_reducescatter_kernel, grad=_reducescatter_grad)
 
 
@@ -335,7 +340,8 @@ def _join_kernel(op, runtime):
     return lambda: np.int32(collectives.join(_comm()))
 
 
-HorovodJoin = op_def("HorovodJoin", infer=lambda: [(TensorShape([]), dtypes.int32)],
+HorovodJoin = op_def("HorovodJoin", effects="collective",
+                     infer=lambda: [(TensorShape([]), dtypes.int32)],
                      kernel=_join_kernel, grad=NOT_DIFFERENTIABLE)
 
 
@@ -351,7 +357,8 @@ def _barrier_kernel(op, runtime):
     return run
 
 
-HorovodBarrier = op_def("HorovodBarrier", infer=lambda: [], kernel=_barrier_kernel,
+HorovodBarrier = op_def("HorovodBarrier", effects="collective",
+                        infer=lambda: [], kernel=_barrier_kernel,
                         grad=NOT_DIFFERENTIABLE)
 
 

@@ -107,7 +107,7 @@ class Layer:
             from distflow.keras.functional import call_symbolic
             return call_symbolic(self, inputs, training=training)
         inputs = self._convert_input(inputs)
-        graph = dispatch._graph_of([inputs])
+        graph = dispatch.graph_of([inputs])
         if not self.built:
             self._build_once(inputs.shape, graph)
         call = self.call
@@ -329,26 +329,18 @@ def _float_dtype_of(inputs):
 
 
 def _read_values(var_list, session):
-    out = []
-    for v in var_list:
-        if isinstance(v, variables.EagerVariable):
-            out.append(v.numpy())
-        else:
-            from distflow.client.session import default_session_for
-            out.append(np.asarray(default_session_for(v.value(), session, "variable").run(v)))
-    return out
+    return variables.read_values(var_list, session)
 
 
 def _write_values(var_list, values, session):
     values = list(values)
     if len(values) != len(var_list):
         raise ValueError("Expected %d weight arrays, got %d" % (len(var_list), len(values)))
+    arrays = []
     for v, value in zip(var_list, values):
         value = np.asarray(value, dtype=v.dtype.as_numpy_dtype)
         if tuple(value.shape) != tuple(v.shape.as_list()):
             raise ValueError("Weight %s has shape %s, got a value of shape %s"
                              % (v.name, v.shape, value.shape))
-        if isinstance(v, variables.EagerVariable):
-            v.assign(value)
-        else:
-            v.load(value, session)
+        arrays.append(value)
+    variables.write_values(var_list, arrays, session)

@@ -13,7 +13,7 @@ from distflow.framework.tensor_shape import TensorShape, unknown_shape
 from distflow.ops import dispatch
 from distflow.ops.constant_op import constant_value
 from distflow.ops.dispatch import apply, convert_to_tensor
-from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
+from distflow.ops.registry import ALWAYS, NOT_DIFFERENTIABLE, SAME_SHAPE, op_def
 from distflow.ops.shapes import same_as_input, shape_tensor, static_shape
 
 
@@ -42,7 +42,8 @@ __all__ = [
 
 
 # -- Identity -------------------------------------------------------------------------------
-Identity = op_def("Identity", infer=same_as_input, forward=lambda xp, x: x, aliases=True,
+Identity = op_def("Identity", pass_through=ALWAYS,
+                  infer=same_as_input, forward=lambda xp, x: x, aliases=True,
                   grad=lambda op, dy: dy)
 
 
@@ -62,7 +63,8 @@ def snapshot(input, name=None):
 
 
 # -- StopGradient ---------------------------------------------------------------------------
-StopGradient = op_def("StopGradient", infer=same_as_input, forward=lambda xp, x: x,
+StopGradient = op_def("StopGradient", pass_through=ALWAYS,
+                      infer=same_as_input, forward=lambda xp, x: x,
                       aliases=True, grad=lambda op, dy: None)
 
 
@@ -77,7 +79,7 @@ def _shape_infer(x, out_type=dtypes.int32):
     return [(TensorShape([rank]), out_type)]
 
 
-Shape = op_def("Shape", infer=_shape_infer, grad=NOT_DIFFERENTIABLE,
+Shape = op_def("Shape", shape_only=True, infer=_shape_infer, grad=NOT_DIFFERENTIABLE,
                forward=lambda xp, x, out_type=dtypes.int32: np.array(
                    x.shape, dtype=out_type.as_numpy_dtype))
 
@@ -87,7 +89,8 @@ def shape(input, name=None, out_type=dtypes.int32):
     return apply(Shape, [input], {"out_type": dtypes.as_dtype(out_type)}, name=name)
 
 
-Size = op_def("Size", infer=lambda x, out_type=dtypes.int32: [(TensorShape([]), out_type)],
+Size = op_def("Size", shape_only=True,
+              infer=lambda x, out_type=dtypes.int32: [(TensorShape([]), out_type)],
               grad=NOT_DIFFERENTIABLE,
               forward=lambda xp, x, out_type=dtypes.int32: np.array(
                   x.size, dtype=out_type.as_numpy_dtype))
@@ -125,7 +128,8 @@ def _reshape_infer(x, shape):
     return [(TensorShape(dims), x.dtype)]
 
 
-Reshape = op_def("Reshape", infer=_reshape_infer, aliases=True,
+Reshape = op_def("Reshape", host_inputs=(1,), pass_through=SAME_SHAPE,
+                 infer=_reshape_infer, aliases=True,
                  forward=lambda xp, x, shape: xp.reshape(x, tuple(shape.tolist())),
                  grad=lambda op, dy: (reshape(dy, shape_tensor(op.inputs[0])), None))
 
@@ -158,9 +162,11 @@ def expand_dims(input, axis, name=None):
 
 
 # -- ZerosLike, OnesLike, Fill ----------------------------------------------------------------
-ZerosLike = op_def("ZerosLike", infer=same_as_input, forward=lambda xp, x: xp.zeros_like(x),
+ZerosLike = op_def("ZerosLike", shape_only=True,
+                   infer=same_as_input, forward=lambda xp, x: xp.zeros_like(x),
                    grad=NOT_DIFFERENTIABLE)
-OnesLike = op_def("OnesLike", infer=same_as_input, forward=lambda xp, x: xp.ones_like(x),
+OnesLike = op_def("OnesLike", shape_only=True,
+                  infer=same_as_input, forward=lambda xp, x: xp.ones_like(x),
                   grad=NOT_DIFFERENTIABLE)
 
 
@@ -189,7 +195,7 @@ def _fill_infer(dims, value):
     return [(TensorShape([int(d) for d in v]), value.dtype)]
 
 
-Fill = op_def("Fill", infer=_fill_infer,
+Fill = op_def("Fill", host_inputs=(0,), infer=_fill_infer,
               forward=lambda xp, dims, value: xp.full(tuple(int(d) for d in dims), value,
                                                       dtype=value.dtype),
               grad=lambda op, dy: (None, _sum_all(dy)))
@@ -234,7 +240,7 @@ def op_scope(name, values):
     itself (`transpose`), with its helper constants inside (`transpose/perm`), as TF does. Yields
     None while executing eagerly, where names do not exist.
     """
-    graph = dispatch._graph_of(values)
+    graph = dispatch.graph_of(values)
     if graph is None and context.executing_eagerly():
         yield None
         return
@@ -294,7 +300,8 @@ def slice_helper(tensor, key):
 
 
 # -- Rank -----------------------------------------------------------------------------------
-Rank = op_def("Rank", infer=lambda x: [(TensorShape([]), dtypes.int32)], grad=NOT_DIFFERENTIABLE,
+Rank = op_def("Rank", shape_only=True,
+              infer=lambda x: [(TensorShape([]), dtypes.int32)], grad=NOT_DIFFERENTIABLE,
               forward=lambda xp, x: np.array(x.ndim, dtype=np.int32))
 
 
@@ -326,7 +333,8 @@ def _transpose_grad(op, dy):
     return transpose(dy, inverse), None
 
 
-Transpose = op_def("Transpose", infer=_transpose_infer, aliases=True, grad=_transpose_grad,
+Transpose = op_def("Transpose", host_inputs=(1,),
+                   infer=_transpose_infer, aliases=True, grad=_transpose_grad,
                    forward=lambda xp, x, perm: xp.transpose(x, tuple(perm.tolist())))
 
 
@@ -443,7 +451,7 @@ def _concat_grad(op, dy):
     return split(dy, sizes, axis) + [None]
 
 
-ConcatV2 = op_def("ConcatV2", infer=_concat_infer, grad=_concat_grad,
+ConcatV2 = op_def("ConcatV2", host_inputs=(-1,), infer=_concat_infer, grad=_concat_grad,
                   forward=lambda xp, *args: xp.concatenate(args[:-1], axis=int(args[-1])))
 
 
@@ -544,7 +552,7 @@ def _split_forward(xp, axis, x, num_split):
     return tuple(xp.split(x, num_split, axis=a))
 
 
-Split = op_def("Split", infer=_split_infer, forward=_split_forward, aliases=True,
+Split = op_def("Split", host_inputs=(0,), infer=_split_infer, forward=_split_forward, aliases=True,
                grad=lambda op, *dys: (None, concat(list(dys), op.inputs[0])))
 
 
@@ -586,7 +594,8 @@ def _split_v_forward(xp, x, size_splits, axis, num_split):
     return tuple(xp.split(x, np.cumsum(sizes)[:-1].tolist(), axis=a))
 
 
-SplitV = op_def("SplitV", infer=_split_v_infer, forward=_split_v_forward, aliases=True,
+SplitV = op_def("SplitV", host_inputs=(1, 2),
+                infer=_split_v_infer, forward=_split_v_forward, aliases=True,
                 grad=lambda op, *dys: (concat(list(dys), op.inputs[2]), None, None))
 
 
@@ -644,7 +653,7 @@ def _tile_forward(xp, x, multiples):
     return xp.tile(x, multiples)
 
 
-Tile = op_def("Tile", infer=_tile_infer, grad=_tile_grad, forward=_tile_forward)
+Tile = op_def("Tile", host_inputs=(1,), infer=_tile_infer, grad=_tile_grad, forward=_tile_forward)
 
 
 def tile(input, multiples, name=None):

@@ -55,7 +55,7 @@ def _branch_gradients(branch, dys):
     from distflow.autodiff.gradients import gradients  # lazily: autodiff sits above ops
     g = branch.graph
     with g.as_default():
-        dy_phs = [dispatch._apply_graph(g, Placeholder, [], {"dtype": d.dtype, "shape": d.shape},
+        dy_phs = [dispatch.build_op(g, Placeholder, [], {"dtype": d.dtype, "shape": d.shape},
                                         "dy") for d in dys]
         grads = gradients(branch.outputs, branch.inputs, grad_ys=dy_phs) if branch.outputs \
             else [None] * len(branch.inputs)
@@ -91,7 +91,7 @@ def _if_grad(op, *dys):
 
 
 _IF_ATTRS = dict(infer=_if_infer, kernel=_if_kernel, grad=_if_grad, aliases=True)
-If = op_def("If", doc="a cond whose branches have side effects", **_IF_ATTRS)
+If = op_def("If", effects="control", doc="a cond whose branches have side effects", **_IF_ATTRS)
 StatelessIf = op_def("StatelessIf", doc="a cond without side effects", **_IF_ATTRS)
 
 
@@ -102,12 +102,12 @@ def build_if(graph, pred, inputs, then_b, else_b, scope):
              for a, b in zip(then_b.outputs, else_b.outputs)]
     stateful = func_graph.is_stateful(then_b.graph) or func_graph.is_stateful(else_b.graph)
     with graph.name_scope(scope or "If_grad") as scope:
-        res = dispatch._apply_graph(graph, If if stateful else StatelessIf, [pred] + inputs, {
+        res = dispatch.build_op(graph, If if stateful else StatelessIf, [pred] + inputs, {
             "then_branch": then_b, "else_branch": else_b, "out_specs": specs}, scope)
         if isinstance(res, Operation):
             return [res]
         outs = res if isinstance(res, tuple) else (res,)
-        return [dispatch._apply_graph(graph, Identity, [o], {}, "Identity") for o in outs]
+        return [dispatch.build_op(graph, Identity, [o], {}, "Identity") for o in outs]
 
 
 def cond(pred, true_fn=None, false_fn=None, name=None, _outputs=None):

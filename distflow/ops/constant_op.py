@@ -27,7 +27,7 @@ Const = op_def("Const", infer=_const_infer, forward=lambda xp, value, dtype: val
 
 def const_in_graph(graph, array, name):
     dtype = dtypes.as_dtype(array.dtype)
-    return dispatch._apply_graph(graph, Const, [], {"value": array, "dtype": dtype}, name)
+    return dispatch.build_op(graph, Const, [], {"value": array, "dtype": dtype}, name)
 
 
 def constant(value, dtype=None, shape=None, name="Const"):
@@ -84,7 +84,7 @@ def _placeholder_kernel(op, runtime):
 _CPP_DTYPES = {"float32": "float", "float64": "double", "float16": "half"}
 
 
-Placeholder = op_def("Placeholder", infer=lambda shape, dtype: [(shape, dtype)],
+Placeholder = op_def("Placeholder", capturable=True, infer=lambda shape, dtype: [(shape, dtype)],
                      kernel=_placeholder_kernel, grad=NOT_DIFFERENTIABLE)
 
 
@@ -93,7 +93,7 @@ def placeholder(dtype, shape=None, name=None):
     if context.executing_eagerly() and not context.ctx.graphs:
         raise RuntimeError("tf.placeholder() is not compatible with eager execution.")
     attrs = {"dtype": dtypes.as_dtype(dtype), "shape": TensorShape(shape)}
-    return dispatch._apply_graph(get_default_graph(), Placeholder, [], attrs, name)
+    return dispatch.build_op(get_default_graph(), Placeholder, [], attrs, name)
 
 
 

@@ -3,7 +3,7 @@ ops live in cond_ops.py and while_ops.py)."""
 from distflow.framework import context
 from distflow.framework.graph import control_dependencies, get_default_graph
 from distflow.ops.cond_ops import cond
-from distflow.ops.dispatch import _apply_graph
+from distflow.ops.dispatch import build_op
 from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
 from distflow.ops.while_ops import while_loop
 
@@ -22,7 +22,7 @@ def no_op(name=None):
     """An op that does nothing; useful as a target for control dependencies."""
     if context.executing_eagerly():
         return None
-    return _apply_graph(get_default_graph(), NoOp, [], {}, name)
+    return build_op(get_default_graph(), NoOp, [], {}, name)
 
 
 def group(*inputs, name=None):

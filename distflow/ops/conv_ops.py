@@ -235,8 +235,10 @@ def _define(kind, names, fwd, dcols, dfilter):
         return [(_sizes_shape(sizes), x.dtype)]
 
     ops["fwd"] = op_def(fwd_name, infer=_make_infer(kind, fwd_name), forward=forward, grad=grad)
-    ops["input"] = op_def(input_name, infer=input_infer, forward=backprop_input, grad=input_grad)
-    ops["filter"] = op_def(filter_name, infer=filter_infer, forward=backprop_filter,
+    ops["input"] = op_def(input_name, host_inputs=(0,),
+    infer=input_infer, forward=backprop_input, grad=input_grad)
+    ops["filter"] = op_def(filter_name, host_inputs=(1,),
+    infer=filter_infer, forward=backprop_filter,
                            grad=filter_grad)
     return ops["fwd"], ops["input"], ops["filter"]
 

@@ -11,11 +11,14 @@ from distflow.backend import gpu
 from distflow.framework import context, dtypes, errors
 from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import Operation, Tensor, get_default_graph
+from distflow.ops.registry import may_update_in_place
 
 _ctx = context.ctx
 
 
-def _graph_of(inputs):
+def graph_of(inputs):
+    """The graph the first graph tensor (or graph Variable) of `inputs` builds into (a cond
+    branch or loop body being traced inside it, if any); None when all are eager values."""
     for t in inputs:
         if type(t) is EagerTensor:  # the eager hot path: no failing getattr on a slotted object
             continue
@@ -44,14 +47,17 @@ def apply(opdef, inputs, attrs=None, name=None):
     (graph mode) / None (eager mode) for ops without outputs."""
     if attrs is None:
         attrs = {}
-    graph = _graph_of(inputs)
+    graph = graph_of(inputs)
     if graph is None and _ctx.modes[-1] == "eager":
         return _apply_eager(opdef, inputs, attrs)
-    return _apply_graph(graph or get_default_graph(), opdef, inputs, attrs, name)
+    return build_op(graph or get_default_graph(), opdef, inputs, attrs, name)
 
 
 # -- graph building --------------------------------------------------------------------------
-def _apply_graph(graph, opdef, inputs, attrs, name):
+def build_op(graph, opdef, inputs, attrs, name):
+    """Adds `opdef` on `inputs` (converted to tensors of `graph`; a ref input to a variable's
+    storage) to `graph`, its outputs' specs from the op's shape rule. Returns what `apply`
+    returns in graph mode."""
     tensors = [to_graph_tensor(x, graph, ref=(i in opdef.ref_inputs)) for i, x in enumerate(inputs)]
     specs = opdef.infer(*tensors, **attrs)
     op = graph.create_op(opdef, tensors, attrs, name, specs)
@@ -83,6 +89,10 @@ def to_graph_tensor(x, graph, dtype=None, ref=False):
     return const_in_graph(graph, to_array(x, dtype), None)
 
 
+# the private names distflow/distribute and distflow/horovod still use
+_apply_graph, _graph_of = build_op, graph_of
+
+
 # -- eager execution ---------------------------------------------------------------------------
 def _apply_eager(opdef, inputs, attrs):
     ref = opdef.ref_input
@@ -100,7 +110,7 @@ def _apply_eager(opdef, inputs, attrs):
                     xp = backend.get_array_module(*arrays)
                     break
             if xp is not np:  # an input lives on a GPU: the op runs there (backend/gpu.py's rule)
-                arrays = gpu.device_args(xp, arrays, opdef.name)
+                arrays = gpu.device_args(xp, arrays, opdef.host_inputs)
             out = opdef.forward(xp, *arrays, **attrs)
     except (ValueError, IndexError) as e:
         _kernel_failed(opdef, e)
@@ -136,7 +146,7 @@ def _apply_eager_ref(opdef, inputs, attrs):
         else backend.get_array_module(currents[0])
     if xp is not np:
         others = gpu.device_args(xp, others)
-    if opdef.inplace is not None and _may_update_in_place(targets, currents, others):
+    if may_update_in_place(opdef, targets, currents, others):
         opdef.inplace(xp, *currents, *others, **attrs)
         return targets[0]
     new = opdef.forward(xp, *currents, *others, **attrs)
@@ -144,28 +154,6 @@ def _apply_eager_ref(opdef, inputs, attrs):
     for var, value in zip(targets, new if len(targets) > 1 else (new,)):
         var._assign_value(value)
     return targets[0]
-
-
-def _may_update_in_place(targets, currents, others):
-    """Copy on write for eager Variables: an update may overwrite their arrays when no tensor
-    read from them is alive (EagerVariable._array_is_private) and every other input is a scalar
-    or has the variable's shape, all in its dtype: what the functional form checks, since eager
-    calls skip the shape rule. Otherwise the functional form makes new arrays (or the error)."""
-    first = currents[0]
-    if first is None:
-        return False
-    shape, dtype = first.shape, first.dtype
-    for a in currents:
-        if a is None or a.shape != shape or a.dtype != dtype:
-            return False
-    for a in others:
-        if a.dtype != dtype or (a.ndim and a.shape != shape):
-            return False
-    for var in targets:
-        private = getattr(var, "_array_is_private", None)
-        if private is None or not private():
-            return False
-    return True
 
 
 class EagerRecord:
@@ -275,7 +263,7 @@ def convert_to_tensor(value, dtype=None, name=None):
     if is_tensor and dtype is not None and d != dtype:
         raise ValueError("Tensor conversion requested dtype %s for Tensor with dtype %s: %r"
                          % (dtype.name, d.name, value))
-    graph = _graph_of([value])
+    graph = graph_of([value])
     if graph is None and _ctx.modes[-1] == "eager":
         return to_eager(value, dtype)
     graph = graph or get_default_graph()
@@ -331,7 +319,7 @@ def _host(v):
 
 def building_graph(inputs):
     """The graph that an op on `inputs` is built into, or None when it runs eagerly."""
-    graph = _graph_of(inputs)
+    graph = graph_of(inputs)
     if graph is None and _ctx.modes[-1] != "eager":
         graph = get_default_graph()
     return graph

@@ -3,7 +3,7 @@
 A FuncGraph is a Graph traced from a Python function (TF's FuncGraph). While it is the default
 graph, an op on a tensor of an enclosing graph is built here, and that tensor is *captured*: it
 becomes a Placeholder of this graph, and the op that runs the sub-graph (If, While) takes the
-outer tensor as an input (dispatch._graph_of / to_graph_tensor ask `outer_graph` and `capture`).
+outer tensor as an input (dispatch.graph_of / to_graph_tensor ask `outer_graph` and `capture`).
 A variable read inside is captured the same way (its value when the cond or loop starts, so
 gradients flow to it through the op's inputs); a variable update inside names the variable's
 storage in its own graph, which the sub-graph's plan binds through the enclosing Session.
@@ -20,12 +20,6 @@ from distflow.framework.graph import Graph, Operation, Tensor
 from distflow.framework.tensor_shape import TensorShape
 from distflow.ops import dispatch
 from distflow.ops.constant_op import Placeholder
-
-# ops whose effect matters even when nothing reads their output: a branch runs them whenever
-# it runs, and their presence makes the If / While stateful
-_SIDE_EFFECT_TYPES = ("Print", "PrintV2", "If", "While", "Assert", "EagerPyFunc", "PyFunc")
-_STATEFUL_KERNELS = ("RandomStandardNormal", "RandomUniform", "TruncatedNormal",
-                     "RandomUniformInt", "CapturedVariable", "VariableV2")
 
 
 class FuncGraph(Graph):
@@ -56,7 +50,7 @@ class FuncGraph(Graph):
         entry = self.captures.get(id(outer))
         if entry is None:
             with self.name_scope(None):
-                ph = dispatch._apply_graph(self, Placeholder, [], {
+                ph = dispatch.build_op(self, Placeholder, [], {
                     "dtype": outer.dtype, "shape": outer.shape}, "input")
             entry = self.captures[id(outer)] = (outer, ph)
         return entry[1]
@@ -73,7 +67,7 @@ class FuncGraph(Graph):
         if last_update is not None:
             from distflow.ops.state_ops import CapturedVariable
             with self.control_dependencies([last_update]):
-                return dispatch._apply_graph(self, CapturedVariable, [],
+                return dispatch.build_op(self, CapturedVariable, [],
                                              {"variable": variable}, "ReadVariable")
         return self.capture(outer)
 
@@ -106,7 +100,7 @@ def read_updated_variables_live(graphs, body):
     for op in _ops_within(body):
         for i in op.opdef.ref_inputs:
             t = op.inputs[i]
-            if t.op.type == "CapturedVariable":
+            if t.op.opdef.variable == "eager":
                 updated[id(t.op.attrs["variable"])] = t.op.attrs["variable"]
     if not updated:
         return
@@ -118,9 +112,9 @@ def read_updated_variables_live(graphs, body):
                 continue
             var = entry[2]
             with g.control_dependencies(None):
-                handle = dispatch._apply_graph(g, CapturedVariable, [], {"variable": var},
+                handle = dispatch.build_op(g, CapturedVariable, [], {"variable": var},
                                                "ReadVariable")
-                copy = dispatch._apply_graph(g, Snapshot, [handle], {}, None)
+                copy = dispatch.build_op(g, Snapshot, [handle], {}, None)
             for op in g._ops:
                 if op is not copy.op and any(x is ph for x in op.inputs):
                     op.inputs = tuple(copy if x is ph else x for x in op.inputs)
@@ -139,10 +133,9 @@ def _ops_within(g):
     """The ops of `g` and of every cond branch and loop body inside it."""
     for op in g._ops:
         yield op
-        if op.type in ("If", "StatelessIf", "While", "StatelessWhile"):
-            for b in op.attrs.values():
-                if isinstance(b, Branch):
-                    yield from _ops_within(b.graph)
+        for b in op.attrs.values():  # the sub-graphs of a cond or loop
+            if isinstance(b, Branch):
+                yield from _ops_within(b.graph)
 
 
 def out_of_scope(t, graph):
@@ -159,7 +152,7 @@ def trace(fn, outer_graph, name, arg_specs=(), structure=None):
     `arg_specs` [(shape, dtype)], packed as `structure` (a list of top-level arguments)."""
     g = FuncGraph(name, outer_graph)
     with g.as_default():
-        args = [dispatch._apply_graph(g, Placeholder, [], {"dtype": d, "shape": s}, "arg")
+        args = [dispatch.build_op(g, Placeholder, [], {"dtype": d, "shape": s}, "arg")
                 for s, d in arg_specs]
         if structure is None:
             result = fn(*args)
@@ -184,15 +177,16 @@ def output_tensors(g, flat):
 
 
 def is_stateful(g):
-    return any(op.opdef.ref_inputs or op.type in _SIDE_EFFECT_TYPES or op.type in
-               _STATEFUL_KERNELS for op in g._ops)
+    """True when an op of `g` has effects (its OpDef's `effects`): a cond or loop over it is
+    then an If / While, which runs even when nothing reads its outputs and is never pruned."""
+    return any(op.opdef.effects for op in g._ops)
 
 
 def updated_variables(op):
     """The variable storage tensors (of the enclosing graphs) that the sub-graphs of an If or
     While op update, nested ones included: df.function orders the op as their update."""
     found = []
-    for b in op.attrs.values() if op.type in ("If", "While") else ():
+    for b in op.attrs.values() if "control" in op.opdef.effects else ():
         if isinstance(b, Branch):
             for inner in b.graph._ops:
                 found.extend(inner.inputs[i] for i in inner.opdef.ref_inputs)
@@ -208,7 +202,7 @@ class Branch:
         self.graph = graph
         self.inputs = list(inputs)
         self.outputs = list(outputs)
-        extra = [op for op in graph._ops if op.opdef.ref_inputs or op.type in _SIDE_EFFECT_TYPES]
+        extra = [op for op in graph._ops if op.opdef.runs_unread]
         self.fetches = [t for t in self.outputs if t is not None] + (extra if side_effects else [])
 
     def run(self, runtime, arrays, plans):

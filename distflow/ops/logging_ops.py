@@ -125,7 +125,7 @@ def _print_kernel(op, runtime):
     return run
 
 
-_Print = op_def("Print", infer=lambda x, *data, **attrs: [(x.shape, x.dtype)],
+_Print = op_def("Print", effects="print", infer=lambda x, *data, **attrs: [(x.shape, x.dtype)],
                 kernel=_print_kernel, aliases=True,
                 # TF's _PrintGrad: the gradient passes to input_; the logged data get none
                 grad=lambda op, dy: (dy,) + (None,) * (len(op.inputs) - 1))
@@ -190,7 +190,8 @@ def _print_v2_kernel(op, runtime):
     return run
 
 
-_PrintV2 = op_def("PrintV2", infer=lambda *tensors, **attrs: [], kernel=_print_v2_kernel,
+_PrintV2 = op_def("PrintV2", effects="print",
+                  infer=lambda *tensors, **attrs: [], kernel=_print_v2_kernel,
                   grad=NOT_DIFFERENTIABLE)  # no outputs
 
 

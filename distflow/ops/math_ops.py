@@ -16,7 +16,7 @@ from distflow.framework.tensor_shape import TensorShape
 from distflow.ops import array_ops, dispatch
 from distflow.ops.constant_op import constant_value
 from distflow.ops.dispatch import apply, binary_operands, convert_to_tensor, dtype_of
-from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def, skips_input
+from distflow.ops.registry import NOT_DIFFERENTIABLE, SAME_SHAPE, op_def, skips_input
 from distflow.ops.shapes import (binary_infer, check_same_dtype, normalize_axis,
                                  reduced_shape, same_as_input, shape_tensor, static_shape,
                                  unbroadcast)
@@ -284,7 +284,8 @@ def _sum_to_forward_out(xp, g, shape, out):
     return out
 
 
-SumTo = op_def("SumTo", infer=lambda g, shape: [(_shape_from_tensor(shape, g.dtype), g.dtype)],
+SumTo = op_def("SumTo", host_inputs=(1,), pass_through=SAME_SHAPE,
+               infer=lambda g, shape: [(_shape_from_tensor(shape, g.dtype), g.dtype)],
                forward=_sum_to_forward, forward_out=_sum_to_forward_out,
                grad=lambda op, dy: (broadcast_to(dy, shape_tensor(op.inputs[0])), None))
 
@@ -309,7 +310,7 @@ def _broadcast_to_forward(xp, x, shape):
     return xp.broadcast_to(x, shape)
 
 
-BroadcastTo = op_def("BroadcastTo",
+BroadcastTo = op_def("BroadcastTo", host_inputs=(1,), pass_through=SAME_SHAPE,
                      infer=lambda x, shape: [(_shape_from_tensor(shape, x.dtype), x.dtype)],
                      forward=_broadcast_to_forward, aliases=True,
                      grad=lambda op, dy: (sum_to(dy, shape_tensor(op.inputs[0])), None))

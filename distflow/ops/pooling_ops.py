@@ -185,7 +185,7 @@ def _sizes_infer(sizes, dy, ksize, strides, padding):
 
 
 AvgPoolGrad = op_def(
-    "AvgPoolGrad", infer=_sizes_infer, forward=_avg_pool_grad_forward,
+    "AvgPoolGrad", host_inputs=(0,), infer=_sizes_infer, forward=_avg_pool_grad_forward,
     # linear in dy, and its transpose is the pooling itself
     grad=lambda op, g: (None, apply(AvgPool, [g], op.attrs)))
 

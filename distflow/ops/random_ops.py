@@ -224,13 +224,13 @@ def _random_infer(shape, *bounds, dtype, seed, seed2):
     return [(TensorShape(None if not n or n[0] is None else [None] * n[0]), dtype)]
 
 
-RandomStandardNormal = op_def("RandomStandardNormal", infer=_random_infer,
+RandomStandardNormal = op_def("RandomStandardNormal", effects="random", infer=_random_infer,
                               kernel=_random_kernel(_draw_normal), grad=NOT_DIFFERENTIABLE)
-RandomUniform = op_def("RandomUniform", infer=_random_infer,
+RandomUniform = op_def("RandomUniform", effects="random", infer=_random_infer,
                        kernel=_random_kernel(_draw_uniform), grad=NOT_DIFFERENTIABLE)
-TruncatedNormal = op_def("TruncatedNormal", infer=_random_infer,
+TruncatedNormal = op_def("TruncatedNormal", effects="random", infer=_random_infer,
                          kernel=_random_kernel(_draw_truncated), grad=NOT_DIFFERENTIABLE)
-RandomUniformInt = op_def("RandomUniformInt", infer=_random_infer,
+RandomUniformInt = op_def("RandomUniformInt", effects="random", infer=_random_infer,
                           kernel=_random_kernel(_draw_int), grad=NOT_DIFFERENTIABLE)
 
 

@@ -20,7 +20,32 @@ input, and `inplace` updates all of them.
 An op may also give `forward_out(xp, *arrays, out, **attrs)`: the same kernel writing its single
 output into a preallocated array `out` (of the output's shape and dtype) and returning it. A plan
 uses it to compute a gradient straight into the fused all-reduce buffer (client/plan.py).
+
+Every per-op fact an executor needs is a declared field here, never a table of op names in the
+executor (tests/op_check.py checks the fields of every registered op):
+  host_inputs    input indices (-1: the last) read on the host as Python ints (TF's HostMemory:
+                 shapes, axes, paddings): on a GPU they stay NumPy arrays (backend/gpu.py);
+  effects        what the op does besides computing its outputs (EFFECTS): such an op is never
+                 folded, pruned as dead, or made stateless; those in RUNS_UNREAD run even when
+                 nothing reads their outputs (a cond branch, a df.function). An op with ref
+                 inputs has the "state" effect without saying so;
+  shape_only     the outputs depend only on the input shapes (Shape, ZerosLike): once the shapes
+                 are known a plan computes them once (client/specialize.py);
+  pass_through   ALWAYS: the single output is input 0 (Identity); SAME_SHAPE: it is input 0 when
+                 that already has the output's shape (Reshape, SumTo);
+  capturable     whether a CUDA graph may capture the op (client/cuda_graph.py): by default an op
+                 with host code (`kernel`) is not, a plain `forward` is;
+  variable       "session" or "eager": the output is a variable's storage (a TF1 graph Variable
+                 or an eager Variable captured by a df.function);
+  initializes    the update may give an uninitialized variable its first value (Assign).
 """
+
+# the effects an op may declare
+EFFECTS = frozenset(("state", "random", "print", "host", "control", "collective"))
+# effects that happen only if the op runs, so it runs even when nobody reads its outputs: a
+# print, Python code, a cond or loop whose branches have effects, a variable update
+RUNS_UNREAD = frozenset(("print", "host", "control"))
+ALWAYS, SAME_SHAPE = "always", "same_shape"
 
 
 class _NotDifferentiable:
@@ -49,10 +74,14 @@ def skips_input(op, i):
 
 class OpDef:
     __slots__ = ("name", "infer", "forward", "grad", "kernel", "ref_input", "ref_inputs",
-                 "inplace", "aliases", "forward_out", "flat_grad", "doc")
+                 "inplace", "aliases", "forward_out", "flat_grad", "doc", "host_inputs",
+                 "effects", "shape_only", "pass_through", "capturable", "variable",
+                 "initializes")
 
     def __init__(self, name, infer, forward=None, grad=None, kernel=None, ref_input=None,
-                 inplace=None, aliases=False, forward_out=None, flat_grad=None, doc=""):
+                 inplace=None, aliases=False, forward_out=None, flat_grad=None, doc="",
+                 host_inputs=(), effects=(), shape_only=False, pass_through=None,
+                 capturable=None, variable=None, initializes=False):
         self.name = name
         self.infer = infer
         self.forward = forward
@@ -74,9 +103,70 @@ class OpDef:
         # (client/flat_update.py)
         self.flat_grad = flat_grad
         self.doc = doc
+        self.host_inputs = tuple(host_inputs)
+        effects = frozenset((effects,) if isinstance(effects, str) else effects)
+        if effects - EFFECTS:
+            raise ValueError("Op %r declares unknown effects %s; expected some of %s"
+                             % (name, sorted(effects - EFFECTS), sorted(EFFECTS)))
+        self.effects = effects | {"state"} if self.ref_inputs else effects
+        self.shape_only = shape_only
+        if pass_through not in (None, ALWAYS, SAME_SHAPE):
+            raise ValueError("Op %r: pass_through must be None, %r or %r, got %r"
+                             % (name, ALWAYS, SAME_SHAPE, pass_through))
+        self.pass_through = pass_through
+        self.capturable = kernel is None if capturable is None else capturable
+        if variable not in (None, "session", "eager"):
+            raise ValueError("Op %r: variable must be None, 'session' or 'eager', got %r"
+                             % (name, variable))
+        self.variable = variable
+        self.initializes = initializes
+
+    @property
+    def runs_unread(self):
+        """True when the op must run even if nothing reads its outputs."""
+        return bool(self.ref_inputs) or not self.effects.isdisjoint(RUNS_UNREAD)
 
     def __repr__(self):
         return "<OpDef %s>" % self.name
+
+
+# -- the in-place (copy-on-write) rule of every update op -----------------------------------------
+# A variable's array may be shared: an eager Variable's read hands out its array without a copy,
+# so an update may overwrite the array only while no tensor read from it is alive. The
+# dispatcher (ops/dispatch.py), the plan compiler (client/plan.py, client/flat_update.py) and the
+# optimizer's eager fast path (train/optimizer.py) all ask these two functions.
+def private_check(holder):
+    """For the storage `holder` of a variable (an EagerVariable, a Session's Cell): a function
+    telling whether its array is private now, or None when nothing outside ever shares it."""
+    return getattr(holder, "_array_is_private", None)
+
+
+def may_update_in_place(opdef, holders, currents, others=None):
+    """True when update op `opdef` may run its `inplace` form on `currents`, the arrays of the
+    variables `holders` (one per ref input): it has one, every variable holds an array whose
+    storage is private, and, where no shape rule checked the call (`others`: the other inputs'
+    arrays in an eager call), every other input is a scalar or has the variable's shape, all in
+    its dtype (what the functional form checks). Otherwise the functional form makes new arrays
+    (or gives the error)."""
+    if opdef.inplace is None:
+        return False
+    first = currents[0]
+    if first is None:
+        return False
+    if others is not None:  # (an optimizer's step runs this per variable: kept lean)
+        shape, dtype = first.shape, first.dtype
+        if len(currents) > 1:
+            for a in currents:
+                if a is None or a.shape != shape or a.dtype != dtype:
+                    return False
+        for a in others:
+            if a.dtype != dtype or (a.ndim and a.shape != shape):
+                return False
+    for holder in holders:
+        private = getattr(holder, "_array_is_private", None)
+        if private is not None and not private():
+            return False
+    return True
 
 
 REGISTRY = {}

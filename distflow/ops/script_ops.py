@@ -85,7 +85,7 @@ def _eager_py_grad(op, *dys):
     return result
 
 
-EagerPyFunc = op_def("EagerPyFunc", infer=_infer, forward=_eager_py_forward,
+EagerPyFunc = op_def("EagerPyFunc", effects="host", infer=_infer, forward=_eager_py_forward,
                      grad=_eager_py_grad, doc="tf.py_function: Python on EagerTensors")
 
 
@@ -96,7 +96,8 @@ def _numpy_forward(xp, *arrays, func, Tout, shapes=None):
         return _outputs(result, Tout, lambda r, d: xp.asarray(np.asarray(r, d.as_numpy_dtype)))
 
 
-PyFunc = op_def("PyFunc", infer=_infer, forward=_numpy_forward, grad=NOT_DIFFERENTIABLE,
+PyFunc = op_def("PyFunc", effects="host",
+                infer=_infer, forward=_numpy_forward, grad=NOT_DIFFERENTIABLE,
                 doc="tf.numpy_function: Python on NumPy arrays")
 
 

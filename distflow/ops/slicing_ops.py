@@ -84,7 +84,7 @@ def _slice_grad(op, dy):
     return pad(dy, paddings), None, None
 
 
-Slice = op_def("Slice", infer=_slice_infer, aliases=True, grad=_slice_grad,
+Slice = op_def("Slice", host_inputs=(1, 2), infer=_slice_infer, aliases=True, grad=_slice_grad,
                forward=lambda xp, x, begin, size: x[_slice_key(
                    begin.tolist(), size.tolist(), x.shape, run_error)])
 
@@ -191,7 +191,8 @@ def _strided_slice_grad(op, dy):
             None, None, None)
 
 
-StridedSlice = op_def("StridedSlice", infer=_strided_slice_infer, aliases=True,
+StridedSlice = op_def("StridedSlice", host_inputs=(1, 2, 3),
+                      infer=_strided_slice_infer, aliases=True,
                       forward=_strided_slice_forward, grad=_strided_slice_grad)
 
 
@@ -216,7 +217,8 @@ def _strided_slice_grad_grad(op, ddx):
     return None, None, None, None, apply(StridedSlice, [ddx, begin, end, strides], masks)
 
 
-StridedSliceGrad = op_def("StridedSliceGrad", infer=_strided_slice_grad_infer,
+StridedSliceGrad = op_def("StridedSliceGrad", host_inputs=(0, 1, 2, 3),
+                          infer=_strided_slice_grad_infer,
                           forward=_strided_slice_grad_forward, grad=_strided_slice_grad_grad)
 
 
@@ -337,8 +339,8 @@ def _pad_grad(op, dy):
     return dx, None
 
 
-Pad = op_def("Pad", infer=_pad_infer, forward=_pad_forward, grad=_pad_grad)
-PadV2 = op_def("PadV2", infer=_pad_infer, forward=_pad_forward, grad=_pad_grad)
+Pad = op_def("Pad", host_inputs=(1,), infer=_pad_infer, forward=_pad_forward, grad=_pad_grad)
+PadV2 = op_def("PadV2", host_inputs=(1,), infer=_pad_infer, forward=_pad_forward, grad=_pad_grad)
 
 
 def _mirror_pad_forward(xp, x, paddings, mode):
@@ -369,9 +371,9 @@ def _mirror_pad_grad_infer(dy, paddings, mode):
              dy.dtype)]
 
 
-MirrorPad = op_def("MirrorPad", infer=_pad_infer, forward=_mirror_pad_forward,
+MirrorPad = op_def("MirrorPad", host_inputs=(1,), infer=_pad_infer, forward=_mirror_pad_forward,
                    grad=lambda op, dy: (apply(MirrorPadGrad, [dy, op.inputs[1]], op.attrs), None))
-MirrorPadGrad = op_def("MirrorPadGrad", infer=_mirror_pad_grad_infer,
+MirrorPadGrad = op_def("MirrorPadGrad", host_inputs=(1,), infer=_mirror_pad_grad_infer,
                        forward=_mirror_pad_grad_forward,
                        grad=lambda op, ddx: (apply(MirrorPad, [ddx, op.inputs[1]], op.attrs), None))
 

@@ -41,11 +41,12 @@ def _read_kernel(op, runtime):
     return read
 
 
-VariableV2 = op_def("VariableV2", infer=lambda shape, dtype: [(shape, dtype)],
+VariableV2 = op_def("VariableV2", variable="session", effects="state", capturable=True,
+                    infer=lambda shape, dtype: [(shape, dtype)],
                     kernel=_read_kernel, grad=NOT_DIFFERENTIABLE, aliases=True)
 
 # An eager Variable used inside a traced function: the graph reads its storage at run time.
-CapturedVariable = op_def("CapturedVariable",
+CapturedVariable = op_def("CapturedVariable", variable="eager", effects="state", capturable=True,
                           infer=lambda variable: [(variable.shape, variable.dtype)],
                           kernel=_read_kernel, grad=NOT_DIFFERENTIABLE, aliases=True)
 
@@ -70,7 +71,8 @@ def _assign_inplace(xp, current, value, validate_shape=True):
     xp.copyto(current, value)
 
 
-Assign = op_def("Assign", infer=_assign_infer, forward=_assign_forward, inplace=_assign_inplace,
+Assign = op_def("Assign", initializes=True,
+                infer=_assign_infer, forward=_assign_forward, inplace=_assign_inplace,
                 ref_input=0, aliases=True, grad=NOT_DIFFERENTIABLE)
 
 
@@ -119,7 +121,8 @@ def _is_initialized_kernel(op, runtime):
 
 
 IsVariableInitialized = op_def(
-    "IsVariableInitialized", infer=lambda variable_op: [(TensorShape([]), dtypes.bool_)],
+    "IsVariableInitialized", effects="state",
+    infer=lambda variable_op: [(TensorShape([]), dtypes.bool_)],
     kernel=_is_initialized_kernel, grad=NOT_DIFFERENTIABLE)
 
 
@@ -128,4 +131,4 @@ def is_variable_initialized(variable, name=None):
     op = getattr(variable, "op", None)
     if op is None or getattr(op, "type", None) != "VariableV2":  # an eager Variable: always
         return dispatch.convert_to_tensor(True, name=name)
-    return dispatch._apply_graph(op.graph, IsVariableInitialized, [], {"variable_op": op}, name)
+    return dispatch.build_op(op.graph, IsVariableInitialized, [], {"variable_op": op}, name)

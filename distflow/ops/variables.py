@@ -78,13 +78,13 @@ class GraphVariable(Variable):
                 init = cast(init, dtype)
             self._initial_value = init
             shape = init.shape if validate_shape else TensorShape(None)
-            self._op = dispatch._apply_graph(graph, state_ops.VariableV2, [],
+            self._op = dispatch.build_op(graph, state_ops.VariableV2, [],
                                              {"shape": shape, "dtype": init.dtype}, scope).op
             self._ref = self._op.outputs[0]
-            self._initializer = dispatch._apply_graph(
+            self._initializer = dispatch.build_op(
                 graph, state_ops.Assign, [self._ref, init], {"validate_shape": validate_shape},
                 "Assign").op
-            self._read = dispatch._apply_graph(graph, identity_opdef(), [self._ref], {}, "read")
+            self._read = dispatch.build_op(graph, identity_opdef(), [self._ref], {}, "read")
         if collections is None:
             collections = [GraphKeys.GLOBAL_VARIABLES]
             if self._trainable:
@@ -224,10 +224,10 @@ class EagerVariable(Variable):
         captures = graph.__dict__.setdefault("_variable_captures", {})
         entry = captures.get(id(self))
         if entry is None:
-            handle = dispatch._apply_graph(graph, state_ops.CapturedVariable, [],
+            handle = dispatch.build_op(graph, state_ops.CapturedVariable, [],
                                            {"variable": self}, "ReadVariable")
             with graph.name_scope(None):
-                read = dispatch._apply_graph(graph, identity_opdef(), [handle], {}, None)
+                read = dispatch.build_op(graph, identity_opdef(), [handle], {}, None)
             entry = captures[id(self)] = (handle, read, self)
         return entry[0] if ref else entry[1]
 
@@ -277,6 +277,30 @@ class EagerVariable(Variable):
 
     def __eq__(self, other):
         return self is other
+
+
+# -- many variables' values at once: what layers, Saver and checkpoints read and write ----------
+def read_values(var_list, session=None):
+    """The values of `var_list` (graph and eager Variables) as NumPy arrays, in order: the graph
+    ones in one run of `session` (the default Session when None), the eager ones as they are."""
+    graph_vars = [v for v in var_list if not isinstance(v, EagerVariable)]
+    fetched = {}
+    if graph_vars:
+        from distflow.client.session import default_session_for
+        sess = default_session_for(graph_vars[0].value(), session, "variable")
+        fetched = {id(v): value for v, value in zip(graph_vars, sess.run(graph_vars))}
+    return [np.asarray(fetched[id(v)]) if id(v) in fetched else v.numpy() for v in var_list]
+
+
+def write_values(var_list, values, session=None):
+    """Stores `values` (arrays of the variables' shapes) into `var_list`: a graph Variable's into
+    the storage of `session` (the default Session when None), an eager one by assignment."""
+    for v, value in zip(var_list, values):
+        if isinstance(v, EagerVariable):
+            with context.eager_mode():
+                v.assign(value)
+        else:
+            v.load(value, session)
 
 
 def global_variables(scope=None):

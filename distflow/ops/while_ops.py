@@ -65,7 +65,7 @@ def _while_grad(op, *dys):
     n = len(op.outputs) - 2
     g = body_b.graph
     with g.as_default():
-        dy_phs = [dispatch._apply_graph(g, Placeholder, [], {"dtype": t.dtype, "shape": t.shape},
+        dy_phs = [dispatch.build_op(g, Placeholder, [], {"dtype": t.dtype, "shape": t.shape},
                                         "dy") for t in body_b.outputs]
         grads = gradients(body_b.outputs, body_b.inputs, grad_ys=dy_phs)
     grad_b = func_graph.Branch(g, body_b.inputs + dy_phs, grads, side_effects=False)
@@ -79,7 +79,7 @@ def _while_grad(op, *dys):
     if not wanted:
         return result
     specs = [(x.shape, x.dtype) for x in (ins[i] for i in wanted)]
-    outs = dispatch._apply_graph(op.graph, WhileGrad, list(op.inputs) + list(dys[2:]), {
+    outs = dispatch.build_op(op.graph, WhileGrad, list(op.inputs) + list(dys[2:]), {
         "cond_branch": cond_b, "body_branch": pure_b, "grad_branch": grad_b,
         "n_vars": n, "wanted": wanted, "out_specs": specs}, "WhileGrad")
     outs = outs if isinstance(outs, tuple) else (outs,)
@@ -116,7 +116,8 @@ def _while_grad_kernel(op, runtime):
 
 
 _WHILE_ATTRS = dict(infer=_while_infer, kernel=_while_kernel, grad=_while_grad, aliases=True)
-While = op_def("While", doc="a while_loop whose body has side effects", **_WHILE_ATTRS)
+While = op_def("While", effects="control",
+               doc="a while_loop whose body has side effects", **_WHILE_ATTRS)
 StatelessWhile = op_def("StatelessWhile", doc="a while_loop without side effects", **_WHILE_ATTRS)
 WhileGrad = op_def("WhileGrad", infer=lambda *inputs, out_specs, **attrs: out_specs,
                    kernel=_while_grad_kernel, grad=NO_GRADIENT,
@@ -253,12 +254,12 @@ def _graph_loop(graph, scope, cond, body, loop_vars, flat, shape_invariants, max
         counter = const_in_graph(graph, np.asarray(0, np.int32), "loop_counter")
         limit = dispatch.convert_to_tensor(limit, dtypes.int32, name="maximum_iterations")
     stateful = func_graph.is_stateful(c_g) or func_graph.is_stateful(b_g)
-    outs = dispatch._apply_graph(graph, While if stateful else StatelessWhile,
+    outs = dispatch.build_op(graph, While if stateful else StatelessWhile,
                                  [counter, limit] + flat + outer, {
                                      "cond_branch": cond_b, "body_branch": body_b,
                                      "out_specs": specs}, scope)
     with graph.name_scope(scope):
-        ids = [dispatch._apply_graph(graph, Identity, [o], {}, "Identity") for o in outs]
+        ids = [dispatch.build_op(graph, Identity, [o], {}, "Identity") for o in outs]
     return nest.pack_sequence_as(structure, ids[2:])
 
 

@@ -53,7 +53,7 @@ class KerasStyle:
         if any(c is not None and c > 0
                for c in (self.clipnorm, self.clipvalue, self.global_clipnorm)):
             grads = [g for g, _ in grads_and_vars]
-            graph = dispatch._graph_of([g for g in grads if g is not None])
+            graph = dispatch.graph_of([g for g in grads if g is not None])
             if graph is None:
                 grads = self._clip_gradients(grads)
             else:

@@ -14,7 +14,7 @@ from distflow.train import learning_rate_schedule as schedules
 def _at(schedule, global_step):
     if global_step is None:
         raise ValueError("global_step is required for %s." % type(schedule).__name__)
-    if context.executing_eagerly() and dispatch._graph_of([global_step]) is None:
+    if context.executing_eagerly() and dispatch.graph_of([global_step]) is None:
         return functools.partial(schedule, global_step)
     return schedule(global_step)
 

@@ -16,6 +16,8 @@ from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import (GraphKeys, Tensor, control_dependencies, get_default_graph,
                                       name_scope)
 from distflow.ops import control_flow_ops, dispatch, math_ops, variables
+from distflow.ops.registry import may_update_in_place
+from distflow.ops.state_ops import AssignAdd
 from distflow.ops.training_ops import ApplyWeightDecay
 from distflow.train.learning_rate_schedule import LearningRateSchedule
 
@@ -63,7 +65,7 @@ class Optimizer:
             grads = tape.gradient(loss, var_list, output_gradients=grad_loss)
             return list(zip(grads, var_list))
         if var_list is None:
-            graph = dispatch._graph_of([loss]) or get_default_graph()
+            graph = dispatch.graph_of([loss]) or get_default_graph()
             var_list = graph.get_collection(GraphKeys.TRAINABLE_VARIABLES)
         var_list = list(var_list)
         if not var_list:
@@ -85,7 +87,7 @@ class Optimizer:
             raise ValueError("No gradients provided for any variable: %s."
                              % ([v.name for _, v in grads_and_vars],))
         var_list = [v for _, v in pairs]
-        graph = dispatch._graph_of(var_list + [g for g, _ in pairs])
+        graph = dispatch.graph_of(var_list + [g for g, _ in pairs])
         if graph is None and not context.executing_eagerly():
             graph = get_default_graph()
         if graph is None:
@@ -171,18 +173,19 @@ class Optimizer:
             # NumPy arrays only (a GPU's go through the op, which moves what needs moving); a
             # gradient of another shape goes there too, for its error (a scalar would broadcast)
             if type(current) is not np.ndarray or type(delta) is not np.ndarray \
-                    or delta.shape != current.shape or delta.dtype != current.dtype \
-                    or not var._array_is_private():
+                    or delta.shape != current.shape:
                 left.append((grad, var))
                 continue
             hypers = hypers_by_dtype.get(current.dtype, False)
             if hypers is False:
                 hypers = [self._get_hyper(n, var)._value for n in names]
+                # the in-place rule's check of other inputs, for these once per dtype
                 if any(not isinstance(h, (np.ndarray, np.generic)) or h.ndim
                        or h.dtype != current.dtype for h in hypers):
                     hypers = None
                 hypers_by_dtype[current.dtype] = hypers
-            if hypers is None:
+            # the gradient's dtype and the copy on write: the rule every update op follows
+            if hypers is None or not may_update_in_place(opdef, (var,), (current,), (delta,)):
                 left.append((grad, var))
                 continue
             opdef.inplace(np, current, *hypers, delta)
@@ -314,7 +317,8 @@ def _increment_now_in_place(counter):
     if not isinstance(counter, variables.EagerVariable):
         return False
     current = counter._value
-    if type(current) is not np.ndarray or not counter._array_is_private():
+    if type(current) is not np.ndarray or not may_update_in_place(AssignAdd, (counter,),
+                                                                  (current,), ()):
         return False
     current += 1
     return True

@@ -321,16 +321,11 @@ class Saver:
         return sess
 
     def _read_values(self, sess):
-        graph_vars = {n: v for n, v in self._vars.items()
-                      if isinstance(v, _variables.GraphVariable)}
-        values = {}
-        if graph_vars:
-            fetched = self._session(sess).run(list(graph_vars.values()))
-            values.update(zip(graph_vars, fetched))
-        for n, v in self._vars.items():
-            if n not in values:
-                values[n] = v.numpy()
-        return {n: np.asarray(values[n]) for n in self._vars}
+        names = list(self._vars)
+        var_list = [self._vars[n] for n in names]
+        needs_session = any(isinstance(v, _variables.GraphVariable) for v in var_list)
+        values = _variables.read_values(var_list, self._session(sess) if needs_session else None)
+        return dict(zip(names, values))
 
     def _record(self, prefix):
         if not self._max_to_keep:
@@ -381,9 +376,7 @@ class Saver:
                     errors.InvalidArgumentError, mismatch,
                     "Assign requires shapes of both tensors to match. lhs shape= %s rhs shape= %s"
                     % (list(v.shape.as_tuple() or ()), list(value.shape)))
-        for name, v in self._vars.items():
-            if isinstance(v, _variables.GraphVariable):
-                v.load(stored[name], self._session(sess))
-            else:
-                with context.eager_mode():
-                    v.assign(stored[name])
+        var_list = list(self._vars.values())
+        needs_session = any(isinstance(v, _variables.GraphVariable) for v in var_list)
+        _variables.write_values(var_list, [stored[n] for n in self._vars],
+                                self._session(sess) if needs_session else None)

@@ -9,6 +9,7 @@ import distflow.distribute as dd
 from distflow.backend import gpu
 from distflow.client.cuda_graph import capture_refusal
 from distflow.distribute.runtime import choose_gpu_communicator
+from distflow.ops.registry import REGISTRY
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -48,10 +49,11 @@ class _FakeXP:
 def test_host_values_follow_a_device_op_except_int32_shapes():
     xp = _FakeXP()
     x, shape = np.ones((2, 3), np.float32), np.array([3, -1], np.int32)
-    args = gpu.device_args(xp, [x, shape], "Reshape")
+    args = gpu.device_args(xp, [x, shape], REGISTRY["Reshape"].host_inputs)
     assert args[0][0] == "device" and args[1] is shape  # Reshape reads its shape on the host
     indices, axis = np.array([1, 0], np.int32), np.array(1, np.int32)
-    args = gpu.device_args(xp, [indices, axis, np.array(0.5, np.float32), 2.0], "GatherV2")
+    args = gpu.device_args(xp, [indices, axis, np.array(0.5, np.float32), 2.0],
+                           REGISTRY["GatherV2"].host_inputs)
     assert args[0] == ("device", [1, 0])         # int32 data follows the op
     assert type(args[1]) is np.int32 and args[1] == 1  # a 0-d int32: a NumPy scalar
     assert args[2] == ("device", 0.5)           # a float moves
@@ -154,7 +156,7 @@ def test_no_host_value_moves_to_the_gpu_while_a_cuda_graph_is_captured(monkeypat
     monkeypatch.setattr(gpu, "capturing", True)
     shape = np.array([3, -1], np.int32)
     on_device = object()  # stands for a device array: passed as it is
-    assert gpu.device_args(xp, [on_device, shape], "Reshape") == [on_device, shape]
+    assert gpu.device_args(xp, [on_device, shape], REGISTRY["Reshape"].host_inputs) == [on_device, shape]
     with pytest.raises(gpu.HostValueInCapture, match=r"shape \(2,\) \(float32\) would move"):
         gpu.device_args(xp, [np.ones(2, np.float32)])
     assert xp.moved == []
