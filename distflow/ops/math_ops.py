@@ -16,10 +16,9 @@ from distflow.framework.tensor_shape import TensorShape
 from distflow.ops import array_ops, dispatch
 from distflow.ops.constant_op import constant_value
 from distflow.ops.dispatch import apply, binary_operands, convert_to_tensor, dtype_of
-from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def, skips_input
-from distflow.ops.shapes import (binary_infer, check_same_dtype, normalize_axis,
-                                 reduced_shape, same_as_input, shape_tensor, static_shape,
-                                 unbroadcast)
+from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
+from distflow.ops.shapes import (binary_grad, binary_infer, check_same_dtype, normalize_axis,
+                                 reduced_shape, same_as_input, shape_tensor, static_shape)
 
 
 __all__ = [
@@ -106,12 +105,10 @@ def float_unary(opdef, x, name=None):
 
 
 # -- Add ------------------------------------------------------------------------------------
-# Binary gradients leave out an input nobody needs (skips_input): eagerly, that saves an op for
-# a constant operand such as a label or a data batch.
+# Binary gradients (shapes.binary_grad) leave out an input nobody needs: eagerly, that saves an
+# op for a constant operand such as a label or a data batch.
 def _add_grad(op, dy):
-    x, y = op.inputs
-    return (None if skips_input(op, 0) else unbroadcast(dy, x),
-            None if skips_input(op, 1) else unbroadcast(dy, y))
+    return binary_grad(op, lambda x, y: dy, lambda x, y: dy)
 
 
 Add = op_def("Add", infer=binary_infer("Add"), forward=lambda xp, x, y: xp.add(x, y), grad=_add_grad,
@@ -125,9 +122,7 @@ def add(x, y, name=None):
 
 # -- Sub ------------------------------------------------------------------------------------
 def _sub_grad(op, dy):
-    x, y = op.inputs
-    return (None if skips_input(op, 0) else unbroadcast(dy, x),
-            None if skips_input(op, 1) else unbroadcast(-dy, y))
+    return binary_grad(op, lambda x, y: dy, lambda x, y: -dy)
 
 
 Sub = op_def("Sub", infer=binary_infer("Sub"), forward=lambda xp, x, y: xp.subtract(x, y),
@@ -141,9 +136,7 @@ def subtract(x, y, name=None):
 
 # -- Mul ------------------------------------------------------------------------------------
 def _mul_grad(op, dy):
-    x, y = op.inputs
-    return (None if skips_input(op, 0) else unbroadcast(dy * y, x),
-            None if skips_input(op, 1) else unbroadcast(x * dy, y))
+    return binary_grad(op, lambda x, y: dy * y, lambda x, y: x * dy)
 
 
 Mul = op_def("Mul", infer=binary_infer("Mul"), forward=lambda xp, x, y: xp.multiply(x, y),
@@ -157,8 +150,7 @@ def multiply(x, y, name=None):
 
 # -- RealDiv --------------------------------------------------------------------------------
 def _div_grad(op, dy):
-    x, y = op.inputs
-    return unbroadcast(dy / y, x), unbroadcast(-dy * x / (y * y), y)
+    return binary_grad(op, lambda x, y: dy / y, lambda x, y: -dy * x / (y * y))
 
 
 def _div_forward(xp, x, y):
@@ -476,8 +468,7 @@ def floordiv(x, y, name=None):
 
 
 def _floor_mod_grad(op, dy):
-    x, y = op.inputs
-    return unbroadcast(dy, x), unbroadcast(-dy * floordiv(x, y), y)
+    return binary_grad(op, lambda x, y: dy, lambda x, y: -dy * floordiv(x, y))
 
 
 FloorMod = op_def("FloorMod", infer=binary_infer("FloorMod"), forward=_floor_mod_forward,
@@ -588,9 +579,10 @@ def reciprocal(x, name=None):
 # -- SquaredDifference and DivNoNan ----------------------------------------------------------
 def _squared_difference_grad(op, dy):
     x, y = op.inputs
-    g = 2.0 * dy * (x - y) if x.dtype.is_floating else None
-    return (None if g is None or skips_input(op, 0) else unbroadcast(g, x),
-            None if g is None or skips_input(op, 1) else unbroadcast(-g, y))
+    if not x.dtype.is_floating:
+        return None, None
+    g = 2.0 * dy * (x - y)
+    return binary_grad(op, lambda x, y: g, lambda x, y: -g)
 
 
 SquaredDifference = op_def("SquaredDifference", infer=binary_infer("SquaredDifference"),
@@ -611,9 +603,8 @@ def _div_no_nan_forward(xp, x, y):
 def _div_no_nan_grad(op, dy):
     # TF's: the quotient rule, with every division one that gives 0 where y is 0, so that no
     # NaN or inf reaches a gradient through the elements the forward pass set to 0
-    x, y = op.inputs
-    return (unbroadcast(divide_no_nan(dy, y), x),
-            unbroadcast(dy * divide_no_nan(divide_no_nan(-x, y), y), y))
+    return binary_grad(op, lambda x, y: divide_no_nan(dy, y),
+                       lambda x, y: dy * divide_no_nan(divide_no_nan(-x, y), y))
 
 
 DivNoNan = op_def("DivNoNan", infer=binary_infer("DivNoNan"), forward=_div_no_nan_forward,
@@ -633,15 +624,16 @@ def divide_no_nan(x, y, name="div_no_nan"):
 
 # -- Pow ------------------------------------------------------------------------------------
 def _pow_grad(op, dy):
-    from distflow.ops.comparison_ops import greater, where
-    x, y = op.inputs
-    gx = dy * y * pow(x, y - 1)
+    return binary_grad(op, lambda x, y: dy * y * pow(x, y - 1),
+                       lambda x, y: dy * op.outputs[0] * _log_where_positive(x))
+
+
+def _log_where_positive(x):
     # d(x**y)/dy = x**y * log(x) is real only for x > 0. Like TF, use 0 elsewhere, and give log a
     # safe argument there, so that neither log nor its own gradient produces NaN or inf.
+    from distflow.ops.comparison_ops import greater, where
     positive = greater(x, 0)
-    log_x = where(positive, log(where(positive, x, 1)), 0)
-    gy = dy * op.outputs[0] * log_x
-    return unbroadcast(gx, x), unbroadcast(gy, y)
+    return where(positive, log(where(positive, x, 1)), 0)
 
 
 Pow = op_def("Pow", infer=binary_infer("Pow"), forward=lambda xp, x, y: xp.power(x, y),
