@@ -3,7 +3,8 @@
 Max/Min/Prod/ArgMax and friends live in reduction_ops.py; comparisons, logical ops and `where` in
 comparison_ops.py, with maximum, minimum and clip_by_value, which select by comparing. Gradients
 here that need those import them where they are used, because comparison_ops builds on this
-module's `binary` helper.
+module's `binary` helper. The one-input elementwise ops (abs, sign, sqrt, exp, log, sin, ...)
+live in unary_math_ops.py; their names are re-exported here.
 """
 import math
 
@@ -483,99 +484,6 @@ def floormod(x, y, name=None):
 mod = floormod
 
 
-# -- Abs and Sign ---------------------------------------------------------------------------
-Abs = op_def("Abs", infer=same_as_input, forward=lambda xp, x: xp.abs(x),
-             grad=lambda op, dy: dy * sign(op.inputs[0]))
-
-
-def abs(x, name=None):  # noqa: A001 (TF's name; shadows the builtin inside this module only)
-    """|x| elementwise."""
-    return unary(Abs, x, name)
-
-
-# sign is flat almost everywhere: like TF, its gradient is zeros (connected, not None).
-Sign = op_def("Sign", infer=same_as_input, forward=lambda xp, x: xp.sign(x),
-              grad=lambda op, dy: array_ops.zeros_like(op.inputs[0]))
-
-
-def sign(x, name=None):
-    """-1, 0 or 1 elementwise, by the sign of x."""
-    return unary(Sign, x, name)
-
-
-# -- Sqrt, Rsqrt, Exp, Log, Log1p, Sin, Cos, Reciprocal ------------------------------------
-# Each gradient reuses the op's output y where that is cheaper than recomputing from x.
-Sqrt = op_def("Sqrt", infer=same_as_input, forward=lambda xp, x: xp.sqrt(x),
-              grad=lambda op, dy: dy * 0.5 / op.outputs[0])
-
-
-def sqrt(x, name=None):
-    """The square root of x elementwise (floats only)."""
-    return float_unary(Sqrt, x, name)
-
-
-# d(x**-0.5)/dx = -0.5 * x**-1.5 = -0.5 * y**3, and y**3 = y / x.
-Rsqrt = op_def("Rsqrt", infer=same_as_input, forward=lambda xp, x: xp.reciprocal(xp.sqrt(x)),
-               grad=lambda op, dy: -0.5 * dy * op.outputs[0] / op.inputs[0])
-
-
-def rsqrt(x, name=None):
-    """1 / sqrt(x) elementwise (floats only)."""
-    return float_unary(Rsqrt, x, name)
-
-
-Exp = op_def("Exp", infer=same_as_input, forward=lambda xp, x: xp.exp(x),
-             grad=lambda op, dy: dy * op.outputs[0])
-
-
-def exp(x, name=None):
-    """e**x elementwise (floats only)."""
-    return float_unary(Exp, x, name)
-
-
-Log = op_def("Log", infer=same_as_input, forward=lambda xp, x: xp.log(x),
-             grad=lambda op, dy: dy / op.inputs[0])
-
-
-def log(x, name=None):
-    """The natural logarithm of x elementwise (floats only)."""
-    return float_unary(Log, x, name)
-
-
-Log1p = op_def("Log1p", infer=same_as_input, forward=lambda xp, x: xp.log1p(x),
-               grad=lambda op, dy: dy / (op.inputs[0] + 1.0))
-
-
-def log1p(x, name=None):
-    """log(1 + x) elementwise, accurate for small x (floats only)."""
-    return float_unary(Log1p, x, name)
-
-
-Sin = op_def("Sin", infer=same_as_input, forward=lambda xp, x: xp.sin(x),
-             grad=lambda op, dy: dy * cos(op.inputs[0]))
-Cos = op_def("Cos", infer=same_as_input, forward=lambda xp, x: xp.cos(x),
-             grad=lambda op, dy: -dy * sin(op.inputs[0]))
-
-
-def sin(x, name=None):
-    """The sine of x (radians) elementwise (floats only)."""
-    return float_unary(Sin, x, name)
-
-
-def cos(x, name=None):
-    """The cosine of x (radians) elementwise (floats only)."""
-    return float_unary(Cos, x, name)
-
-
-Reciprocal = op_def("Reciprocal", infer=same_as_input, forward=lambda xp, x: xp.reciprocal(x),
-                    grad=lambda op, dy: -dy * square(op.outputs[0]))
-
-
-def reciprocal(x, name=None):
-    """1 / x elementwise (floats only: an integer 1 / x would truncate to 0 almost always)."""
-    return float_unary(Reciprocal, x, name)
-
-
 # -- SquaredDifference and DivNoNan ----------------------------------------------------------
 def _squared_difference_grad(op, dy):
     x, y = op.inputs
@@ -643,3 +551,10 @@ Pow = op_def("Pow", infer=binary_infer("Pow"), forward=lambda xp, x, y: xp.power
 def pow(x, y, name=None):  # noqa: A001 (TF's name; shadows the builtin inside this module only)
     """x ** y elementwise."""
     return binary(Pow, x, y, name)
+
+
+# The one-input elementwise ops live in unary_math_ops.py (it builds on the helpers above);
+# their names stay here, where TF has them.
+from distflow.ops.unary_math_ops import (Abs, Cos, Exp, Log, Log1p, Reciprocal,  # noqa: E402,F401
+                                         Rsqrt, Sign, Sin, Sqrt, abs, cos, exp, log, log1p,
+                                         reciprocal, rsqrt, sign, sin, sqrt)
