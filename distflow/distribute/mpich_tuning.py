@@ -5,19 +5,14 @@ import sys
 
 # MPICH's fast shared-memory all-reduce, "release_gather", wins small buffers and loses large
 # ones (it moves them in 8 KiB cells), and MPICH never uses it under MPI_THREAD_MULTIPLE
-# (mpi4py's default level). Medians with 2 ranks on a shared 2-core machine, MPICH 5.0.2
-# (`python benchmarks/run.py --only W3`):
-#                                           5,121 floats (20 KiB)   1,313,793 floats (5 MiB)
-#   multiple (mpi4py's default)                     20 us                  0.70 ms
-#   funneled (release_gather for every size)         5 us                  3.3 ms
-#   funneled + mpich_posix_collectives.json          6 us                  0.66 ms
-# That file is MPICH's own selection table for its shared-memory collectives with one change:
-# the all-reduce uses release_gather up to 64 KiB only, and MPICH's generic algorithms above.
-# release_gather waits by spinning, though: with more ranks on a host than CPUs for them, a
-# waiting rank spins away the time slice of the rank it waits for (`mpirun -n 4` of the Boston
-# config on 2 cores: 84 s instead of 4 s). So a host with more ranks than CPUs (MPICH's launcher
-# says how many ranks, MPI_LOCALNRANKS) gets mpich_posix_oversubscribed.json, which never picks
-# release_gather. Like MPICH's own table, neither file picks it in a multi-threaded process.
+# (mpi4py's default level); the README's Speed section has the times at each level.
+# mpich_posix_collectives.json is MPICH's own selection table for its shared-memory collectives
+# with one change: the all-reduce uses release_gather up to 64 KiB only, and MPICH's generic
+# algorithms above. release_gather waits by spinning, though: with more ranks on a host than CPUs
+# for them, a waiting rank spins away the time slice of the rank it waits for (the README gives
+# the cost). So a host with more ranks than CPUs (MPICH's launcher says how many ranks,
+# MPI_LOCALNRANKS) gets mpich_posix_oversubscribed.json, which never picks release_gather. Like
+# MPICH's own table, neither file picks it in a multi-threaded process.
 #
 # A file is set only when the user has not chosen one, only for MPICH 5 (the version they were
 # checked with: another could reject the file and stop at MPI_Init), only before MPI starts,
