@@ -81,14 +81,14 @@ def backprop(targets, target_grads, sources, producer, stop=(), scope=None, math
     result = []
     for s in sources:
         contributions = grads.get(id(s))
-        result.append(None if not contributions else _sum(contributions, s, math))
+        result.append(None if not contributions else _sum(contributions, math))
     return result
 
 
 def _call_grad(fn, op, received, math):
     """The op's gradient function called with one summed gradient per output (zeros for an
     output that got none while another did); one gradient (or None) per input comes back."""
-    out_grads = [_sum(c, o, math) for c, o in zip(received, op.outputs)]
+    out_grads = [_sum(c, math) for c in received]
     if len(out_grads) > 1 and any(g is None for g in out_grads):
         out_grads = [math.zeros_like(o) if g is None else g for g, o in zip(out_grads, op.outputs)]
     in_grads = fn(op, *out_grads)
@@ -100,7 +100,7 @@ def _call_grad(fn, op, received, math):
     return in_grads
 
 
-def _sum(contributions, like, math):
+def _sum(contributions, math):
     if contributions is None:
         return None
     if len(contributions) == 1:

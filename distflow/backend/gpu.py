@@ -47,14 +47,6 @@ def is_gpu_name(name):
     return parse_device(name)[0] == "gpu"
 
 
-def canonical_name(name):
-    """'cpu' or 'gpu:N' (the current CUDA device's N for a plain 'gpu')."""
-    kind, index = parse_device(name)
-    if kind == "cpu":
-        return "cpu"
-    return "gpu:%d" % (current_device_index() if index is None else index)
-
-
 # -- devices and streams ---------------------------------------------------------------------------
 def device_count():
     return backend.cupy().cuda.runtime.getDeviceCount()

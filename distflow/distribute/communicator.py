@@ -15,10 +15,17 @@ catches it once per layout (the fused gradient buffer's layout is fixed for a Se
 one small collective, and names the tensors and ranks that differ.
 
 `allgather_object` and `broadcast_object` pickle Python objects: setup and error paths only.
+
+`Communicator` declares every member a caller may use (abstract primitives, and defaults for the
+rest), so no caller has to ask whether a communicator has one. `DelegatingCommunicator` is the
+base of the GPU communicators: they move GPU buffers themselves and hand everything else (host
+buffers, objects, barriers, hosts, ending the job) to the host communicator they wrap.
 """
+import abc
 import functools
 import hashlib
 import os
+import socket
 import sys
 import weakref
 
@@ -41,11 +48,13 @@ class CollectiveMismatchError(errors.InvalidArgumentError):
         super().__init__(None, None, message)
 
 
-class Communicator:
+class Communicator(abc.ABC):
     """Base class: `rank`, `size`, and the collectives above. Subclasses implement the
     `_allreduce`, `_broadcast`, `_allgather`, `_barrier` and `*_object` primitives."""
 
     name = "base"
+    capturable = False  # whether its collectives may be captured into a CUDA graph
+    watchdog = None     # the watchdog of its collectives (watchdog.py), when it runs one
 
     def __init__(self, rank, size):
         self.rank = rank
@@ -128,11 +137,52 @@ class Communicator:
         self._check_root(root)
         return self._broadcast_object(obj, root)
 
+    # -- the primitives each communicator implements -----------------------------------------
+    @abc.abstractmethod
+    def _allreduce(self, buf, op, name):
+        """Reduces `buf` in place (the arguments are checked)."""
+
+    @abc.abstractmethod
+    def _broadcast(self, buf, root, name):
+        """Overwrites `buf` with root's (the arguments are checked)."""
+
+    @abc.abstractmethod
+    def _allgather(self, buf, name):
+        """A new array (size, *buf.shape) of every rank's contiguous `buf`."""
+
+    @abc.abstractmethod
+    def _barrier(self, name):
+        """Returns once every rank has called it."""
+
+    @abc.abstractmethod
+    def _allgather_object(self, obj):
+        """Every rank's `obj`, indexed by rank."""
+
+    @abc.abstractmethod
+    def _broadcast_object(self, obj, root):
+        """root's `obj` on every rank."""
+
+    # -- the job ---------------------------------------------------------------------------------
+    def host_names(self):
+        """Every rank's host name, indexed by rank (collective)."""
+        return self.allgather_object(socket.gethostname())
+
+    def local_rank_and_size(self):
+        """This rank's index among the ranks sharing its host, and how many share it
+        (collective)."""
+        from distflow.distribute.devices import local_rank_from_hosts
+        return local_rank_from_hosts(self.host_names(), self.rank)
+
     def abort(self, code=1):
         """Ends the whole job now. One process: exit at once (no cleanup that could block)."""
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+    def end(self, code):
+        """Ends the whole job with status `code` and no message of its own (an interrupt, whose
+        line the caller printed)."""
+        self.abort(code)
 
     def close(self):
         """Stops any helper this communicator runs (the MPI watchdog). Idempotent."""
@@ -164,6 +214,76 @@ class Communicator:
 
     def __repr__(self):
         return "<%s communicator: rank %d of %d>" % (self.name, self.rank, self.size)
+
+
+class DelegatingCommunicator(Communicator):
+    """A communicator for GPU buffers over a host communicator (`inner`: MPI, or single for one
+    rank). Subclasses implement `_device_allreduce`, `_device_broadcast` and `_device_allgather`
+    for CuPy arrays; host (NumPy) buffers and everything else go to `inner`."""
+
+    def __init__(self, inner):
+        super().__init__(inner.rank, inner.size)
+        self.inner = inner
+
+    @abc.abstractmethod
+    def _device_allreduce(self, buf, op, name):
+        """Reduces the GPU buffer `buf` in place."""
+
+    @abc.abstractmethod
+    def _device_broadcast(self, buf, root, name):
+        """Overwrites the GPU buffer `buf` with root's."""
+
+    @abc.abstractmethod
+    def _device_allgather(self, buf, name):
+        """A new GPU array (size, *buf.shape) of every rank's contiguous GPU `buf`."""
+
+    def _allreduce(self, buf, op, name):
+        if backend.is_cupy_array(buf):
+            self._device_allreduce(buf, op, name)
+        else:
+            self.inner.allreduce(buf, op, name)
+
+    def _broadcast(self, buf, root, name):
+        if backend.is_cupy_array(buf):
+            self._device_broadcast(buf, root, name)
+        else:
+            self.inner.broadcast(buf, root, name)
+
+    def allgather(self, buf, name=None):
+        if backend.is_cupy_array(buf):
+            return self._device_allgather(backend.cupy().ascontiguousarray(buf), name)
+        return self.inner.allgather(buf, name)
+
+    def _allgather(self, buf, name):
+        return self.inner.allgather(buf, name)
+
+    def _barrier(self, name):
+        self.inner.barrier(name)
+
+    def _allgather_object(self, obj):
+        return self.inner.allgather_object(obj)
+
+    def _broadcast_object(self, obj, root):
+        return self.inner.broadcast_object(obj, root)
+
+    @property
+    def watchdog(self):
+        return self.inner.watchdog
+
+    def host_names(self):
+        return self.inner.host_names()
+
+    def local_rank_and_size(self):
+        return self.inner.local_rank_and_size()
+
+    def abort(self, code=1):
+        self.inner.abort(code)
+
+    def end(self, code):
+        self.inner.end(code)
+
+    def close(self):
+        self.inner.close()
 
 
 def check_allreduce(buf, op):

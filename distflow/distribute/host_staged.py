@@ -14,19 +14,18 @@ Host (NumPy) buffers go to MPI directly, as with the plain MPI communicator.
 """
 from distflow import backend
 from distflow.backend import gpu
-from distflow.distribute.communicator import Communicator
+from distflow.distribute.communicator import DelegatingCommunicator
 
 MAX_STAGING_BUFFERS = 8  # distinct (size, dtype) pairs kept; past that, buffers are not kept
 
 
-class HostStagedCommunicator(Communicator):
+class HostStagedCommunicator(DelegatingCommunicator):
     name = "host-staged"
     capturable = False  # host copies and MPI cannot be captured into a CUDA graph
 
     def __init__(self, mpi):
         """`mpi`: the MPI (or single) communicator of the same ranks."""
-        super().__init__(mpi.rank, mpi.size)
-        self.mpi = mpi
+        super().__init__(mpi)
         self._staging = {}
 
     def _host_buffer(self, buf):
@@ -39,52 +38,26 @@ class HostStagedCommunicator(Communicator):
                 self._staging[key] = host
         return host
 
-    def _allreduce(self, buf, op, name):
-        if not backend.is_cupy_array(buf):
-            self.mpi.allreduce(buf, op, name)
-            return
+    def _device_allreduce(self, buf, op, name):
         host = self._host_buffer(buf)
         buf.get(out=host)  # waits for the kernels that computed buf
-        self.mpi.allreduce(host, op, name)
+        self.inner.allreduce(host, op, name)
         buf.set(host)
 
-    def _broadcast(self, buf, root, name):
-        if not backend.is_cupy_array(buf):
-            self.mpi.broadcast(buf, root, name)
-            return
+    def _device_broadcast(self, buf, root, name):
         host = self._host_buffer(buf)
         if self.rank == root:
             buf.get(out=host)
         else:  # MPI writes into host: a copy still reading it from before must finish first
             backend.cupy().cuda.get_current_stream().synchronize()
-        self.mpi.broadcast(host, root, name)
+        self.inner.broadcast(host, root, name)
         if self.rank != root:
             buf.set(host)
 
-    def allgather(self, buf, name=None):
-        if not backend.is_cupy_array(buf):
-            return self.mpi.allgather(buf, name)
-        rows = self.mpi.allgather(buf.get(), name)
+    def _device_allgather(self, buf, name):
+        rows = self.inner.allgather(buf.get(), name)
         return backend.cupy().asarray(rows)
-
-    def _barrier(self, name):
-        self.mpi.barrier(name)
-
-    def _allgather_object(self, obj):
-        return self.mpi.allgather_object(obj)
-
-    def _broadcast_object(self, obj, root):
-        return self.mpi.broadcast_object(obj, root)
-
-    def host_names(self):
-        return self.mpi.host_names()
-
-    def local_rank_and_size(self):
-        return self.mpi.local_rank_and_size()
-
-    def abort(self, code=1):
-        self.mpi.abort(code)
 
     def close(self):
         self._staging.clear()
-        self.mpi.close()
+        super().close()

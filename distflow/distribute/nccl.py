@@ -15,7 +15,7 @@ import numpy as np
 
 from distflow import backend
 from distflow.backend import gpu
-from distflow.distribute.communicator import Communicator
+from distflow.distribute.communicator import DelegatingCommunicator
 
 
 def load_nccl():
@@ -42,17 +42,17 @@ def _nccl_ops(nccl):
             "min": nccl.NCCL_MIN}
 
 
-class NCCLCommunicator(Communicator):
+class NCCLCommunicator(DelegatingCommunicator):
     name = "nccl"
     capturable = True  # its collectives may be captured into a CUDA graph (client/cuda_graph.py)
+    _comm = None       # the NCCL communicator, once every rank has joined it
 
     def __init__(self, bootstrap, device_index=None):
         """`bootstrap`: the MPI (or single) communicator of the same ranks. `device_index`: this
         rank's GPU (default: the current CUDA device, which the runtime pinned)."""
         self._nccl = nccl = load_nccl()
         cp = backend.cupy()
-        super().__init__(bootstrap.rank, bootstrap.size)
-        self.bootstrap = bootstrap
+        super().__init__(bootstrap)
         self.device_index = cp.cuda.runtime.getDevice() if device_index is None \
             else int(device_index)
         self._dtypes = _nccl_dtypes(nccl)
@@ -63,7 +63,7 @@ class NCCLCommunicator(Communicator):
             # collective: returns once every rank has joined with the same id
             self._comm = nccl.NcclCommunicator(self.size, uid, self.rank)
 
-    # -- device buffers go through NCCL, host buffers through the bootstrap ------------------------
+    # -- GPU buffers go through NCCL; the rest through the bootstrap (DelegatingCommunicator) --
     def _stream_ptr(self):
         return backend.cupy().cuda.get_current_stream().ptr
 
@@ -84,10 +84,7 @@ class NCCLCommunicator(Communicator):
                             % (op, dtype, ", ".join(sorted(str(d) for d in self._dtypes))))
         return self._dtypes[dtype], buf.size
 
-    def _allreduce(self, buf, op, name):
-        if not backend.is_cupy_array(buf):
-            self.bootstrap.allreduce(buf, op, name)
-            return
+    def _device_allreduce(self, buf, op, name):
         self._check_device(buf, "allreduce")
         datatype, count = self._reduce_type(buf, op)
         if count == 0:
@@ -97,48 +94,23 @@ class NCCLCommunicator(Communicator):
         if op == "mean":
             buf /= self.size
 
-    def _broadcast(self, buf, root, name):
-        if not backend.is_cupy_array(buf):
-            self.bootstrap.broadcast(buf, root, name)
-            return
+    def _device_broadcast(self, buf, root, name):
         self._check_device(buf, "broadcast")
         if buf.nbytes:  # as bytes: any dtype travels
             self._comm.bcast(buf.data.ptr, buf.nbytes, self._nccl.NCCL_UINT8, root,
                              self._stream_ptr())
 
-    def allgather(self, buf, name=None):
-        if not backend.is_cupy_array(buf):
-            return self.bootstrap.allgather(buf, name)
+    def _device_allgather(self, buf, name):
         cp = backend.cupy()
         self._check_device(buf, "allgather")
-        buf = cp.ascontiguousarray(buf)
         out = cp.empty((self.size,) + buf.shape, dtype=buf.dtype)
         if buf.nbytes:
             self._comm.allGather(buf.data.ptr, out.data.ptr, buf.nbytes, self._nccl.NCCL_UINT8,
                                  self._stream_ptr())
         return out
 
-    def _barrier(self, name):
-        self.bootstrap.barrier(name)
-
-    def _allgather_object(self, obj):
-        return self.bootstrap.allgather_object(obj)
-
-    def _broadcast_object(self, obj, root):
-        return self.bootstrap.broadcast_object(obj, root)
-
-    # -- the job -----------------------------------------------------------------------------------
-    def host_names(self):
-        return self.bootstrap.host_names()
-
-    def local_rank_and_size(self):
-        return self.bootstrap.local_rank_and_size()
-
-    def abort(self, code=1):
-        self.bootstrap.abort(code)
-
     def close(self):
-        comm, self._comm = getattr(self, "_comm", None), None
+        comm, self._comm = self._comm, None
         if comm is not None:
             comm.destroy()
-        self.bootstrap.close()
+        super().close()

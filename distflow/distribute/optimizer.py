@@ -56,34 +56,46 @@ class DistributedOptimizer(Optimizer):
     def communicator(self):
         return self._communicator
 
-    def compute_gradients(self, loss, var_list=None, grad_loss=None, tape=None, **kwargs):
-        """The wrapped optimizer's [(gradient, variable)], gradients reduced across ranks."""
+    def compute_gradients(self, loss, var_list=None, grad_loss=None, tape=None, extra=None,
+                          **kwargs):
+        """The wrapped optimizer's [(gradient, variable)], gradients reduced across ranks.
+
+        `extra`: {name: tensor} of other tensors to reduce in the same collective (the loss,
+        so every rank sees the global loss at no extra cost); then the result is
+        ([(gradient, variable)], {name: reduced tensor})."""
         refuse_in_replica_context("DistributedOptimizer")
         pairs = self._optimizer.compute_gradients(loss, var_list=var_list, grad_loss=grad_loss,
                                                   tape=tape, **kwargs)
-        reduced = self.reduce_gradients(pairs)
-        self._reduced = {id(v) for g, v in reduced if g is not None}
-        return reduced
+        return self.reduce_gradients(pairs, extra=extra)
 
-    def reduce_gradients(self, grads_and_vars):
+    def reduce_gradients(self, grads_and_vars, extra=None):
         """All-reduces the gradients of [(gradient, variable)] pairs with one fused op (None
         gradients stay None: they are the same on every rank, since every rank builds the same
-        model)."""
+        model). apply_gradients then applies these variables' gradients as they are, also after
+        the caller transformed them (clipping).
+
+        `extra`: {name: tensor} reduced in the same fused op, after the gradients; then the
+        result is ([(gradient, variable)], {name: reduced tensor})."""
+        pairs, extras = self._reduce(grads_and_vars, extra or {})
+        self._reduced = {id(v) for g, v in pairs if g is not None}
+        return pairs if extra is None else (pairs, extras)
+
+    def _reduce(self, grads_and_vars, extra):
         pairs = list(grads_and_vars)
         present = [i for i, (g, _) in enumerate(pairs) if g is not None]
-        if not present:
-            return pairs
-        grads = [pairs[i][0] for i in present]
-        names = ["gradient of %s" % pairs[i][1].name for i in present]
-        graph = dispatch._graph_of(grads)
+        if not present and not extra:
+            return pairs, {}
+        tensors = [pairs[i][0] for i in present] + list(extra.values())
+        names = ["gradient of %s" % pairs[i][1].name for i in present] + list(extra)
+        graph = dispatch.graph_of(tensors)
         scope = contextlib.nullcontext() if graph is None else _scope(graph, self._name)
         with scope:
-            reduced = allreduce(grads, op=self._op, communicator=self._communicator,
+            reduced = allreduce(tensors, op=self._op, communicator=self._communicator,
                                 bucket_bytes=self._bucket_bytes, names=names)
         out = list(pairs)
         for i, g in zip(present, reduced):
             out[i] = (g, pairs[i][1])
-        return out
+        return out, dict(zip(extra, reduced[len(present):]))
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
         """Applies the gradients, reduced across ranks first unless compute_gradients reduced
@@ -93,14 +105,13 @@ class DistributedOptimizer(Optimizer):
         reduced, self._reduced = self._reduced, set()
         local = [i for i, (g, v) in enumerate(pairs) if g is not None and id(v) not in reduced]
         if local:
-            done = self.reduce_gradients([pairs[i] for i in local])
+            done, _ = self._reduce([pairs[i] for i in local], {})
             for i, pair in zip(local, done):
                 pairs[i] = pair
         return self._optimizer.apply_gradients(pairs, global_step=global_step, name=name)
 
     def apply_reduced_gradients(self, grads_and_vars, global_step=None, name=None):
-        """Applies gradients the caller has already summed across ranks itself (the CLI's
-        replica reduces them together with the loss, in one buffer)."""
+        """Applies gradients the caller has already summed across ranks itself."""
         self._reduced = set()
         return self._optimizer.apply_gradients(grads_and_vars, global_step=global_step, name=name)
 

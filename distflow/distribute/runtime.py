@@ -26,22 +26,20 @@ import warnings
 
 from distflow.distribute import devices
 from distflow.distribute.communicator import Communicator
-from distflow.distribute.single import SingleCommunicator
+from distflow.distribute.factory import (GPU_COMMUNICATORS, _LAUNCHER_VARS,  # noqa: F401
+                                         choose_gpu_communicator, create_communicator,
+                                         launched_by_mpi)
+from distflow.distribute.mpich_tuning import (MPICH_OVERSUBSCRIBED_FILE,  # noqa: F401
+                                              MPICH_SELECTION_FILE, MPICH_SELECTION_VAR,
+                                              OPT_OUT_VAR, _cgroup_cpu_quota,
+                                              _mpi_library_version, _usable_cpus, mpich_tuning,
+                                              tune_mpich)
 from distflow.distribute.watchdog import parse_timeout
 
 DEFAULT_COLLECTIVE_TIMEOUT = 300.0  # seconds: a first step may include slow imports and loading
 TIMEOUT_ENV = "DISTFLOW_COLLECTIVE_TIMEOUT"
-_LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK",
-                  "PMIX_RANK")
-GPU_COMMUNICATORS = ("nccl", "host-staged")
 EVERY_RANK_WAIT_S = 10.0  # how long a rank lets rank 0 report an error every rank raised
 _log = logging.getLogger("distflow.distribute")
-
-
-def launched_by_mpi(env=None):
-    """True when an MPI launcher started this process (read from its environment variables)."""
-    env = os.environ if env is None else env
-    return any(v in env for v in _LAUNCHER_VARS)
 
 
 def tasks_without_mpi(env=None):
@@ -115,12 +113,16 @@ def init(collective_timeout=None, device=None, communicator=None, abort_on_excep
             collective_timeout = os.environ.get(TIMEOUT_ENV, DEFAULT_COLLECTIVE_TIMEOUT)
         timeout = parse_timeout(collective_timeout)
         _sweep_stale_segments()
-        comm = _make_communicator(communicator, timeout)
+        if isinstance(communicator, Communicator):
+            comm = communicator
+        else:  # a GPU communicator's bootstrap first: the GPUs are chosen through it
+            comm = create_communicator("auto" if communicator in GPU_COMMUNICATORS
+                                       else communicator, collective_timeout=timeout)
         host = socket.gethostname()
         if comm.size > 1:
             _check_one_device_kind(comm, device or "cpu", host)
         local_rank, local_size = 0, 1
-        if comm.size > 1 and hasattr(comm, "local_rank_and_size"):
+        if comm.size > 1:
             local_rank, local_size = comm.local_rank_and_size()
         if comm.size > 1 and abort_on_exception:
             install_abort_hook(comm)
@@ -177,23 +179,6 @@ def _sweep_stale_segments():
                   len(removed), mpich_segments.DIRECTORY, ", ".join(removed))
 
 
-def _make_communicator(kind, timeout):
-    """The host communicator: the job's communicator on the CPU, the bootstrap of a GPU one."""
-    if isinstance(kind, Communicator):
-        return kind
-    if kind in (None, "auto") or kind in GPU_COMMUNICATORS:
-        kind = "mpi" if launched_by_mpi() else "single"
-    if kind == "single":
-        return SingleCommunicator()
-    if kind == "mpi":
-        from distflow.distribute.mpi import MPICommunicator
-        tuned = tune_mpich()
-        return MPICommunicator(collective_timeout=timeout,
-                               thread_level="funneled" if tuned else None)
-    raise ValueError("Unknown communicator %r: use 'auto', 'single', 'mpi', 'nccl' or "
-                     "'host-staged'" % (kind,))
-
-
 def _pick_device(kind, comm, host, local_rank):
     """(device name, [(rank, host, GPU identity)] of every rank, or None on the CPU); makes the
     GPU current when CuPy finds one."""
@@ -210,44 +195,6 @@ def _pick_device(kind, comm, host, local_rank):
     return name, entries
 
 
-def choose_gpu_communicator(wanted, size, nccl_version, shared, env=None):
-    """(kind, reason) for a job on GPUs: kind is 'single', 'nccl' or 'host-staged'.
-
-    wanted: the config's choice (None or 'auto', 'single', 'mpi', 'nccl', 'host-staged');
-    nccl_version: CuPy's NCCL version (None without NCCL); shared: find_shared_gpus' groups.
-    Raises SharedGPUError for 'nccl' on a shared GPU that NCCL refuses, RuntimeError for 'nccl'
-    without NCCL.
-    """
-    env = os.environ if env is None else env
-    v = devices.nccl_version_tuple(nccl_version)
-    nccl_text = "NCCL %d.%d.%d" % v if v else "no NCCL"
-    if wanted == "nccl":
-        if v is None:
-            raise RuntimeError("communicator 'nccl': CuPy cannot load NCCL here (pip install "
-                               "nvidia-nccl-cu12, or -cu13 for a CUDA 13 CuPy); or use "
-                               "communicator 'host-staged'")
-        if shared and not devices.nccl_can_share(nccl_version, env):
-            raise devices.SharedGPUError(devices.shared_gpu_message(shared, nccl_version))
-        return "nccl", "asked for in the configuration (%s)" % nccl_text
-    if wanted == "host-staged":
-        return "host-staged", "asked for in the configuration"
-    if size == 1 and wanted in (None, "auto", "single", "mpi"):
-        return "single", "one rank: there is nothing to reduce across ranks"
-    if wanted == "single":
-        raise ValueError("communicator 'single' cannot run a job of %d ranks" % size)
-    if wanted == "mpi":
-        return "host-staged", ("'mpi' on GPUs: buffers are staged through host memory, since "
-                               "the MPI library need not know about GPUs")
-    if v is None:
-        return "host-staged", "CuPy has no NCCL here: MPI through host memory"
-    if shared and not devices.nccl_can_share(nccl_version, env):
-        ranks = "; ".join("ranks %s on GPU %s of %s" % (", ".join(map(str, rs)), gpu, host)
-                          for host, gpu, rs in shared)
-        return "host-staged", ("ranks share a GPU (%s), which %s refuses: MPI through host "
-                               "memory" % (ranks, nccl_text))
-    return "nccl", "one GPU per rank and %s" % nccl_text
-
-
 def _gpu_communicator(wanted, comm, entries):
     """The communicator for GPU buffers over `comm` (MPI or single), and why it was chosen."""
     shared = devices.find_shared_gpus(entries) if comm.size > 1 else []
@@ -255,12 +202,8 @@ def _gpu_communicator(wanted, comm, entries):
     kind, reason = choose_gpu_communicator(wanted, comm.size, version, shared)
     if shared and kind == "nccl" and comm.rank == 0:  # allowed (new NCCL and its flag): advise
         warnings.warn(devices.shared_gpu_message(shared, version), RuntimeWarning, stacklevel=4)
-    if kind == "nccl":
-        from distflow.distribute.nccl import NCCLCommunicator
-        return NCCLCommunicator(comm), reason
-    if kind == "host-staged":
-        from distflow.distribute.host_staged import HostStagedCommunicator
-        return HostStagedCommunicator(comm), reason
+    if kind in GPU_COMMUNICATORS:
+        return create_communicator(kind, bootstrap=comm), reason
     return comm, reason
 
 
@@ -286,115 +229,6 @@ def _gpu_identity(index, count):
 def _nccl_version():
     from distflow.backend import gpu
     return gpu.nccl_version()
-
-
-# -- MPICH's shared-memory all-reduce ---------------------------------------------------------
-# MPICH's fast shared-memory all-reduce, "release_gather", wins small buffers and loses large
-# ones (it moves them in 8 KiB cells), and MPICH never uses it under MPI_THREAD_MULTIPLE
-# (mpi4py's default level). Medians with 2 ranks on a shared 2-core machine, MPICH 5.0.2
-# (`python benchmarks/run.py --only W3`):
-#                                           5,121 floats (20 KiB)   1,313,793 floats (5 MiB)
-#   multiple (mpi4py's default)                     20 us                  0.70 ms
-#   funneled (release_gather for every size)         5 us                  3.3 ms
-#   funneled + mpich_posix_collectives.json          6 us                  0.66 ms
-# That file is MPICH's own selection table for its shared-memory collectives with one change:
-# the all-reduce uses release_gather up to 64 KiB only, and MPICH's generic algorithms above.
-# release_gather waits by spinning, though: with more ranks on a host than CPUs for them, a
-# waiting rank spins away the time slice of the rank it waits for (`mpirun -n 4` of the Boston
-# config on 2 cores: 84 s instead of 4 s). So a host with more ranks than CPUs (MPICH's launcher
-# says how many ranks, MPI_LOCALNRANKS) gets mpich_posix_oversubscribed.json, which never picks
-# release_gather. Like MPICH's own table, neither file picks it in a multi-threaded process.
-#
-# A file is set only when the user has not chosen one, only for MPICH 5 (the version they were
-# checked with: another could reject the file and stop at MPI_Init), only before MPI starts,
-# and not with DISTFLOW_MPICH_TUNING=0. Only then does distflow start MPI at
-# MPI_THREAD_FUNNELED (without a file, MPICH would use release_gather for every size): any other
-# MPI starts at mpi4py's default level.
-OPT_OUT_VAR = "DISTFLOW_MPICH_TUNING"
-MPICH_SELECTION_VAR = "MPIR_CVAR_CH4_POSIX_COLL_SELECTION_TUNING_JSON_FILE"
-_HERE = os.path.dirname(os.path.abspath(__file__))
-MPICH_SELECTION_FILE = os.path.join(_HERE, "mpich_posix_collectives.json")
-MPICH_OVERSUBSCRIBED_FILE = os.path.join(_HERE, "mpich_posix_oversubscribed.json")
-_MPICH_USER_CHOICES = (MPICH_SELECTION_VAR, "MPIR_CVAR_ALLREDUCE_POSIX_INTRA_ALGORITHM")
-
-
-def mpich_tuning(env, library_version, cpus=None):
-    """{variable: value} to add to `env` before MPI_Init: a selection file for MPICH 5 unless
-    DISTFLOW_MPICH_TUNING=0, else nothing. `library_version`: MPI_Get_library_version's text, or
-    None when unknown; `cpus`: how many CPUs this process may run on, or None."""
-    if env.get(OPT_OUT_VAR) == "0":
-        return {}
-    if library_version is None or any(v in env for v in _MPICH_USER_CHOICES):
-        return {}
-    first = library_version.strip().split("\n")[0].split()
-    if first[:2] != ["MPICH", "Version:"] or len(first) < 3:
-        return {}  # Open MPI, Intel MPI, MVAPICH...: their own selection
-    major = first[2].split(".")[0]
-    if not major.isdigit() or int(major) != 5:
-        return {}
-    local = env.get("MPI_LOCALNRANKS", "")
-    if cpus and local.isdigit() and int(local) > cpus:
-        return {MPICH_SELECTION_VAR: MPICH_OVERSUBSCRIBED_FILE}
-    return {MPICH_SELECTION_VAR: MPICH_SELECTION_FILE}
-
-
-def tune_mpich():
-    """Applies mpich_tuning to os.environ, unless MPI is already running (too late then). True
-    when it set a selection file: then MPI may start at MPI_THREAD_FUNNELED."""
-    if "mpi4py.MPI" in sys.modules or os.environ.get(OPT_OUT_VAR) == "0":
-        return False
-    extra = mpich_tuning(os.environ, _mpi_library_version(), _usable_cpus())
-    os.environ.update(extra)
-    return bool(extra)
-
-
-def _usable_cpus(cgroup_root="/sys/fs/cgroup"):
-    """The CPUs this process may run on: its affinity mask, capped by a container's CPU quota
-    (`docker --cpus 2` on a 16-core host leaves 16 CPUs in the mask and 2 CPUs of time)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        cpus = os.cpu_count()
-    quota = _cgroup_cpu_quota(cgroup_root)
-    return min(cpus, quota) if cpus and quota else cpus
-
-
-def _cgroup_cpu_quota(root):
-    """CPUs' worth of time a cgroup allows (cgroup v2 cpu.max, else v1 cfs files), or None."""
-    def read(*parts):
-        try:
-            with open(os.path.join(root, *parts)) as f:
-                return f.read().split()
-        except OSError:
-            return None
-    v2 = read("cpu.max")
-    if v2 and len(v2) == 2 and v2[0] != "max":
-        quota, period = v2
-    else:
-        quota, period = (read("cpu", "cpu.cfs_quota_us") or [None])[0], \
-            (read("cpu", "cpu.cfs_period_us") or [None])[0]
-    try:
-        quota, period = int(quota), int(period)
-    except (TypeError, ValueError):
-        return None
-    if quota <= 0 or period <= 0:  # -1: no limit
-        return None
-    return max(1, -(-quota // period))  # a partial CPU counts as one
-
-
-def _mpi_library_version():
-    """The text of MPI_Get_library_version of the library mpi4py will load, or None. The MPI
-    standard allows this call before MPI_Init; the library is found with mpi4py's own loader."""
-    try:
-        import ctypes
-        from mpi4py import _mpiabi
-        lib = _mpiabi._dlopen_libmpi(os.environ.get("MPI4PY_LIBMPI"))
-        text, length = ctypes.create_string_buffer(8192), ctypes.c_int(0)
-        if lib.MPI_Get_library_version(text, ctypes.byref(length)) != 0:
-            return None
-        return text.value.decode("utf-8", "replace")
-    except Exception:  # an mpi4py without that loader, or no library: leave MPI's defaults
-        return None
 
 
 # -- failures end the job ---------------------------------------------------------------------
@@ -443,7 +277,7 @@ def interrupted(end=False):
     from distflow.distribute import watchdog
     ctx = _context
     comm = ctx.communicator if ctx is not None else None
-    dog = getattr(comm, "watchdog", None)
+    dog = comm.watchdog if comm is not None else None
     rank = ctx.rank if ctx is not None else next(
         (int(os.environ[v]) for v in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
          if os.environ.get(v, "").isdigit()), 0)
@@ -454,7 +288,7 @@ def interrupted(end=False):
             dog.end_interrupted()
         dog.note_interrupt()
     if end:
-        if comm is not None and hasattr(comm, "end"):
+        if comm is not None:
             comm.end(watchdog.INTERRUPTED_EXIT)
         sys.stdout.flush()
         sys.stderr.flush()

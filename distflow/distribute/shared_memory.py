@@ -12,10 +12,9 @@ buffer and the all-reduce is three steps between barriers:
     gather         rank r copies slice q from rank q's buffer, for every q != r
     barrier        nobody writes its buffer again (the next step's gradients) before all copies
 
-Each rank reads (N-1)/N of the buffer twice and writes it twice, with no cells in between: on the
-2-core test VM a 5 MiB buffer (the W2 model's gradients) takes about 0.2 ms between 2 ranks
-against 0.7 to 1.8 ms for MPI_Allreduce (benchmarks/allreduce_distflow.py measures both). Slice r
-is summed by its owner only, so every rank ends with the same bits.
+Each rank reads (N-1)/N of the buffer twice and writes it twice, with no cells in between (the
+README's Speed section has the times against MPI_Allreduce; benchmarks/allreduce_distflow.py
+measures both). Slice r is summed by its owner only, so every rank ends with the same bits.
 
 The buffers must exist before the first step, because backprop writes the gradients straight into
 them (allreduce_op.py's zero copy), so `allocate` makes them while a plan compiles, with no
@@ -43,8 +42,7 @@ import numpy as np
 DIRECTORY = "/dev/shm"
 ENV = "DISTFLOW_SHARED_MEMORY"  # 0: never; MPI_Allreduce reduces every buffer
 # Below this size MPI's own shared-memory all-reduce (release_gather) is as fast or faster: it
-# needs one synchronization, this three barriers. On the 2-core VM with 2 ranks: 16 KiB 11 us
-# here against 10 us for MPI_Allreduce, 64 KiB 27 us against 42 us, 512 KiB 145 us against 285 us.
+# needs one synchronization, this three barriers (the README's Speed section has the times).
 MIN_BYTES = 32 * 1024
 _PREFIX = "distflow-allreduce-"
 

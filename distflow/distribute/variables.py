@@ -91,7 +91,7 @@ def broadcast_variables(variables=None, var_list=None, root=0, communicator=None
         return None
     graph = variables[0].graph
     attrs = {"variables": tuple(variables), "root": root, "communicator": comm}
-    return dispatch._apply_graph(graph, BroadcastVariables, [], attrs, "BroadcastVariables")
+    return dispatch.build_op(graph, BroadcastVariables, [], attrs, "BroadcastVariables")
 
 
 def _broadcast(comm, storages, variables, root):

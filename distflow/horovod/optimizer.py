@@ -43,7 +43,7 @@ def make_allreduce_grads_fn(name, compression, sparse_as_dense, op, gradient_pre
         if not present:
             return grads
         compressed, ctxs = zip(*[compression.compress(grads[i]) for i in present])
-        graph = dispatch._graph_of(list(compressed))
+        graph = dispatch.graph_of(list(compressed))
         if graph is None:
             reduced = grouped_allreduce_op(compressed, op, prescale, postscale)
         else:

@@ -11,7 +11,8 @@ from distflow.ops import array_ops
 from distflow.ops.dispatch import apply, binary_operands, convert_to_tensor, dtype_of
 from distflow.ops.math_ops import binary
 from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
-from distflow.ops.shapes import binary_infer, broadcast_shapes, check_same_dtype, unbroadcast
+from distflow.ops.shapes import (binary_grad, binary_infer, broadcast_shapes, check_same_dtype,
+                                 unbroadcast)
 
 
 __all__ = [
@@ -274,9 +275,8 @@ def where_v1(condition, x=None, y=None, name=None):
 def _max_min_grad(x_wins):
     """The gradient goes to whichever input was selected; on ties to x, as in TF."""
     def grad(op, dy):
-        x, y = op.inputs
-        mask = x_wins(x, y)
-        return unbroadcast(where(mask, dy, 0), x), unbroadcast(where(mask, 0, dy), y)
+        mask = x_wins(*op.inputs)
+        return binary_grad(op, lambda x, y: where(mask, dy, 0), lambda x, y: where(mask, 0, dy))
     return grad
 
 

@@ -89,10 +89,6 @@ def to_graph_tensor(x, graph, dtype=None, ref=False):
     return const_in_graph(graph, to_array(x, dtype), None)
 
 
-# the private names distflow/distribute and distflow/horovod still use
-_apply_graph, _graph_of = build_op, graph_of
-
-
 # -- eager execution ---------------------------------------------------------------------------
 def _apply_eager(opdef, inputs, attrs):
     ref = opdef.ref_input

@@ -3,7 +3,8 @@
 Max/Min/Prod/ArgMax and friends live in reduction_ops.py; comparisons, logical ops and `where` in
 comparison_ops.py, with maximum, minimum and clip_by_value, which select by comparing. Gradients
 here that need those import them where they are used, because comparison_ops builds on this
-module's `binary` helper.
+module's `binary` helper. The one-input elementwise ops (abs, sign, sqrt, exp, log, sin, ...)
+live in unary_math_ops.py; their names are re-exported here.
 """
 import math
 
@@ -16,10 +17,9 @@ from distflow.framework.tensor_shape import TensorShape
 from distflow.ops import array_ops, dispatch
 from distflow.ops.constant_op import constant_value
 from distflow.ops.dispatch import apply, binary_operands, convert_to_tensor, dtype_of
-from distflow.ops.registry import NOT_DIFFERENTIABLE, SAME_SHAPE, op_def, skips_input
-from distflow.ops.shapes import (binary_infer, check_same_dtype, normalize_axis,
-                                 reduced_shape, same_as_input, shape_tensor, static_shape,
-                                 unbroadcast)
+from distflow.ops.registry import NOT_DIFFERENTIABLE, SAME_SHAPE, op_def
+from distflow.ops.shapes import (binary_grad, binary_infer, check_same_dtype, normalize_axis,
+                                 reduced_shape, same_as_input, shape_tensor, static_shape)
 
 
 __all__ = [
@@ -106,12 +106,10 @@ def float_unary(opdef, x, name=None):
 
 
 # -- Add ------------------------------------------------------------------------------------
-# Binary gradients leave out an input nobody needs (skips_input): eagerly, that saves an op for
-# a constant operand such as a label or a data batch.
+# Binary gradients (shapes.binary_grad) leave out an input nobody needs: eagerly, that saves an
+# op for a constant operand such as a label or a data batch.
 def _add_grad(op, dy):
-    x, y = op.inputs
-    return (None if skips_input(op, 0) else unbroadcast(dy, x),
-            None if skips_input(op, 1) else unbroadcast(dy, y))
+    return binary_grad(op, lambda x, y: dy, lambda x, y: dy)
 
 
 Add = op_def("Add", infer=binary_infer("Add"), forward=lambda xp, x, y: xp.add(x, y), grad=_add_grad,
@@ -125,9 +123,7 @@ def add(x, y, name=None):
 
 # -- Sub ------------------------------------------------------------------------------------
 def _sub_grad(op, dy):
-    x, y = op.inputs
-    return (None if skips_input(op, 0) else unbroadcast(dy, x),
-            None if skips_input(op, 1) else unbroadcast(-dy, y))
+    return binary_grad(op, lambda x, y: dy, lambda x, y: -dy)
 
 
 Sub = op_def("Sub", infer=binary_infer("Sub"), forward=lambda xp, x, y: xp.subtract(x, y),
@@ -141,9 +137,7 @@ def subtract(x, y, name=None):
 
 # -- Mul ------------------------------------------------------------------------------------
 def _mul_grad(op, dy):
-    x, y = op.inputs
-    return (None if skips_input(op, 0) else unbroadcast(dy * y, x),
-            None if skips_input(op, 1) else unbroadcast(x * dy, y))
+    return binary_grad(op, lambda x, y: dy * y, lambda x, y: x * dy)
 
 
 Mul = op_def("Mul", infer=binary_infer("Mul"), forward=lambda xp, x, y: xp.multiply(x, y),
@@ -157,8 +151,7 @@ def multiply(x, y, name=None):
 
 # -- RealDiv --------------------------------------------------------------------------------
 def _div_grad(op, dy):
-    x, y = op.inputs
-    return unbroadcast(dy / y, x), unbroadcast(-dy * x / (y * y), y)
+    return binary_grad(op, lambda x, y: dy / y, lambda x, y: -dy * x / (y * y))
 
 
 def _div_forward(xp, x, y):
@@ -477,8 +470,7 @@ def floordiv(x, y, name=None):
 
 
 def _floor_mod_grad(op, dy):
-    x, y = op.inputs
-    return unbroadcast(dy, x), unbroadcast(-dy * floordiv(x, y), y)
+    return binary_grad(op, lambda x, y: dy, lambda x, y: -dy * floordiv(x, y))
 
 
 FloorMod = op_def("FloorMod", infer=binary_infer("FloorMod"), forward=_floor_mod_forward,
@@ -493,105 +485,13 @@ def floormod(x, y, name=None):
 mod = floormod
 
 
-# -- Abs and Sign ---------------------------------------------------------------------------
-Abs = op_def("Abs", infer=same_as_input, forward=lambda xp, x: xp.abs(x),
-             grad=lambda op, dy: dy * sign(op.inputs[0]))
-
-
-def abs(x, name=None):  # noqa: A001 (TF's name; shadows the builtin inside this module only)
-    """|x| elementwise."""
-    return unary(Abs, x, name)
-
-
-# sign is flat almost everywhere: like TF, its gradient is zeros (connected, not None).
-Sign = op_def("Sign", infer=same_as_input, forward=lambda xp, x: xp.sign(x),
-              grad=lambda op, dy: array_ops.zeros_like(op.inputs[0]))
-
-
-def sign(x, name=None):
-    """-1, 0 or 1 elementwise, by the sign of x."""
-    return unary(Sign, x, name)
-
-
-# -- Sqrt, Rsqrt, Exp, Log, Log1p, Sin, Cos, Reciprocal ------------------------------------
-# Each gradient reuses the op's output y where that is cheaper than recomputing from x.
-Sqrt = op_def("Sqrt", infer=same_as_input, forward=lambda xp, x: xp.sqrt(x),
-              grad=lambda op, dy: dy * 0.5 / op.outputs[0])
-
-
-def sqrt(x, name=None):
-    """The square root of x elementwise (floats only)."""
-    return float_unary(Sqrt, x, name)
-
-
-# d(x**-0.5)/dx = -0.5 * x**-1.5 = -0.5 * y**3, and y**3 = y / x.
-Rsqrt = op_def("Rsqrt", infer=same_as_input, forward=lambda xp, x: xp.reciprocal(xp.sqrt(x)),
-               grad=lambda op, dy: -0.5 * dy * op.outputs[0] / op.inputs[0])
-
-
-def rsqrt(x, name=None):
-    """1 / sqrt(x) elementwise (floats only)."""
-    return float_unary(Rsqrt, x, name)
-
-
-Exp = op_def("Exp", infer=same_as_input, forward=lambda xp, x: xp.exp(x),
-             grad=lambda op, dy: dy * op.outputs[0])
-
-
-def exp(x, name=None):
-    """e**x elementwise (floats only)."""
-    return float_unary(Exp, x, name)
-
-
-Log = op_def("Log", infer=same_as_input, forward=lambda xp, x: xp.log(x),
-             grad=lambda op, dy: dy / op.inputs[0])
-
-
-def log(x, name=None):
-    """The natural logarithm of x elementwise (floats only)."""
-    return float_unary(Log, x, name)
-
-
-Log1p = op_def("Log1p", infer=same_as_input, forward=lambda xp, x: xp.log1p(x),
-               grad=lambda op, dy: dy / (op.inputs[0] + 1.0))
-
-
-def log1p(x, name=None):
-    """log(1 + x) elementwise, accurate for small x (floats only)."""
-    return float_unary(Log1p, x, name)
-
-
-Sin = op_def("Sin", infer=same_as_input, forward=lambda xp, x: xp.sin(x),
-             grad=lambda op, dy: dy * cos(op.inputs[0]))
-Cos = op_def("Cos", infer=same_as_input, forward=lambda xp, x: xp.cos(x),
-             grad=lambda op, dy: -dy * sin(op.inputs[0]))
-
-
-def sin(x, name=None):
-    """The sine of x (radians) elementwise (floats only)."""
-    return float_unary(Sin, x, name)
-
-
-def cos(x, name=None):
-    """The cosine of x (radians) elementwise (floats only)."""
-    return float_unary(Cos, x, name)
-
-
-Reciprocal = op_def("Reciprocal", infer=same_as_input, forward=lambda xp, x: xp.reciprocal(x),
-                    grad=lambda op, dy: -dy * square(op.outputs[0]))
-
-
-def reciprocal(x, name=None):
-    """1 / x elementwise (floats only: an integer 1 / x would truncate to 0 almost always)."""
-    return float_unary(Reciprocal, x, name)
-
-
 # -- SquaredDifference and DivNoNan ----------------------------------------------------------
 def _squared_difference_grad(op, dy):
     x, y = op.inputs
-    g = 2.0 * dy * (x - y) if x.dtype.is_floating else None
-    return (None if g is None or skips_input(op, 0) else unbroadcast(g, x),
-            None if g is None or skips_input(op, 1) else unbroadcast(-g, y))
+    if not x.dtype.is_floating:
+        return None, None
+    g = 2.0 * dy * (x - y)
+    return binary_grad(op, lambda x, y: g, lambda x, y: -g)
 
 
 SquaredDifference = op_def("SquaredDifference", infer=binary_infer("SquaredDifference"),
@@ -612,9 +512,8 @@ def _div_no_nan_forward(xp, x, y):
 def _div_no_nan_grad(op, dy):
     # TF's: the quotient rule, with every division one that gives 0 where y is 0, so that no
     # NaN or inf reaches a gradient through the elements the forward pass set to 0
-    x, y = op.inputs
-    return (unbroadcast(divide_no_nan(dy, y), x),
-            unbroadcast(dy * divide_no_nan(divide_no_nan(-x, y), y), y))
+    return binary_grad(op, lambda x, y: divide_no_nan(dy, y),
+                       lambda x, y: dy * divide_no_nan(divide_no_nan(-x, y), y))
 
 
 DivNoNan = op_def("DivNoNan", infer=binary_infer("DivNoNan"), forward=_div_no_nan_forward,
@@ -634,15 +533,16 @@ def divide_no_nan(x, y, name="div_no_nan"):
 
 # -- Pow ------------------------------------------------------------------------------------
 def _pow_grad(op, dy):
-    from distflow.ops.comparison_ops import greater, where
-    x, y = op.inputs
-    gx = dy * y * pow(x, y - 1)
+    return binary_grad(op, lambda x, y: dy * y * pow(x, y - 1),
+                       lambda x, y: dy * op.outputs[0] * _log_where_positive(x))
+
+
+def _log_where_positive(x):
     # d(x**y)/dy = x**y * log(x) is real only for x > 0. Like TF, use 0 elsewhere, and give log a
     # safe argument there, so that neither log nor its own gradient produces NaN or inf.
+    from distflow.ops.comparison_ops import greater, where
     positive = greater(x, 0)
-    log_x = where(positive, log(where(positive, x, 1)), 0)
-    gy = dy * op.outputs[0] * log_x
-    return unbroadcast(gx, x), unbroadcast(gy, y)
+    return where(positive, log(where(positive, x, 1)), 0)
 
 
 Pow = op_def("Pow", infer=binary_infer("Pow"), forward=lambda xp, x, y: xp.power(x, y),
@@ -652,3 +552,10 @@ Pow = op_def("Pow", infer=binary_infer("Pow"), forward=lambda xp, x, y: xp.power
 def pow(x, y, name=None):  # noqa: A001 (TF's name; shadows the builtin inside this module only)
     """x ** y elementwise."""
     return binary(Pow, x, y, name)
+
+
+# The one-input elementwise ops live in unary_math_ops.py (it builds on the helpers above);
+# their names stay here, where TF has them.
+from distflow.ops.unary_math_ops import (Abs, Cos, Exp, Log, Log1p, Reciprocal,  # noqa: E402,F401
+                                         Rsqrt, Sign, Sin, Sqrt, abs, cos, exp, log, log1p,
+                                         reciprocal, rsqrt, sign, sin, sqrt)

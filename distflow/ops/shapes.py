@@ -111,6 +111,17 @@ def unbroadcast(grad, x):
     return math_ops.sum_to(grad, shape_tensor(x))
 
 
+def binary_grad(op, grad_x, grad_y):
+    """The (x, y) gradients of a broadcasting two-input op: `grad_x(x, y)` and `grad_y(x, y)`
+    give each input's gradient at the output's shape (None: not differentiable), summed here
+    down to the input's shape. An input nobody needs (registry.skips_input: eagerly, a constant
+    operand such as a label or a data batch) gets None and its function is never called."""
+    from distflow.ops.registry import skips_input
+    x, y = op.inputs
+    return (None if grad_x is None or skips_input(op, 0) else unbroadcast(grad_x(x, y), x),
+            None if grad_y is None or skips_input(op, 1) else unbroadcast(grad_y(x, y), y))
+
+
 def executing_eagerly():
     return context.executing_eagerly()
 

@@ -23,7 +23,6 @@ import numpy as np
 
 from distflow import backend
 from distflow.client.session import Session
-from distflow.distribute.allreduce_op import allreduce
 from distflow.distribute.optimizer import DistributedOptimizer
 from distflow.framework import context, dtypes
 from distflow.framework.graph import Graph, GraphKeys
@@ -205,19 +204,17 @@ class Replica:
         self.optimizer = DistributedOptimizer(build_optimizer(config["optimizer"]),
                                               communicator=communicator, bucket_bytes=bucket)
         var_list = self.model.trainable_variables
-        pairs = self.optimizer.optimizer.compute_gradients(loss_part, var_list=var_list)
-        grads = [g for g, _ in pairs]
-        names = ["gradient of %s" % v.name for v in var_list] + ["loss"]
-        reduced = allreduce(grads + [loss_part], communicator=communicator, bucket_bytes=bucket,
-                            names=names, name="GradientsAndLoss_Allreduce")
-        grads, self.loss = reduced[:-1], array_ops.identity(reduced[-1], name="loss")
+        # the loss travels in the gradients' fused all-reduce
+        pairs, extra = self.optimizer.compute_gradients(loss_part, var_list=var_list,
+                                                        extra={"loss": loss_part})
+        grads, self.loss = [g for g, _ in pairs], array_ops.identity(extra["loss"], name="loss")
         clip = config["optimizer"]["clip_norm"]
         if clip is not None:
             grads, _ = clip_ops.clip_by_global_norm(grads, clip)
         self.global_step = get_or_create_global_step()
-        # reduced above, with the loss: applying them must not reduce them again
-        self.train_op = self.optimizer.apply_reduced_gradients(list(zip(grads, var_list)),
-                                                               global_step=self.global_step)
+        # reduced above: the optimizer applies them (clipped or not) without reducing again
+        self.train_op = self.optimizer.apply_gradients(list(zip(grads, var_list)),
+                                                       global_step=self.global_step)
 
     # -- running ---------------------------------------------------------------------------------
     def train_step(self, x, y, global_size, masks=()):

@@ -77,7 +77,7 @@ def join(config):
         raise ConfigError(runtime.tasks_without_mpi_message(tasks))
     device = resolve_device(config["device"])
     kind = None if dist["communicator"] == "auto" else dist["communicator"]
-    if kind in ("nccl", "host-staged") and device != "gpu":
+    if kind in runtime.GPU_COMMUNICATORS and device != "gpu":
         raise ConfigError("distributed.communicator = %r needs device: gpu; allowed on the CPU: "
                           "auto, single, mpi" % kind)
     if kind == "single" and launcher_size() > 1:
@@ -91,8 +91,8 @@ def join(config):
         raise ConfigError("distributed.communicator = %r: %s" % (dist["communicator"], e)) from None
     from distflow.run.config import check_against_world
     check_against_world(config, ctx.size)
-    if ctx.communicator_reason and (ctx.size > 1 or ctx.communicator.name in ("nccl",
-                                                                           "host-staged")):
+    if ctx.communicator_reason and (ctx.size > 1
+                                    or ctx.communicator.name in runtime.GPU_COMMUNICATORS):
         # a GPU job: say which communicator moves the gradients, and why
         say("distflow: %d rank%s on GPUs, %s communicator: %s" % (
             ctx.size, "" if ctx.size == 1 else "s", ctx.communicator.name,

@@ -491,3 +491,27 @@ def test_xor_operator_on_bools_is_logical_xor_as_in_tf():
     np.testing.assert_array_equal((a ^ b).numpy(), [False, True, False])
     with tf1.Graph().as_default():
         assert (tf1.constant([True]) ^ tf1.constant([False])).name == "xor:0"
+
+
+@pytest.mark.parametrize("name", ["Add", "Sub", "Mul", "RealDiv", "DivNoNan", "Pow",
+                                  "SquaredDifference", "FloorMod", "Maximum", "Minimum"])
+def test_binary_gradients_leave_out_the_input_nobody_needs(name):
+    """shapes.binary_grad: an input marked skipped gets None, the other its full gradient."""
+    from types import SimpleNamespace
+    from distflow.ops.registry import REGISTRY
+    opdef = REGISTRY[name]
+    x = df.constant(np.array([[1.5, 2.0, 3.0]]))
+    y = df.constant(np.array([[0.5], [1.25]]))  # broadcasts: the gradients are summed back
+    out = df.constant(opdef.forward(np, x.numpy(), y.numpy()))
+    dy = df.constant(np.ones((2, 3)))
+
+    def grads(skip):
+        op = SimpleNamespace(inputs=[x, y], outputs=[out], attrs={}, skip_input_indices=skip)
+        return [None if g is None else g.numpy() for g in opdef.grad(op, dy)]
+
+    full = grads(())
+    assert full[0].shape == (1, 3) and full[1].shape == (2, 1)
+    only_x, only_y = grads((1,)), grads((0,))
+    assert only_x[1] is None and only_y[0] is None
+    np.testing.assert_array_equal(only_x[0], full[0])
+    np.testing.assert_array_equal(only_y[1], full[1])

@@ -176,4 +176,6 @@ def test_the_replica_reduces_its_gradients_once():
     all-reduce (which would sum the summed gradients again on several ranks)."""
     r = _replica(_config("model.hidden=[4]"))
     fused = [op for op in r.graph.get_operations() if op.type == "FusedAllReduce"]
-    assert [op.name for op in fused] == ["GradientsAndLoss_Allreduce"]
+    # the DistributedOptimizer's one op, gradients and loss together
+    assert [op.name for op in fused] == ["DistributedAdam_Allreduce/FusedAllReduce"]
+    assert fused[0].get_attr("names")[-1] == "loss"
