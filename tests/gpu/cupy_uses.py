@@ -36,6 +36,10 @@ CUPY_SOURCES = {
     "load_nccl": ("cupy.cuda.nccl", False), "current_stream": ("cupy.cuda.Stream", True),
     "device_context": ("cupy.cuda.Device", True),
 }
+# parameters that hold CuPy arrays by contract: DelegatingCommunicator (communicator.py) tests
+# is_cupy_array(buf) and hands only device buffers to these methods of nccl.py / host_staged.py
+DEVICE_ARRAY_PARAMS = {("_device_allreduce", "buf"), ("_device_broadcast", "buf"),
+                       ("_device_allgather", "buf")}
 # what CuPy's functions, methods and properties return (CuPy's documentation); None: a value
 # with no CuPy attributes (bytes, int, str, dict, a NumPy array)
 RETURNS = {
@@ -43,6 +47,7 @@ RETURNS = {
     "cupy.ndarray.device": "cupy.cuda.Device",
     "cupy.ndarray.get": None,                      # a numpy.ndarray
     "cupy.ndarray.dtype": "numpy.dtype",
+    "numpy.dtype.type": None,                      # the scalar type: a NumPy scalar when called
     "cupy.ndarray.T": "cupy.ndarray",
     "cupy.cuda.get_current_stream": "cupy.cuda.Stream",
     "cupy.cuda.Stream.record": "cupy.cuda.Event",
@@ -135,7 +140,9 @@ class _FileWalk:
         body.sort(key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             for a in node.args.args + node.args.kwonlyargs + node.args.posonlyargs:
-                if a.arg not in NAME_ROOTS:
+                if (fname, a.arg) in DEVICE_ARRAY_PARAMS:
+                    env[a.arg] = Ref("cupy.ndarray", resolve("cupy.ndarray"), True)
+                elif a.arg not in NAME_ROOTS:
                     env[a.arg] = self.params.get((fname, a.arg))
             # a value the code tests with backend.is_cupy_array(x) is a CuPy array here
             for n in body:
@@ -410,8 +417,26 @@ def ndarray_attributes_used():
     for rel, path in python_files():
         with open(path) as f:
             tree = ast.parse(f.read(), rel)
+        modules = _module_names(tree)
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and node.attr in names:
+            if isinstance(node, ast.Attribute) and node.attr in names \
+                    and _root_name(node.value) not in modules:
                 found.setdefault(node.attr, []).append("%s:%d" % (rel, node.lineno))
     return found
+
+
+def _module_names(tree):
+    """Names the file binds to imported modules (`import distflow as df`): `df.image.resize` is
+    a function of a module, not a method of an array."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return out
+
+
+def _root_name(node):
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
 
