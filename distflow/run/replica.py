@@ -250,7 +250,7 @@ class Replica:
                 raise ValueError("the checkpoint's %s has shape %s, the model's has shape %s"
                                  % (var_name(v), tuple(value.shape), want))
             cell = self.session.variable_cell(v.op)
-            cell._value = self._xp.array(value, dtype=v.dtype.as_numpy_dtype)
+            cell.assign_array(self._xp.array(value, dtype=v.dtype.as_numpy_dtype))
 
     def close(self):
         self.session.close()
