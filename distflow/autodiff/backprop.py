@@ -7,10 +7,13 @@ function builds its result from distflow ops, so in graph mode the walker adds n
 which is how second derivatives work.
 """
 from distflow.ops.registry import NO_GRADIENT, NOT_DIFFERENTIABLE
+from distflow.ops.state_ops import VariableStorage
 
 
 def _differentiable(t):
-    value = getattr(t, "_value", None)
+    value = getattr(t, "_value", None)  # an EagerTensor's array
+    if value is None and isinstance(t, VariableStorage):  # an eager Variable's
+        value = t.read_array()
     if value is not None:  # eager: the array's dtype says it, without building a DType
         return value.dtype.kind == "f"
     return t.dtype.is_floating

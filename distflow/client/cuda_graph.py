@@ -85,10 +85,10 @@ class _Captured:
         self.inputs = inputs
         self.outputs = outputs
         self.pool = pool  # kept alive: the graph's arrays live in it
-        self.arrays = [(h, h._value) for h in holders]
+        self.arrays = [(h.read_array, h.read_array()) for h in holders]
 
     def still_valid(self):
-        return all(h._value is a for h, a in self.arrays)
+        return all(read() is a for read, a in self.arrays)
 
     def replay(self, feeds):
         for buf, value in zip(self.inputs, feeds):

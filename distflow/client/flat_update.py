@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from distflow.ops.registry import private_check
+from distflow.ops.state_ops import VariableStorage as Storage
 
 # Groups of at most this many elements (per state buffer) are formed. The calls saved are worth
 # a few microseconds per variable: all of a small model's step (W1: 5,121 elements), nothing of a
@@ -97,7 +98,8 @@ class FlatUpdate:
         self.grad_views = self._views_of(self.grad)
         self._last = None  # (gradients, the flat array they are views of) from the last run
         self.flats = self.views = None  # the state buffers: made when first homed
-        self.pairs = ()  # (cell, view) for every variable and slot, to check each run
+        self.pairs = ()  # (read, view) for every variable and slot, to check each run
+        self.seen = -1  # VariableStorage.replaced when the pairs were last found in place
         # the in-place rule's storage half (ops/registry.py), asked once per step for them all
         self.privates = [p for p in (private_check(c) for pos in self.cells for c in pos)
                          if p is not None]
@@ -109,11 +111,13 @@ class FlatUpdate:
     def __call__(self, *args):
         n = self.n
         grads, hyper = args[:n], args[n:]
-        for c, v in self.pairs:
-            if c._value is not v:
-                if not self._home():
-                    return self._per_variable(grads, hyper)
-                break
+        if Storage.replaced != self.seen:  # an array was replaced somewhere: is it one of ours?
+            for read, v in self.pairs:
+                if read() is not v:
+                    if not self._home():
+                        return self._per_variable(grads, hyper)
+                    break
+            self.seen = Storage.replaced
         if not self.pairs and not self._home():
             return self._per_variable(grads, hyper)
         for p in self.privates:
@@ -151,7 +155,7 @@ class FlatUpdate:
         """Moves every value into its view of the flat buffers; False if one cannot be."""
         for pos in self.cells:
             for c, shape in zip(pos, self.shapes):
-                v = c._value
+                v = c.read_array()
                 if type(v) is not np.ndarray or v.shape != shape or v.dtype != self.dtype:
                     return False
         if self.flats is None or self.privates:
@@ -162,10 +166,11 @@ class FlatUpdate:
         pairs = []
         for pos, views in zip(self.cells, self.views):
             for c, view in zip(pos, views):
-                if c._value is not view:
-                    view[...] = c._value
-                    c._value = view
-                pairs.append((c, view))
+                v = c.read_array()
+                if v is not view:
+                    view[...] = v
+                    c.assign_array(view)
+                pairs.append((c.read_array, view))
         self.pairs = tuple(pairs)
         return True
 

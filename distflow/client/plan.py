@@ -21,6 +21,7 @@ from distflow.framework.graph import Operation, Tensor
 from distflow.ops.constant_op import Placeholder
 from distflow.ops.control_flow_ops import NoOp
 from distflow.ops.registry import REGISTRY, may_update_in_place
+from distflow.ops.state_ops import VariableStorage
 
 
 def prune(fetch_elements, feed_tensors):
@@ -97,17 +98,18 @@ def _ref_kernel(op, runtime, xp):
     forward, inplace = opdef.forward, opdef.inplace
     may_initialize = opdef.initializes
     cells = (cell,)
+    read_array, assign_array = cell.read_array, cell.assign_array
 
     def update(*args):
-        current = cell._value
+        current = read_array()
         if current is None:
             if not may_initialize:
                 raise uninitialized(cell.name, op)
         elif may_update_in_place(opdef, cells, (current,)):
             inplace(xp, current, *args, **attrs)
             return current
-        cell._value = forward(xp, current, *args, **attrs)
-        return cell._value
+        assign_array(forward(xp, current, *args, **attrs))
+        return read_array()
     return update
 
 
@@ -117,9 +119,10 @@ def _multi_ref_kernel(op, runtime, xp):
     opdef, attrs = op.opdef, op.attrs
     cells = [runtime.variable_cell(op.inputs[i].op) for i in opdef.ref_inputs]
     forward, inplace = opdef.forward, opdef.inplace
+    read_arrays = VariableStorage.read_arrays
 
     def update(*args):
-        currents = [c._value for c in cells]
+        currents = read_arrays(cells)
         for c, v in zip(cells, currents):
             if v is None:
                 raise uninitialized(c.name, op)
@@ -127,8 +130,8 @@ def _multi_ref_kernel(op, runtime, xp):
             inplace(xp, *currents, *args, **attrs)
         else:
             for c, v in zip(cells, forward(xp, *currents, *args, **attrs)):
-                c._value = v
-        return cells[0]._value
+                c.assign_array(v)
+        return cells[0].read_array()
     return update
 
 
@@ -212,8 +215,8 @@ class Plan:
             call = "%s(%s)" % (k, args)
             cell = getattr(env[k], "cell", None)
             if cell is not None and len(outs) == 1:  # a variable read: no call unless unset
-                env[k + "c"] = cell
-                lines.append("        %s = %sc._value" % (outs[0], k))
+                env[k + "c"] = cell.read_array  # bound once: the storage protocol's read
+                lines.append("        %s = %sc()" % (outs[0], k))
                 lines.append("        if %s is None: %s" % (outs[0], call))
                 op_index.append(op)
                 continue

@@ -44,19 +44,21 @@ class _Storage:
         self.cell = None if _is_eager(var) else runtime.variable_cell(var.op)
 
     def get(self):
-        return self.var._value if self.cell is None else self.cell._value
+        return (self.var if self.cell is None else self.cell).read_array()
 
     def set(self, value):
         if self.cell is None:
-            self.var._assign_value(value)  # a new array: earlier eager reads stay unchanged
-        elif self.cell._value is not None and self.cell._value.shape == value.shape:
-            self.cell._value[...] = value  # in place: plans hold the cell, not the array
+            self.var.assign_array(value)  # a new array: earlier eager reads stay unchanged
+            return
+        current = self.cell.read_array()
+        if current is not None and current.shape == value.shape:
+            current[...] = value  # in place: a fused update's flat view stays the array
         else:
-            self.cell._value = value
+            self.cell.assign_array(value)
 
 
 def _is_eager(var):
-    return hasattr(var, "_assign_value")
+    return hasattr(var, "assign_array")
 
 
 def _resolve(first, var_list):

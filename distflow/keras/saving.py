@@ -22,6 +22,7 @@ import os
 import numpy as np
 
 from distflow.keras import keras_format
+from distflow.ops import variables as _variables
 from distflow.train import saver as _saver
 from distflow.train.checkpoint import Checkpoint, is_writer
 
@@ -132,8 +133,8 @@ def _write_layers(group, model):
         g = group.create_group(layer.name)
         names = [v.name for v in layer.variables]
         g.attrs["weight_names"] = np.array([n.encode() for n in names])
-        for name, v in zip(names, layer.variables):
-            g.create_dataset(name, data=np.asarray(v.numpy()))
+        for name, value in zip(names, _variables.read_values(list(layer.variables))):
+            g.create_dataset(name, data=value)
 
 
 def _read_layers(group, model):
@@ -141,6 +142,7 @@ def _read_layers(group, model):
     names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs["layer_names"]]
     stored = [g for g in (group[n] for n in names) if len(g.attrs["weight_names"])]
     layers = _layers_with_weights(model)
+    targets, arrays = [], []
     if len(stored) != len(layers):
         raise ValueError("Layer count mismatch when loading weights from file. Model expected "
                          "%d layers, found %d saved layers." % (len(layers), len(stored)))
@@ -152,5 +154,6 @@ def _read_layers(group, model):
             raise ValueError("Layer %r expects weights of shapes %s, the file has %s"
                              % (layer.name, [tuple(v.shape.as_list()) for v in variables],
                                 [a.shape for a in values]))
-        for v, a in zip(variables, values):
-            v.assign(a)
+        targets += variables
+        arrays += values
+    _variables.write_values(targets, arrays)  # every layer checked before any changes

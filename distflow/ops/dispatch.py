@@ -134,10 +134,10 @@ def _apply_eager_ref(opdef, inputs, attrs):
     refs = opdef.ref_inputs
     targets = [inputs[i] for i in refs]
     for i, var in zip(refs, targets):
-        if not hasattr(var, "_assign_value"):
+        if not hasattr(var, "assign_array"):
             raise TypeError("%s needs a Variable as input %d, got %r" % (opdef.name, i, var))
     others = [to_eager(x)._value for i, x in enumerate(inputs) if i not in refs]
-    currents = [var._value_or_none() for var in targets]
+    currents = [var.read_array() for var in targets]
     xp = backend.get_array_module(*others) if currents[0] is None \
         else backend.get_array_module(currents[0])
     if xp is not np:
@@ -148,7 +148,7 @@ def _apply_eager_ref(opdef, inputs, attrs):
     new = opdef.forward(xp, *currents, *others, **attrs)
     # every new value is computed before any is stored: the update sees one consistent state
     for var, value in zip(targets, new if len(targets) > 1 else (new,)):
-        var._assign_value(value)
+        var.assign_array(value)
     return targets[0]
 
 

@@ -8,6 +8,7 @@ from distflow.framework.tensor_shape import TensorShape
 from distflow.ops.dispatch import apply, binary_operands, convert_to_tensor, dtype_of
 from distflow.ops.registry import op_def, skips_input
 from distflow.ops.shapes import broadcast_shapes, check_same_dtype, unbroadcast
+from distflow.ops.state_ops import VariableStorage
 
 __all__ = [
     "matmul",
@@ -86,7 +87,7 @@ def _matmul_grad(op, dy):
 def static_rank(t):
     """The static rank; for an eager tensor or Variable read off its array, since building its
     TensorShape costs more than a small product."""
-    value = getattr(t, "_value", None)
+    value = t.read_array() if isinstance(t, VariableStorage) else getattr(t, "_value", None)
     return value.ndim if hasattr(value, "ndim") else t.shape.rank
 
 

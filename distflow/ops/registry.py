@@ -136,9 +136,10 @@ class OpDef:
 # dispatcher (ops/dispatch.py), the plan compiler (client/plan.py, client/flat_update.py) and the
 # optimizer's eager fast path (train/optimizer.py) all ask these two functions.
 def private_check(holder):
-    """For the storage `holder` of a variable (an EagerVariable, a Session's Cell): a function
-    telling whether its array is private now, or None when nothing outside ever shares it."""
-    return getattr(holder, "_array_is_private", None)
+    """For the storage `holder` of a variable (a state_ops.VariableStorage: an EagerVariable, a
+    Session's Cell): a function telling whether its array is private now, or None when nothing
+    outside ever shares it."""
+    return holder.array_is_private if holder.shares_reads else None
 
 
 def may_update_in_place(opdef, holders, currents, others=None):
@@ -163,8 +164,7 @@ def may_update_in_place(opdef, holders, currents, others=None):
             if a.dtype != dtype or (a.ndim and a.shape != shape):
                 return False
     for holder in holders:
-        private = getattr(holder, "_array_is_private", None)
-        if private is not None and not private():
+        if holder.shares_reads and not holder.array_is_private():
             return False
     return True
 

@@ -14,14 +14,70 @@ from distflow.ops.registry import NOT_DIFFERENTIABLE, op_def
 from distflow.ops.shapes import check_mergeable, same_as_input
 
 
-class Cell:
-    """One graph variable's value inside one Session."""
+class VariableStorage:
+    """Where one variable's array lives: a graph variable's Cell in one Session, or an eager
+    variable itself. Every module outside the storage classes reads and writes a variable's
+    array through these three calls (or, for many variables at once, through
+    ops/variables.read_values / write_values); only the storage classes touch the attribute
+    that holds it (tests/ops/test_variable_storage.py checks). A plain base, not an ABC:
+    isinstance against it sits on eager hot paths, and an ABC's check is Python code; a
+    subclass that leaves one of the three out fails when it is defined."""
 
-    __slots__ = ("_value", "name")
+    __slots__ = ()
+    # True where reads hand out the array itself (an eager variable's, copy on write); the
+    # in-place rule asks `array_is_private` only then
+    shares_reads = False
+    # how many times any variable's array was replaced (assign_array): a fused update whose
+    # variables' arrays are views of its flat buffers checks them again only after this moved
+    replaced = 0
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        missing = [m for m in ("read_array", "assign_array", "array_is_private")
+                   if getattr(cls, m) is getattr(VariableStorage, m)]
+        if missing:
+            raise TypeError("%s declares variable storage but does not define %s"
+                            % (cls.__name__, ", ".join(missing)))
+
+    def read_array(self):
+        """The current array itself (not a copy), or None before the variable is initialized."""
+        raise NotImplementedError
+
+    @staticmethod
+    def read_arrays(storages):
+        """read_array() of each of `storages`, in one call (a fused update's step reads its
+        variable and slots this way). Every storage class keeps its array in `_array`."""
+        return [s._array for s in storages]
+
+    def assign_array(self, value):
+        """Makes `value` (an array of the variable's array module) the variable's array."""
+        raise NotImplementedError
+
+    def array_is_private(self):
+        """True when no value someone holds shares the current array, so an update may
+        overwrite it in place (the question ops/registry.may_update_in_place asks)."""
+        raise NotImplementedError
+
+
+class Cell(VariableStorage):
+    """One graph variable's value inside one Session. Only the Session's plans and the storage
+    calls reach its array, so it is always private."""
+
+    __slots__ = ("_array", "name")
 
     def __init__(self, name):
-        self._value = None
+        self._array = None
         self.name = name
+
+    def read_array(self):
+        return self._array
+
+    def assign_array(self, value):
+        self._array = value
+        VariableStorage.replaced += 1
+
+    def array_is_private(self):
+        return True
 
 
 def uninitialized(name, op=None):
@@ -32,12 +88,14 @@ def uninitialized(name, op=None):
 def _read_kernel(op, runtime):
     cell = runtime.variable_cell(op)
 
+    read_array = cell.read_array
+
     def read():
-        v = cell._value
+        v = read_array()
         if v is None:
             raise uninitialized(cell.name, op)
         return v
-    read.cell = cell  # a plan reads `cell._value` inline and calls read() only when it is None
+    read.cell = cell  # a plan reads `cell.read_array()` inline and calls read() only when None
     return read
 
 
@@ -117,7 +175,8 @@ def assign_sub(ref, value, use_locking=None, name=None):
 # read the storage, and reading an uninitialized variable is exactly the error it avoids.
 def _is_initialized_kernel(op, runtime):
     cell = runtime.variable_cell(op.attrs["variable_op"])
-    return lambda: np.array(cell._value is not None)
+    read_array = cell.read_array
+    return lambda: np.array(read_array() is not None)
 
 
 IsVariableInitialized = op_def(

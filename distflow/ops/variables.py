@@ -144,7 +144,8 @@ class GraphVariable(Variable):
         from distflow.client.session import default_session_for
         sess = default_session_for(self._read, session, "variable")
         value = np.array(value, dtype=self.dtype.as_numpy_dtype)
-        sess._cell(self._op)._value = sess._xp.asarray(value)  # on a GPU session: moved there
+        # on a GPU session: moved there
+        sess.variable_cell(self._op).assign_array(sess._xp.asarray(value))
 
     def __repr__(self):
         return "<tf.Variable '%s' shape=%s dtype=%s_ref>" % (self.name, self.shape, self.dtype.name)
@@ -155,7 +156,7 @@ def identity_opdef():
     return Identity
 
 
-class EagerVariable(Variable):
+class EagerVariable(Variable, state_ops.VariableStorage):
     _graph_variable_graph = None  # in no graph (and dispatch's lookup finds that at once)
 
     def __init__(self, initial_value=None, trainable=True, name=None, dtype=None, **unused):
@@ -166,29 +167,34 @@ class EagerVariable(Variable):
         t = dispatch.to_eager(initial_value, dtype)
         if dtype is not None and t.dtype != dtypes.as_dtype(dtype):
             t = EagerTensor(t._value.astype(dtypes.as_dtype(dtype).as_numpy_dtype))
-        self._value = t._value.copy() if hasattr(t._value, "copy") else t._value
+        self._array = t._value.copy() if hasattr(t._value, "copy") else t._value
         self._trainable = bool(trainable)
         scope = context.ctx.eager_name_stack
         self._name = (scope + "/" if scope else "") + (name or "Variable") + ":0"
         for observe in context.ctx.variable_observers:
             observe(self)
 
-    # storage protocol used by dispatch and by graph kernels that capture this variable
-    def _value_or_none(self):
-        return self._value
+    # the storage protocol (state_ops.VariableStorage): dispatch, plans that capture this
+    # variable, the optimizer's fast path and broadcasts reach the array only through these
+    shares_reads = True
 
-    def _assign_value(self, value):
-        if value.shape != self._value.shape:
+    def read_array(self):
+        return self._array
+
+    def assign_array(self, value):
+        """A new array (earlier reads keep theirs), cast to the variable's dtype."""
+        if value.shape != self._array.shape:
             raise ValueError("Cannot assign to variable %s due to variable shape %s and value shape "
-                             "%s are incompatible" % (self._name, TensorShape(self._value.shape),
+                             "%s are incompatible" % (self._name, TensorShape(self._array.shape),
                                                       TensorShape(value.shape)))
         # NumPy gives a scalar, not an array, for 0-d arithmetic (cur + d): kept as one, a
         # later in-place update (out=) of this variable would fail
-        self._value = np.asarray(value.astype(self._value.dtype, copy=False)) \
-            if isinstance(value, np.generic) else value.astype(self._value.dtype, copy=False)
+        self._array = np.asarray(value.astype(self._array.dtype, copy=False)) \
+            if isinstance(value, np.generic) else value.astype(self._array.dtype, copy=False)
+        state_ops.VariableStorage.replaced += 1
 
     def _eager_read(self):
-        t = EagerTensor(self._value)
+        t = EagerTensor(self._array)
         self._remember_read(t)
         tapes = context.ctx.tapes
         if tapes:  # each tape decides: trainable and watching accessed variables, or watched
@@ -204,13 +210,13 @@ class EagerVariable(Variable):
             reads[:] = [r for r in reads if r() is not None]
         reads.append(weakref.ref(t))
 
-    def _array_is_private(self):
+    def array_is_private(self):
         """True when no live EagerTensor read from this variable holds its current array, so
         an update may overwrite the array without changing a value someone holds."""
         reads = self.__dict__.get("_reads")
         if not reads:
             return True
-        current, keep, shared = self._value, [], False
+        current, keep, shared = self._array, [], False
         for r in reads:
             t = r()
             if t is not None:
@@ -237,16 +243,16 @@ class EagerVariable(Variable):
 
     @property
     def dtype(self):
-        return dtypes.of_array(self._value)
+        return dtypes.of_array(self._array)
 
     @property
     def shape(self):
-        return TensorShape(self._value.shape)
+        return TensorShape(self._array.shape)
 
     def numpy(self):
         """A NumPy copy of the value; a NumPy scalar for a scalar variable, as in TF."""
         from distflow import backend
-        v = np.array(backend.to_numpy(self._value), copy=True)
+        v = np.array(backend.to_numpy(self._array), copy=True)
         return v[()] if v.ndim == 0 else v
 
     def value(self):
@@ -261,10 +267,10 @@ class EagerVariable(Variable):
         return np.asarray(self.numpy(), dtype=dtype)
 
     def __float__(self):
-        return float(self._value)
+        return float(self._array)
 
     def __int__(self):
-        return int(self._value)
+        return int(self._array)
 
     def __repr__(self):
         from distflow.framework.eager import _numpy_text  # a value of several lines starts one

@@ -231,8 +231,8 @@ class Replica:
     def get_arrays(self, var_list=None):
         """{name: NumPy array} of every variable (or of `var_list`), names without ':0'."""
         var_list = self.variables if var_list is None else var_list
-        values = self.session.run([v.value() for v in var_list])
-        return {var_name(v): np.array(backend.to_numpy(a)) for v, a in zip(var_list, values)}
+        values = variables.read_values(var_list, self.session)  # one run, host copies
+        return {var_name(v): a for v, a in zip(var_list, values)}
 
     def set_arrays(self, arrays, var_list=None, strict=True):
         """Loads arrays by variable name; with `strict`, every variable must be given."""
@@ -241,16 +241,13 @@ class Replica:
         if strict and missing:
             raise ValueError("the checkpoint has no value for %s (it was written by a different "
                              "model or optimizer)" % ", ".join(missing[:5]))
-        for v in var_list:
-            value = arrays.get(var_name(v))
-            if value is None:
-                continue
+        given = [(v, arrays[var_name(v)]) for v in var_list if arrays.get(var_name(v)) is not None]
+        for v, value in given:  # every shape checked before any variable changes
             want = tuple(v.shape.as_list())
             if tuple(value.shape) != want:
                 raise ValueError("the checkpoint's %s has shape %s, the model's has shape %s"
                                  % (var_name(v), tuple(value.shape), want))
-            cell = self.session.variable_cell(v.op)
-            cell._value = self._xp.array(value, dtype=v.dtype.as_numpy_dtype)
+        variables.write_values([v for v, _ in given], [a for _, a in given], self.session)
 
     def close(self):
         self.session.close()

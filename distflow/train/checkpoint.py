@@ -68,7 +68,8 @@ class Checkpoint:
     def write(self, file_prefix, options=None):
         """Writes the checkpoint at exactly `file_prefix` (no counter, no state file)."""
         prefix = os.fspath(file_prefix)
-        values = {k: _host(v) for k, v in self._variables().items()}
+        tracked = self._variables()
+        values = dict(zip(tracked, _variables.read_values(list(tracked.values()))))
         if is_writer():
             directory = os.path.dirname(prefix)
             if directory:
@@ -105,7 +106,7 @@ class Checkpoint:
         stored = _saver._read_checkpoint(save_path)
         self._make_optimizer_state(stored)
         targets = self._variables()
-        matched = []
+        matched, arrays = [], []
         for key, value in stored.items():
             var = targets.get(key)
             if var is None:
@@ -116,8 +117,10 @@ class Checkpoint:
                 raise ValueError("Cannot restore %s: the checkpoint holds shape %s, the object "
                                  "now has %s. Build the model as it was when saved."
                                  % (key, tuple(value.shape), shape))
-            var.assign(value.astype(dtypes.as_dtype(var.dtype).as_numpy_dtype))
+            arrays.append(value.astype(dtypes.as_dtype(var.dtype).as_numpy_dtype))
             matched.append(key)
+        # every shape checked before any variable changes
+        _variables.write_values([targets[k] for k in matched], arrays)
         return CheckpointLoadStatus(save_path, set(stored), set(targets), set(matched))
 
     # -- what is tracked ------------------------------------------------------------------------
@@ -314,11 +317,6 @@ def _optimizer_variables(key, opt, owners):
             if owner is not None:  # a slot of a variable this checkpoint does not track: skipped
                 out["%s/slots/%s/%s" % (key, owner, slot_name)] = slot
     return out
-
-
-def _host(var):
-    value = var.numpy() if hasattr(var, "numpy") else var.read_value().numpy()
-    return np.asarray(value)
 
 
 _LAUNCHER_RANKS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")

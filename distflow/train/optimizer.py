@@ -169,7 +169,7 @@ class Optimizer:
             if type(grad) is not EagerTensor or not isinstance(var, variables.EagerVariable):
                 left.append((grad, var))
                 continue
-            current, delta = var._value, grad._value
+            current, delta = var.read_array(), grad._value
             # NumPy arrays only (a GPU's go through the op, which moves what needs moving); a
             # gradient of another shape goes there too, for its error (a scalar would broadcast)
             if type(current) is not np.ndarray or type(delta) is not np.ndarray \
@@ -266,8 +266,9 @@ class Optimizer:
             if isinstance(var, variables.EagerVariable):
                 # made where the variable lives (its array module), as a ready value
                 from distflow import backend
-                xp = backend.get_array_module(var._value)
-                value = EagerTensor(xp.full(var._value.shape, fill, dtype=var._value.dtype))
+                array = var.read_array()
+                xp = backend.get_array_module(array)
+                value = EagerTensor(xp.full(array.shape, fill, dtype=array.dtype))
             else:
                 value = np.full(var.shape.as_list(), fill, dtype=var.dtype.as_numpy_dtype)
             name = "%s/%s" % (base, op_name or self._name)
@@ -316,7 +317,7 @@ def _increment_now_in_place(counter):
     (dispatch's copy-on-write rule); False when AssignAdd must run instead."""
     if not isinstance(counter, variables.EagerVariable):
         return False
-    current = counter._value
+    current = counter.read_array()
     if type(current) is not np.ndarray or not may_update_in_place(AssignAdd, (counter,),
                                                                   (current,), ()):
         return False

@@ -72,8 +72,8 @@ def test_the_plan_runs_one_update_and_the_variables_share_one_buffer():
         source = "\n".join(list(getattr(plan.run, "sources", {}).values()) + [plan.source])
         assert "ApplyAdam x 4 (flat)" in source
         cells = [sess.variable_cell(v.op) for v in variables]
-        base = cells[0]._value.base
-        assert base is not None and all(c._value.base is base for c in cells)
+        base = cells[0].read_array().base
+        assert base is not None and all(c.read_array().base is base for c in cells)
 
 
 def test_a_variable_assigned_between_steps_trains_from_its_new_value():
@@ -89,7 +89,7 @@ def test_a_variable_assigned_between_steps_trains_from_its_new_value():
             step = sess.make_callable(train, [x, y])
             step(*batches[0])
             if reset:  # a new array in the cell (not the buffer's view): homed again
-                sess.variable_cell(variables[0].op)._value = np.ones((3, 4), np.float32)
+                sess.variable_cell(variables[0].op).assign_array(np.ones((3, 4), np.float32))
             else:
                 sess.run(load, {new_w0: np.ones((3, 4), np.float32)})
             step(*batches[1])
@@ -105,7 +105,7 @@ def test_an_uninitialized_variable_is_reported_as_before():
         sess.run(init)
         step = sess.make_callable(train, [x, y])
         step(*feeds(1)[0])
-        sess.variable_cell(variables[2].op)._value = None
+        sess.variable_cell(variables[2].op).assign_array(None)
         with pytest.raises(errors.FailedPreconditionError, match="uninitialized value w1"):
             step(*feeds(1)[0])
 

@@ -36,12 +36,12 @@ def test_a_value_read_before_the_step_keeps_its_value():
 def test_without_live_reads_the_update_is_in_place():
     v, step = sgd_step_function()
     step()  # the first call traces and runs
-    array = v._value
+    array = v.read_array()
     step()
-    assert v._value is array  # no copy of the variable per step
+    assert v.read_array() is array  # no copy of the variable per step
     held = v.read_value()
     step()
-    assert v._value is not array and held._value is array  # the held read forced a copy
+    assert v.read_array() is not array and held._value is array  # the held read forced a copy
     np.testing.assert_allclose(held.numpy(), [0.0, 0.0])
 
 
@@ -53,10 +53,10 @@ def test_eager_updates_copy_only_while_a_read_is_alive():
     np.testing.assert_allclose(held.numpy(), [1.0, 2.0])  # the read kept its value
     np.testing.assert_allclose(v.numpy(), [0.0, 1.0])
     del held
-    array = v._value
+    array = v.read_array()
     v.assign_add([1.0, 1.0])
     opt.apply_gradients([(df.constant([2.0, 2.0]), v)])
-    assert v._value is array  # nothing alive shares the array: updated in place
+    assert v.read_array() is array  # nothing alive shares the array: updated in place
     np.testing.assert_allclose(v.numpy(), [0.0, 1.0])
 
 

@@ -151,7 +151,7 @@ def test_broadcast_variables_of_a_gpu_session(comm):
             s.run(v.initializer)
             dd.broadcast_variables(s, communicator=comm)
             np.testing.assert_array_equal(s.run(v), [5.0, 5.0, 5.0])
-            assert backend.is_cupy_array(s.variable_cell(v.op)._value)
+            assert backend.is_cupy_array(s.variable_cell(v.op).read_array())
             dd.variables_checksum(s, communicator=comm)
 
 

@@ -31,7 +31,7 @@ def _mlp_training(device, steps=5, optimizer=tf.train.AdamOptimizer):
             s.run(tf.global_variables_initializer())
             cell = s.variable_cell(w1.op)
             losses = [s.run([train, loss], {x: X, y: Y})[1] for _ in range(steps)]
-            return losses, s.run([w1, b1, w2]), cell._value
+            return losses, s.run([w1, b1, w2]), cell.read_array()
 
 
 def test_a_session_on_the_gpu_trains_as_on_the_cpu():
@@ -80,7 +80,7 @@ def test_variable_load_on_a_gpu_session_keeps_the_value_on_the_device():
         with tf.Session(graph=g, device="gpu") as s:
             s.run(v.initializer)
             v.load([1.0, 2.0, 3.0], s)
-            assert backend.is_cupy_array(s.variable_cell(v.op)._value)
+            assert backend.is_cupy_array(s.variable_cell(v.op).read_array())
             np.testing.assert_array_equal(s.run(inc), [2.0, 3.0, 4.0])
 
 
@@ -130,7 +130,7 @@ def test_eager_training_on_the_gpu_matches_the_cpu():
     cpu_losses, cpu_w = _eager_training()
     with df.device("gpu"):
         gpu_losses, gpu_w = _eager_training()
-    assert backend.is_cupy_array(gpu_w._value)
+    assert backend.is_cupy_array(gpu_w.read_array())
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-5)
     np.testing.assert_allclose(gpu_w.numpy(), cpu_w.numpy(), rtol=1e-5, atol=1e-6)
 

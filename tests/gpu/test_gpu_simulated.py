@@ -72,7 +72,7 @@ def test_eager_values_in_a_simulated_gpu_scope(sim):
         v = df.Variable([1.0, 2.0])
         v.assign_add(f)
     assert backend.is_cupy_array(f._value) and backend.is_cupy_array(r._value)
-    assert backend.is_cupy_array(v._value) and type(i._value) is np.ndarray
+    assert backend.is_cupy_array(v.read_array()) and type(i._value) is np.ndarray
     np.testing.assert_array_equal(v.numpy(), [2.0, 4.0])
 
 

@@ -119,9 +119,10 @@ def test_the_in_place_rule():
     from distflow.ops.registry import may_update_in_place
     add = REGISTRY["AssignAdd"]
     a = np.zeros(3, np.float32)
-    shared = types.SimpleNamespace(_array_is_private=lambda: False)
-    private = types.SimpleNamespace(_array_is_private=lambda: True)
-    cell = types.SimpleNamespace()  # a Session's storage: never shared
+    from distflow.ops.state_ops import Cell
+    shared = types.SimpleNamespace(shares_reads=True, array_is_private=lambda: False)
+    private = types.SimpleNamespace(shares_reads=True, array_is_private=lambda: True)
+    cell = Cell("v")  # a Session's storage: never shared
     assert may_update_in_place(add, [cell], [a]) and may_update_in_place(add, [private], [a])
     assert not may_update_in_place(add, [shared], [a])
     assert not may_update_in_place(add, [cell], [None])  # uninitialized: the functional form

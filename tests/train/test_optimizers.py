@@ -437,6 +437,6 @@ def test_eager_sgd_in_place_keeps_values_read_before_the_step(make):
         opt.apply_gradients([(df.constant(g_w), w)])
         assert int(count_before) == 1 and int(opt.iterations) == 2
     # with no earlier read alive, the next step lands in the same array
-    array = w._value
+    array = w.read_array()
     opt.apply_gradients([(df.constant(g_w), w)])
-    assert w._value is array
+    assert w.read_array() is array
