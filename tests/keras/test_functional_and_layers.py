@@ -203,3 +203,17 @@ def test_lambda_first_gets_a_1d_x_as_it_is():
     assert lam.compute_output_shape((None, 3)).as_list() == [None, 6]
     assert keras.layers.Lambda(lambda t: t, output_shape=(4,)).compute_output_shape(
         (None, 4)).as_list() == [None, 4]
+
+
+def test_a_model_for_one_feature_called_on_a_column():
+    """Keras 3 adjusts the rank: Sequential([Normalization(input_shape=[1], axis=None), Dense])
+    called on a 1-D column gives one row per value, before and after it is built."""
+    x, _ = _xy()
+    hp = x[:, 1]
+    norm = keras.layers.Normalization(input_shape=[1], axis=None)
+    norm.adapt(hp)
+    model = keras.Sequential([norm, keras.layers.Dense(units=1)])
+    out = model(hp[:4])
+    assert out.shape.as_list() == [4, 1]
+    np.testing.assert_allclose(out.numpy(), model.predict(hp[:4], verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(model(hp[:4].reshape(4, 1)).numpy(), out.numpy(), rtol=1e-6)
