@@ -27,9 +27,11 @@ from distflow.client.session import Session
 from distflow.framework import context, errors, nest
 from distflow.framework.eager import EagerTensor
 from distflow.framework.graph import Graph, Operation, Tensor
-from distflow.framework.tensor_spec import TensorSpec, v2_shape
-from distflow.function_args import (_SIGNATURE_KEY, _Call, _flat_specs, _most_specific_match,
-                                    _relax, pretty_signature)
+from distflow.framework.tensor_spec import TensorSpec
+from distflow.function_args import (_SIGNATURE_KEY, AtomicFunction, FunctionType, _Call,
+                                    _flat_specs, _most_specific_match, _relax,
+                                    concrete_call_tensors, function_type_text,
+                                    placeholder_parameters, pretty_signature)
 from distflow.ops import array_ops, dispatch, func_graph, random_ops
 from distflow.ops.constant_op import Placeholder
 from distflow.ops.registry import OpDef
@@ -479,9 +481,28 @@ class ConcreteFunction:
         self._backward = None
 
     def pretty_printed_signature(self, verbose=True):
-        pysig, params, specs = self._parameters
+        pysig, params, specs = self._signature_parts()
         outputs = nest.pack_sequence_as(self.structured_outputs, self._output_slots)
         return pretty_signature(pysig, params, specs, outputs, self.captured_variables)
+
+    def _signature_parts(self):
+        return getattr(self, "_parameters", None) or placeholder_parameters(self)
+
+    @property
+    def function_type(self):
+        """Printed `(a: TensorSpec(...)) -> TensorSpec(...)`, as TF's."""
+        pysig, params, specs = self._signature_parts()
+        outputs = nest.pack_sequence_as(self.structured_outputs, self._output_slots)
+        return FunctionType(function_type_text(pysig, params, specs, outputs),
+                             self.pretty_printed_signature())
+
+    inference_fn = property(AtomicFunction, doc="The trace as a callable of its flat tensors")
+
+    def __str__(self):
+        return "ConcreteFunction " + self.pretty_printed_signature()
+
+    def __repr__(self):
+        return "<ConcreteFunction %s at 0x%X>" % (self.function_type, id(self))
 
     @property
     def input_specs(self):
@@ -500,20 +521,8 @@ class ConcreteFunction:
         return [v for v in self.captured_variables if v.trainable]
 
     def __call__(self, *args, **kwargs):
-        """Calls this trace with tensors for its placeholders (positional, in order)."""
-        if kwargs or len(args) != len(self.inputs):
-            names = ", ".join(ph.op.name for ph in self.inputs)
-            raise TypeError("%s: this ConcreteFunction takes %d tensor arguments (%s), got %d"
-                            % (self._name, len(self.inputs), names, len(args) + len(kwargs)))
-        tensors = []
-        for ph, a in zip(self.inputs, args):
-            t = dispatch.to_eager(a, None if isinstance(a, (EagerTensor, Variable)) else ph.dtype)
-            if t.dtype != ph.dtype or not ph.shape.is_compatible_with(t.shape):
-                raise ValueError("%s: argument for '%s' must be %s with shape %s, got %s with "
-                                 "shape %s" % (self._name, ph.op.name, ph.dtype.name,
-                                               v2_shape(ph.shape), t.dtype.name,
-                                               v2_shape(t.shape)))
-            tensors.append(t)
+        """Calls this trace with tensors for its placeholders (in order, or by name)."""
+        tensors = concrete_call_tensors(self, args, kwargs)
         return self._call_with(tensors)
 
     def _call_with(self, tensors):

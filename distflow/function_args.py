@@ -248,21 +248,37 @@ def _relax(old, new):
 def pretty_signature(pysig, params, specs, structured_outputs, captured):
     """One trace as TF's pretty_printed_concrete_signatures shows it: each parameter with its
     TensorSpec (or the Python value it was traced with), the output type and the captures."""
-    it = iter(specs)
     lines = ["Input Parameters:"]
-    for pname, structure, leaves in params:
-        flat = [_unnamed(next(it)) if x is _TensorSlot else _Literal(x) for x in leaves]
-        kind = pysig.parameters[pname].kind.name
-        lines.append("  %s (%s): %s" % (pname, kind, nest.pack_sequence_as(structure, flat)
-                                        if nest.is_nested(structure) else flat[0]))
+    for pname, kind, text in _parameter_texts(pysig, params, specs):
+        lines.append("  %s (%s): %s" % (pname, kind, text))
     lines.append("Output Type:")
-    lines.append("  %s" % (nest.map_structure(
-        lambda t: TensorSpec(t.shape, t.dtype) if isinstance(t, Tensor) else t,
-        structured_outputs),))
+    lines.append("  %s" % (_output_text(structured_outputs),))
     lines.append("Captures:")
     lines.extend(["  %d: %r" % (id(v), TensorSpec(v.shape, v.dtype)) for v in captured]
                  or ["  None"])
     return "\n".join(lines)
+
+
+def function_type_text(pysig, params, specs, structured_outputs):
+    """A trace's `function_type` as TF prints it: `(a: TensorSpec(...), b: Literal[2]) ->
+    TensorSpec(...)`."""
+    return "(%s) -> %s" % (", ".join("%s: %s" % (pname, text) for pname, _, text in
+                                     _parameter_texts(pysig, params, specs)),
+                           _output_text(structured_outputs))
+
+
+def _parameter_texts(pysig, params, specs):
+    it = iter(specs)
+    for pname, structure, leaves in params:
+        flat = [_unnamed(next(it)) if x is _TensorSlot else _Literal(x) for x in leaves]
+        yield pname, pysig.parameters[pname].kind.name, \
+            nest.pack_sequence_as(structure, flat) if nest.is_nested(structure) else flat[0]
+
+
+def _output_text(structured_outputs):
+    return nest.map_structure(
+        lambda t: TensorSpec(t.shape, t.dtype) if isinstance(t, Tensor) else t,
+        structured_outputs)
 
 
 def _unnamed(spec):
@@ -275,3 +291,70 @@ class _Literal:
 
     def __repr__(self):
         return "Literal[%r]" % (self.value,)
+
+
+class FunctionType:
+    """A ConcreteFunction's `function_type`: str is TF's one-line form, repr the full one."""
+
+    def __init__(self, line, full):
+        self._line, self._full = line, full
+
+    def __str__(self):
+        return self._line
+
+    def __repr__(self):
+        return self._full
+
+
+class AtomicFunction:
+    """A trace as one callable of its flat tensor inputs (TF's `inference_fn`)."""
+
+    def __init__(self, concrete):
+        self._concrete = concrete
+        self.name = "__inference_%s" % concrete._name
+
+    def __call__(self, *args):
+        return self._concrete(*args)
+
+    def __repr__(self):
+        return "<AtomicFunction> %s%s" % (self.name, self._concrete.function_type)
+
+
+def concrete_call_tensors(concrete, args, kwargs):
+    """A ConcreteFunction call's arguments as the eager tensors of its placeholders: positional
+    in order or by name; a dtype that differs is TF's InvalidArgumentError."""
+    from distflow.framework import errors
+    names = [ph.op.name for ph in concrete.inputs]
+    if kwargs:
+        unknown = sorted(set(kwargs) - set(names[len(args):]))
+        if unknown:
+            raise TypeError("%s(%s) got unexpected keyword arguments: %s."
+                            % (concrete._name, ", ".join(names), ", ".join(unknown)))
+        args = list(args) + [kwargs[n] for n in names[len(args):] if n in kwargs]
+    if len(args) != len(concrete.inputs):
+        raise TypeError("%s: this ConcreteFunction takes %d tensor arguments (%s), got %d"
+                        % (concrete._name, len(concrete.inputs), ", ".join(names), len(args)))
+    tensors = []
+    for i, (ph, a) in enumerate(zip(concrete.inputs, args)):
+        t = dispatch.to_eager(a, None if isinstance(a, (EagerTensor, Variable)) else ph.dtype)
+        if t.dtype != ph.dtype:   # TF's runtime check of the call's inputs
+            raise errors.InvalidArgumentError(
+                None, None, "cannot compute __inference_%s as input #%d(zero-based) was "
+                "expected to be a %s tensor but is a %s tensor [Op:__inference_%s]"
+                % (concrete._name, i, ph.dtype.name, t.dtype.name, concrete._name))
+        if not ph.shape.is_compatible_with(t.shape):
+            raise ValueError("%s: argument for '%s' must be %s with shape %s, got %s with "
+                             "shape %s" % (concrete._name, ph.op.name, ph.dtype.name,
+                                           v2_shape(ph.shape), t.dtype.name,
+                                           v2_shape(t.shape)))
+        tensors.append(t)
+    return tensors
+
+
+def placeholder_parameters(concrete):
+    """(signature, params, specs) of a trace known only by its placeholders (one rebuilt by
+    tf.saved_model.load), for its printed signature."""
+    names = [ph.op.name for ph in concrete.inputs]
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    pysig = inspect.Signature([inspect.Parameter(n, kind) for n in names])
+    return pysig, [(n, None, [_TensorSlot]) for n in names], concrete.input_specs

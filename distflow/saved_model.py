@@ -1,5 +1,6 @@
-"""`tf.saved_model.save` / `tf.saved_model.load` for a df.Module (or any object) whose
-df.function methods have an input_signature, in distflow's own directory format (not
+"""`tf.saved_model.save` / `tf.saved_model.load` for a df.Module (or any object) with
+df.function methods: those with an input_signature, and the traces made so far of those without
+(a loaded one runs the trace its tensors fit, as TF's), in distflow's own directory format (not
 TensorFlow's protocol buffers: TensorFlow cannot read it, distflow can, without the Python code
 that defined the module).
 
@@ -43,7 +44,7 @@ _FORMAT = "distflow-saved-model-1"
 # -- save -------------------------------------------------------------------------------------
 def save(obj, export_dir, signatures=None, options=None):
     from distflow.function import ConcreteFunction, Function
-    functions = {}
+    functions, traced = {}, {}
     for name in sorted(dir(obj)) + (["__call__"] if hasattr(type(obj), "__call__") else []):
         if name.startswith("_") and name != "__call__":
             continue
@@ -53,6 +54,14 @@ def save(obj, export_dir, signatures=None, options=None):
             continue
         if isinstance(value, Function) and value.input_signature is not None:
             functions[name] = value.get_concrete_function()
+        elif isinstance(value, Function):
+            # no input_signature: the traces made so far are saved, as TF saves them, and a
+            # loaded call runs the one its tensors fit (guide/basics' mod.multiply)
+            seen = {}
+            for concrete in value._by_key.values():
+                seen.setdefault(id(concrete), concrete)
+            if seen:
+                traced[name] = list(seen.values())
     sigs = {}
     if signatures is not None:
         if not isinstance(signatures, dict):
@@ -70,13 +79,15 @@ def save(obj, export_dir, signatures=None, options=None):
             sigs[key] = fn
     elif "__call__" in functions:
         sigs["serving_default"] = functions["__call__"]
-    if not functions and not sigs:
-        raise ValueError("%r has no df.function with an input_signature to save (tf.saved_model "
-                         "saves traced functions, not Python code)" % (obj,))
+    if not functions and not sigs and not traced:
+        raise ValueError("%r has no df.function with an input_signature or a trace to save "
+                         "(tf.saved_model saves traced functions, not Python code: call the "
+                         "function once, or give it an input_signature)" % (obj,))
     writer = _Writer()
     doc = {"format": _FORMAT,
            "functions": {k: writer.function(k, c) for k, c in functions.items()},
-           "signatures": {k: writer.function(k, c, signature=True) for k, c in sigs.items()}}
+           "signatures": {k: writer.function(k, c, signature=True) for k, c in sigs.items()},
+           "traced": {k: [writer.function(k, c) for c in cs] for k, cs in traced.items()}}
     doc["variables"] = writer.variable_meta
     from distflow.train.checkpoint import is_writer
     if not is_writer():
@@ -235,6 +246,44 @@ class _LoadedFunction:
         return flat[0]
 
 
+class _LoadedTraces:
+    """A saved df.function that had no input_signature: its saved traces, each call running
+    the first whose inputs its tensors fit (dtype, and shape where the trace fixed one). Python
+    values a trace was made for are part of its graph, not inputs: such a trace is called with
+    its tensor arguments only."""
+
+    def __init__(self, name, traces):
+        self.__name__ = name
+        self._traces = traces
+
+    def __call__(self, *args, **kwargs):
+        from distflow.framework import context
+        from distflow.ops import dispatch
+        with context.eager_mode():
+            given = [dispatch.convert_to_tensor(a) for a in args]
+            named = {k: dispatch.convert_to_tensor(v) for k, v in kwargs.items()}
+        for fn in self._traces:
+            inputs = fn.concrete.inputs
+            if len(inputs) != len(given) + len(named) or not set(named) <= set(fn._names):
+                continue
+            ordered = given + [named[n] for n in fn._names[len(given):] if n in named]
+            if len(ordered) == len(inputs) and all(
+                    p.dtype == t.dtype and p.shape.is_compatible_with(t.shape)
+                    for p, t in zip(inputs, ordered)):
+                return fn(*args, **kwargs)
+        given = given + list(named.values())
+        options = "\n".join("  Option %d: %s" % (i + 1, ", ".join(
+            "%s: TensorSpec(shape=%s, dtype=%s)" % (n, p.shape, p.dtype.name)
+            for n, p in zip(fn._names, fn.concrete.inputs)))
+            for i, fn in enumerate(self._traces))
+        raise ValueError("Could not find matching concrete function to call loaded from the "
+                         "SavedModel (%s). Got: %s\nExpected these arguments to match one of "
+                         "the following %d option(s):\n%s"
+                         % (self.__name__, ", ".join("TensorSpec(shape=%s, dtype=%s)"
+                                                    % (t.shape, t.dtype.name) for t in given),
+                            len(self._traces), options))
+
+
 def load(export_dir, tags=None, options=None):
     path = os.path.join(export_dir, SAVED_MODEL_FILENAME)
     if not os.path.exists(path):
@@ -258,6 +307,9 @@ def load(export_dir, tags=None, options=None):
                  for k, f in doc["functions"].items()}
     signatures = {k: _LoadedFunction(_rebuild(k, f, arrays, variables), f["structure"], k)
                   for k, f in doc["signatures"].items()}
+    for k, traces in doc.get("traced", {}).items():
+        functions[k] = _LoadedTraces(k, [_LoadedFunction(_rebuild(k, f, arrays, variables),
+                                                         f["structure"], k) for f in traces])
     return _Loaded(functions, signatures, variables)
 
 

@@ -88,7 +88,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
                              % (filepath, ", ".join(missing), ", ".join(names)))
         config = json.loads(zf.read("config.json"))
         weights = io.BytesIO(zf.read("model.weights.h5"))
-    model = layers_config.deserialize_model(config, custom_objects or {})
+    model = layers_config.deserialize_model(config, custom_objects or {}, safe_mode)
     if compile and config.get("compile_config"):
         layers_config.compile_from_config(model, config["compile_config"])
     _read_h5(model, weights, filepath, optimizer=True)

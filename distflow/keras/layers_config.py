@@ -8,8 +8,13 @@ file holds that distflow has no use for are dropped only when they hold Keras's 
 (None, False, ...); anything else is refused with the layer and argument named, so nothing a
 saved model relied on is silently lost.
 """
+import codecs
+import importlib
 import inspect
+import json
+import marshal
 import re
+import types
 
 import numpy as np
 
@@ -53,6 +58,8 @@ def serialize_initializer(init):
                       "uniform": "RandomUniform", "normal": "RandomNormal"}.get(init, _camel(init))
         return _obj("keras.initializers", class_name, {} if class_name in ("Zeros", "Ones")
                     else {"seed": None})
+    if inspect.isfunction(init):   # kernel_initializer=tf.random.normal (guide/basics)
+        return _function_config(init, None)
     config = init.get_config() if hasattr(init, "get_config") else {}
     return _obj("keras.initializers", type(init).__name__, dict(config))
 
@@ -98,14 +105,74 @@ def layer_config(layer):
     elif cls == "Flatten":
         base.update(data_format="channels_last")
     elif cls == "Lambda":
-        raise ValueError("Layer '%s' (Lambda) wraps Python code, which the .keras format stores "
-                         "as bytecode; distflow does not save it. Save the weights "
-                         "(save_weights) and rebuild the model in code." % layer.name)
+        base.update(function=_function_config(layer.function, layer.name),
+                    arguments=dict(layer.arguments))
+        if layer.output_shape is not None:
+            base["output_shape"] = _function_config(layer.output_shape, layer.name) \
+                if callable(layer.output_shape) else list(layer.output_shape)
     elif hasattr(layer, "get_config"):
         base.update(layer.get_config())
     else:
         base.update(_config_from_attributes(layer))
     return base
+
+
+def _function_config(fn, layer_name):
+    """A Lambda's function as Keras 3 stores it: a lambda as its marshalled bytecode (base64;
+    loads only with safe_mode=False, and in the same Python version), a named function by its
+    module and name."""
+    if getattr(fn, "__name__", None) == "<lambda>":
+        closure = None
+        if fn.__closure__:
+            closure = [c.cell_contents for c in fn.__closure__]
+            try:
+                json.dumps(closure)
+            except TypeError:
+                raise ValueError("Layer '%s' (Lambda): its lambda refers to %r from an enclosing "
+                                 "function, which a .keras file cannot hold; use a module-level "
+                                 "name or `arguments=`" % (layer_name, closure)) from None
+        return {"class_name": "__lambda__", "config": {
+            "code": codecs.encode(marshal.dumps(fn.__code__), "base64").decode("ascii"),
+            "defaults": list(fn.__defaults__) if fn.__defaults__ else None,
+            "closure": closure}}
+    return {"module": fn.__module__, "class_name": "function", "config": fn.__name__,
+            "registered_name": "function"}
+
+
+def _function_from_config(config, layer_name, custom_objects, safe_mode):
+    if not isinstance(config, dict):
+        return config
+    if config.get("class_name") == "__lambda__":
+        if safe_mode:
+            raise ValueError("Requested the deserialization of a `Lambda` layer whose "
+                             "`function` is a Python lambda (layer '%s'). This carries a "
+                             "potential risk of arbitrary code execution and thus it is "
+                             "disallowed by default. If you trust the source of the artifact, "
+                             "you can override this error by passing `safe_mode=False` to the "
+                             "loading function." % layer_name)
+        inner = config["config"]
+        import distflow
+        code = marshal.loads(codecs.decode(inner["code"].encode("ascii"), "base64"))
+        closure = tuple(types.CellType(v) for v in inner["closure"]) \
+            if inner.get("closure") else None
+        defaults = tuple(inner["defaults"]) if inner.get("defaults") else None
+        # the lambda's global names resolve as in a program that imported distflow as tf
+        globs = {"tf": distflow, "keras": distflow.keras, "np": np, "__builtins__": __builtins__}
+        return types.FunctionType(code, globs, code.co_name, defaults, closure)
+    if config.get("class_name") == "function":
+        name, module = config["config"], config.get("module") or ""
+        if name in custom_objects:
+            return custom_objects[name]
+        if safe_mode and module.split(".")[0] != "distflow":
+            raise ValueError("Could not locate function '%s' (module %s, layer '%s'). Pass it "
+                             "in `custom_objects` (or load with safe_mode=False to import its "
+                             "module)." % (name, module, layer_name))
+        module = importlib.import_module(module)
+        if not hasattr(module, name):
+            raise ValueError("Layer '%s' (Lambda): could not locate function '%s' in module %s; "
+                             "pass it in `custom_objects`" % (layer_name, name, module.__name__))
+        return getattr(module, name)
+    return config
 
 
 _NOT_CONFIG = ("self", "name", "dtype", "trainable", "input_shape", "input_dim", "seed",
@@ -232,7 +299,7 @@ def _kt_config(kt, index):
         "shape": kt.shape.as_list(), "dtype": kt.dtype.name, "keras_history": index[id(kt)]}}
 
 
-def deserialize_model(config, custom_objects):
+def deserialize_model(config, custom_objects, safe_mode=True):
     from distflow.keras import functional, models
     class_name = config.get("class_name")
     inner = config.get("config", {})
@@ -246,7 +313,7 @@ def deserialize_model(config, custom_objects):
                 model.add(functional.Input(batch_shape=entry["config"]["batch_shape"],
                                            name=entry["config"].get("name")))
             else:
-                model.add(deserialize_layer(entry, custom_objects))
+                model.add(deserialize_layer(entry, custom_objects, safe_mode))
         shape = (config.get("build_config") or {}).get("input_shape") \
             or inner.get("build_input_shape")
         if shape is not None and not model.built:
@@ -261,7 +328,7 @@ def deserialize_model(config, custom_objects):
                 made[(entry["name"], 0)] = functional.Input(
                     batch_shape=c["batch_shape"], dtype=c.get("dtype"), name=c.get("name"))
                 continue
-            layer = deserialize_layer(entry, custom_objects)
+            layer = deserialize_layer(entry, custom_objects, safe_mode)
             for node in entry.get("inbound_nodes", []):
                 args = [_resolve(a, made) for a in node["args"]]
                 n = calls.get(entry["name"], 0)
@@ -288,7 +355,7 @@ def _resolve(arg, made):
     return arg
 
 
-def deserialize_layer(entry, custom_objects):
+def deserialize_layer(entry, custom_objects, safe_mode=True):
     from distflow.keras import layers as layers_module
     from distflow.keras import regularizers
     from distflow.nn import initializers
@@ -301,6 +368,11 @@ def deserialize_layer(entry, custom_objects):
     config = dict(entry.get("config", {}))
     if hasattr(cls, "from_config") and class_name in custom_objects:
         return cls.from_config(config)
+    if class_name == "Lambda":
+        for key in ("function", "output_shape"):
+            if key in config:
+                config[key] = _function_from_config(config[key], config.get("name"),
+                                                    custom_objects, safe_mode)
     dtype = config.pop("dtype", None)
     if isinstance(dtype, dict):
         dtype = dtype.get("config", {}).get("name", "float32")
@@ -309,7 +381,10 @@ def deserialize_layer(entry, custom_objects):
         config["dtype"] = dtype
     kwargs = {}
     for key, value in config.items():
-        if key.endswith("_initializer") and isinstance(value, dict):
+        if key.endswith("_initializer") and isinstance(value, dict) \
+                and value.get("class_name") == "function":
+            value = _function_from_config(value, config.get("name"), custom_objects, safe_mode)
+        elif key.endswith("_initializer") and isinstance(value, dict):
             init_cls = getattr(initializers, value["class_name"], None)
             if init_cls is None:
                 raise ValueError("Layer '%s': unknown initializer %s" % (config.get("name"),

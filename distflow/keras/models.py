@@ -43,6 +43,8 @@ class Sequential(Trainer, Saving, _sequential.Sequential):
         super().add(layer)
 
     def __call__(self, inputs, training=False):
+        if not is_keras_tensor(inputs) and self.input_shape is not None:
+            inputs = _adjust_rank(self, inputs)
         if not is_keras_tensor(inputs) and self.built and self.input_shape is not None:
             _check_input_shape(self, inputs)
         from distflow.keras import regularizers
@@ -99,6 +101,20 @@ class Sequential(Trainer, Saving, _sequential.Sequential):
     def __repr__(self):
         return "<keras.Sequential name=%s, layers=%d, built=%s>" % (
             self.name, len(self._layers), self.built)
+
+
+def _adjust_rank(model, inputs):
+    """Keras 3's rank adjustment: a model built for (batch, 1) called on (batch,) gets
+    (batch, 1) (a DataFrame column, or the 1-D x of the regression tutorial)."""
+    want = TensorShape(model.input_shape).as_list()
+    got = getattr(inputs, "shape", None)
+    if want is None or got is None or len(want) < 2 or want[-1] != 1:
+        return inputs
+    got = TensorShape(got).as_list()
+    if got is not None and len(got) == len(want) - 1:
+        from distflow.ops import array_ops
+        return array_ops.expand_dims(inputs, -1)
+    return inputs
 
 
 def _check_input_shape(model, inputs):

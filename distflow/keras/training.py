@@ -34,6 +34,7 @@ from distflow.autodiff.tape import GradientTape
 from distflow.data.dataset import Dataset
 from distflow.function import TensorSpec, function
 from distflow.framework import context, dtypes
+from distflow.framework.tensor_shape import TensorShape
 from distflow.keras import callbacks as callbacks_module
 from distflow.keras import distributed as distributed_module
 from distflow.keras import metrics as metrics_module
@@ -315,7 +316,7 @@ class Trainer:
         if x is None:
             raise ValueError("Unrecognized data type: x=None")
         x = _numpy(x)
-        if x.ndim == 1:  # Keras feeds a 1-D x (a DataFrame column) as one feature: (N, 1)
+        if x.ndim == 1 and _one_feature_column(self):
             x = x.reshape(-1, 1)
         dtype = getattr(self, "dtype", None)
         return np.ascontiguousarray(x, dtype.as_numpy_dtype if dtype is not None
@@ -366,6 +367,18 @@ class Trainer:
     def _build_for(self, x):
         if not getattr(self, "built", True) and hasattr(self, "build"):
             self.build((None,) + tuple(x.shape[1:]))
+
+
+def _one_feature_column(model):
+    """Whether a 1-D x goes in as (N, 1). Keras 3 adjusts the rank to a model built for rank 2
+    (a DataFrame column into a model of one feature), and hands an unbuilt model the data as it
+    is: a first Lambda sees (batch,) (TF's guide/basics stacks [x, x**2] on axis 1). A first
+    layer that needs features (Dense) would refuse (batch,), so for it x is one feature."""
+    shape = getattr(model, "input_shape", None)
+    if shape is not None:
+        return TensorShape(shape).rank != 1
+    layers = getattr(model, "_layers", None)
+    return not (layers and getattr(layers[0], "takes_any_rank", False))
 
 
 def _regrouped(fn, arrays):

@@ -8,7 +8,7 @@ non-trainable weights (shapes: the kept axes), Embedding one `embeddings` matrix
 """
 import numpy as np
 
-from distflow.framework import dtypes
+from distflow.framework import context, dtypes
 from distflow.framework.tensor_shape import TensorShape
 from distflow.nn import layers as _layers
 from distflow.ops import comparison_ops, dispatch, math_ops
@@ -119,6 +119,8 @@ class Normalization(_layers.Layer):
 class Lambda(_layers.Layer):
     """Wraps a function of one tensor (or of a list, for several inputs) as a layer."""
 
+    takes_any_rank = True  # first in a Sequential, fit hands it a 1-D x as it is (Keras 3)
+
     def __init__(self, function, output_shape=None, mask=None, arguments=None, name=None,
                  dtype="float32", input_shape=None, **kwargs):
         _no_extra(kwargs, "Lambda")
@@ -139,6 +141,23 @@ class Lambda(_layers.Layer):
         return self.function(inputs, **self.arguments)
 
     call = __call__
+
+    def compute_output_shape(self, input_shape):
+        """`output_shape` when given (a tuple leaves out the batch axis, as Keras's); else the
+        function's output on a row of zeros (Keras 3 infers it by running the function), so a
+        Sequential of Lambda then Dense builds from the data's shape."""
+        input_shape = TensorShape(input_shape)
+        if callable(self.output_shape):
+            return TensorShape(self.output_shape(input_shape))
+        if self.output_shape is not None:
+            return TensorShape([input_shape.as_list()[0]] + list(self.output_shape))
+        if input_shape.rank is None:
+            return TensorShape(None)
+        zeros = np.zeros([1 if d is None else d for d in input_shape.as_list()],
+                         dtypes.as_dtype(self.dtype).as_numpy_dtype)
+        with context.eager_mode():
+            out = self(zeros)
+        return TensorShape([None] + list(TensorShape(out.shape).as_list()[1:]))
 
 
 class Embedding(_layers.Layer):

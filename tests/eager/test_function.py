@@ -430,3 +430,40 @@ def test_gradients_passed_in_as_arguments_are_applied():
 
     apply(df.constant([1.0, 1.0]))
     np.testing.assert_allclose(v.numpy(), [0.9, 1.9], rtol=1e-6)
+
+
+def test_concrete_function_prints_types_and_checks_its_inputs_as_tf():
+    """guide/function's cells on a concrete function (there on tf.string; here on float32):
+    print, function_type, a call by keyword, a call of another dtype (InvalidArgumentError),
+    its graph's nodes, and inference_fn."""
+    tf = df
+    @tf.function
+    def double(a):
+        return a + a
+
+    d = double.get_concrete_function(tf.constant(1.5))
+    spec = "TensorSpec(shape=(), dtype=tf.float32, name=None)"
+    assert str(d) == ("ConcreteFunction Input Parameters:\n  a (POSITIONAL_OR_KEYWORD): %s\n"
+                      "Output Type:\n  %s\nCaptures:\n  None" % (spec, spec))
+    assert str(d.function_type) == "(a: %s) -> %s" % (spec, spec)
+    assert repr(d).startswith("<ConcreteFunction (a: %s) -> %s at 0x" % (spec, spec))
+    assert d(a=tf.constant(2.5)).numpy() == 5.0
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"input #0\(zero-based\) was expected to be a float32 tensor but "
+                             r"is a int32 tensor"):
+        d(tf.constant(1))
+    nodes = [(list(n.input), n.name) for n in d.graph.as_graph_def().node]
+    assert nodes[:2] == [([], "a"), (["a", "a"], "add")]
+    atomic = d.inference_fn
+    assert atomic(tf.constant(4.0)).numpy() == 8.0
+    assert repr(atomic).startswith("<AtomicFunction> __inference_double(a: ")
+
+    @tf.function
+    def pow(a, b):
+        return a ** b
+
+    square = pow.get_concrete_function(a=tf.TensorSpec(None, tf.float32), b=2)
+    assert "  b (POSITIONAL_OR_KEYWORD): Literal[2]" in str(square)
+    assert square(tf.constant(10.0)).numpy() == 100.0
+    with pytest.raises(TypeError, match="unexpected keyword arguments: b"):
+        square(tf.constant(10.0), b=3)

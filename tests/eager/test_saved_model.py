@@ -77,3 +77,35 @@ def test_the_export_directory_follows_the_umask(tmp_path):
         os.umask(old)
     assert os.stat(export).st_mode & 0o777 == 0o755   # not mkdtemp's 0700
     assert os.stat(os.path.join(export, "variables.npz")).st_mode & 0o777 == 0o644
+
+
+class MyModule(tf.Module):
+    def __init__(self, value):
+        self.weight = tf.Variable(value)
+
+    @tf.function
+    def multiply(self, x):
+        return x * self.weight
+
+
+def test_traced_functions_without_a_signature_are_saved(tmp_path):
+    """guide/basics: a df.function without input_signature, called once, saves its trace; the
+    loaded one runs the trace the call's tensors fit and refuses others with the options."""
+    mod = MyModule(3)
+    mod.multiply(tf.constant([1, 2, 3]))
+    mod.multiply(tf.constant([[1, 2], [3, 4]]))    # a second trace: another shape
+    save_path = str(tmp_path / "saved")
+    tf.saved_model.save(mod, save_path)
+    reloaded = tf.saved_model.load(save_path)
+    out = reloaded.multiply(tf.constant([1, 2, 3]))
+    assert out.dtype == tf.int32
+    np.testing.assert_array_equal(out.numpy(), [3, 6, 9])
+    np.testing.assert_array_equal(reloaded.multiply(tf.constant([4, 5, 6])).numpy(), [12, 15, 18])
+    np.testing.assert_array_equal(reloaded.multiply(tf.constant([[1, 0], [0, 1]])).numpy(),
+                                  [[3, 0], [0, 3]])
+    reloaded.variables[0].assign(2)   # the loaded trace reads the loaded variable
+    np.testing.assert_array_equal(reloaded.multiply(x=tf.constant([1, 2, 3])).numpy(), [2, 4, 6])
+    with pytest.raises(ValueError, match=r"(?s)Could not find matching concrete function.*2 option"):
+        reloaded.multiply(tf.constant([1.0, 2.0]))     # float32 of shape (2,): traced for neither
+    with pytest.raises(ValueError, match="no df.function with an input_signature or a trace"):
+        tf.saved_model.save(MyModule(1), str(tmp_path / "never_called"))

@@ -183,3 +183,37 @@ def test_add_loss_in_call_joins_the_training_loss():
     np.testing.assert_allclose(model.evaluate(x, y, batch_size=16, verbose=0), want, rtol=1e-4)
     model(x[:2])
     assert len(model.losses) == 1  # each call starts afresh
+
+
+def test_lambda_first_gets_a_1d_x_as_it_is():
+    """guide/basics: Sequential([Lambda(stack [x, x**2] on axis 1), Dense(1)]) fit on a 1-D x;
+    Keras 3 hands the Lambda (batch,), infers its output (batch, 2) and builds Dense on it."""
+    x = np.linspace(-2, 2, 41).astype(np.float32)
+    y = x ** 2 + 2 * x - 5
+    model = keras.Sequential([
+        keras.layers.Lambda(lambda x: tf.stack([x, x ** 2], axis=1)),
+        keras.layers.Dense(units=1, kernel_initializer=tf.random.normal)])
+    model.compile(loss=keras.losses.MSE, optimizer=keras.optimizers.SGD(learning_rate=0.05))
+    history = model.fit(x, y, epochs=60, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < 0.1 * history.history["loss"][0]
+    assert model.layers[1].kernel.shape.as_list() == [2, 1]
+    assert model(x).shape.as_list() == [41, 1]          # called on the 1-D x, as plot_preds does
+    np.testing.assert_allclose(model.predict(x, verbose=0)[:, 0], y, atol=1.0)
+    lam = keras.layers.Lambda(lambda t: tf.concat([t, t], axis=-1))
+    assert lam.compute_output_shape((None, 3)).as_list() == [None, 6]
+    assert keras.layers.Lambda(lambda t: t, output_shape=(4,)).compute_output_shape(
+        (None, 4)).as_list() == [None, 4]
+
+
+def test_a_model_for_one_feature_called_on_a_column():
+    """Keras 3 adjusts the rank: Sequential([Normalization(input_shape=[1], axis=None), Dense])
+    called on a 1-D column gives one row per value, before and after it is built."""
+    x, _ = _xy()
+    hp = x[:, 1]
+    norm = keras.layers.Normalization(input_shape=[1], axis=None)
+    norm.adapt(hp)
+    model = keras.Sequential([norm, keras.layers.Dense(units=1)])
+    out = model(hp[:4])
+    assert out.shape.as_list() == [4, 1]
+    np.testing.assert_allclose(out.numpy(), model.predict(hp[:4], verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(model(hp[:4].reshape(4, 1)).numpy(), out.numpy(), rtol=1e-6)

@@ -147,8 +147,10 @@ def test_weights_file_is_keras3_layout_and_checks_the_model(tmp_path):
 
 def test_refusals_name_the_problem(tmp_path, monkeypatch):
     x, _ = _data()
-    lam = tf.keras.Sequential([tf.keras.Input(shape=(3,)), tf.keras.layers.Lambda(lambda t: t * 2)])
-    with pytest.raises(ValueError, match="Lambda"):
+    scale = tf.constant(2.0)   # a lambda's closure a .keras file cannot hold
+    lam = tf.keras.Sequential([tf.keras.Input(shape=(3,)),
+                               tf.keras.layers.Lambda(lambda t: t * scale)])
+    with pytest.raises(ValueError, match=r"Lambda.*enclosing"):
         lam.save(str(tmp_path / "l.keras"))
     assert not os.path.exists(str(tmp_path / "l.keras"))
     with pytest.raises(ValueError, match="File not found"):
@@ -215,3 +217,42 @@ def test_model_checkpoint_writes_loadable_keras_files(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["ckpt-1.keras", "ckpt-2.keras"]
     reloaded = tf.keras.models.load_model(str(tmp_path / "ckpt-2.keras"))
     np.testing.assert_array_equal(reloaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def _cube(t):
+    return t ** 3
+
+
+def test_lambda_saves_as_keras_3_and_loads_only_when_unsafe_is_allowed(tmp_path):
+    """guide/basics saves Sequential([Lambda(lambda x: tf.stack([x, x**2], axis=1)), Dense(1)])
+    to .keras: the lambda goes in as Keras 3 stores it (marshalled bytecode), and loading it
+    back needs safe_mode=False, as Keras asks."""
+    x = np.linspace(-1, 1, 21).astype(np.float32)
+    model = tf.keras.Sequential([
+        tf.keras.layers.Lambda(lambda x: tf.stack([x, x ** 2], axis=1)),
+        tf.keras.layers.Dense(units=1, kernel_initializer=tf.random.normal)])
+    model.compile(loss=tf.keras.losses.MSE, optimizer=tf.keras.optimizers.SGD(learning_rate=0.01))
+    model.fit(x, 3 * x ** 2 - x, epochs=2, batch_size=8, verbose=0)
+    path = str(tmp_path / "my_new_model.keras")
+    model.save(path)
+    with zipfile.ZipFile(path) as zf:
+        config = json.loads(zf.read("config.json"))
+    fn, = [e["config"]["function"] for e in config["config"]["layers"]
+           if e["class_name"] == "Lambda"]
+    assert fn["class_name"] == "__lambda__" and set(fn["config"]) == {"code", "defaults",
+                                                                      "closure"}
+    with pytest.raises(ValueError, match="safe_mode=False"):
+        tf.keras.models.load_model(path)
+    loaded = tf.keras.models.load_model(path, safe_mode=False)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6)
+    named = tf.keras.Sequential([tf.keras.Input(shape=(2,)), tf.keras.layers.Lambda(_cube),
+                                 tf.keras.layers.Dense(1)])
+    named.save(str(tmp_path / "named.keras"))
+    with pytest.raises(ValueError, match="Could not locate function '_cube'"):
+        tf.keras.models.load_model(str(tmp_path / "named.keras"))
+    again = tf.keras.models.load_model(str(tmp_path / "named.keras"),
+                                       custom_objects={"_cube": _cube})
+    z = np.array([[1.0, 2.0]], np.float32)
+    np.testing.assert_allclose(again.predict(z, verbose=0), named.predict(z, verbose=0),
+                               rtol=1e-6)
