@@ -16,11 +16,10 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 
 import numpy as np
 
-from distflow.train.saver import new_file_mode
+from distflow.train.saver import atomic_write
 
 _PATTERN = re.compile(r"ckpt-(\d+)\.npz$")
 # What atomic writes leave behind when a process dies between creating and renaming them.
@@ -41,7 +40,7 @@ def save(directory, step, arrays, meta, keep=3):
     for name, value in arrays.items():
         payload["var:" + name] = np.asarray(value)
     payload[_CHECKSUM] = np.frombuffer(_digest(payload).encode(), dtype=np.uint8)
-    _atomic_write(path, lambda f: np.savez(f, **payload))
+    atomic_write(path, lambda f: np.savez(f, **payload))
     for old in all_checkpoints(directory)[:-keep]:
         os.unlink(old)
     return path
@@ -54,26 +53,6 @@ def _digest(entries):
         h.update(("%s|%s|%s\n" % (key, a.dtype.str, a.shape)).encode())
         h.update(a.tobytes())
     return h.hexdigest()
-
-
-def _atomic_write(path, write):
-    """write(file) into a temporary file beside `path`, fsync, chmod to what the umask gives a
-    new file (mkstemp makes it 0600), then rename: readers see the old file or the whole new
-    one."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path),
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fchmod(f.fileno(), new_file_mode())
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def remove_temporaries(directory):
