@@ -6,6 +6,7 @@ Eagerly, broadcast_variables overwrites the variables now, in one flat buffer pe
 returns, as Horovod's does, the group of `var.assign(broadcast(var))`, so it runs where the
 program puts it (after the first step's update, in Horovod's TF2 example).
 """
+from distflow.compat.v1.monitored_session import SessionRunHook
 from distflow.distribute import variables as dd_variables
 from distflow.framework import context
 from distflow.framework.graph import GraphKeys, get_default_graph
@@ -46,7 +47,7 @@ def broadcast_global_variables(root_rank):
     return broadcast_variables(found, root_rank)
 
 
-class BroadcastGlobalVariablesHook:
+class BroadcastGlobalVariablesHook(SessionRunHook):
     """A SessionRunHook that broadcasts every global variable from root_rank once the session
     exists (after the initializer or a checkpoint restore)."""
 
@@ -61,16 +62,6 @@ class BroadcastGlobalVariablesHook:
 
     def after_create_session(self, session, coord):
         session.run(self.bcast_op)
-
-    # the rest of SessionRunHook's interface: nothing to do
-    def before_run(self, run_context):
-        return None
-
-    def after_run(self, run_context, run_values):
-        pass
-
-    def end(self, session):
-        pass
 
 
 def broadcast_object(obj, root_rank=0, session=None, name=None, process_set=None):

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from cli_support import BOSTON_YAML, _env, command
+from distributed.mpi_launch import descendants
 
 ARGS = ["train", BOSTON_YAML, "--set", "output.plot=false", "--set", "train.epochs=3000",
         "--no-progress"]
@@ -35,7 +36,7 @@ def _finish(proc):
     try:
         output, _ = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
-        for pid in _descendants(proc.pid):  # the ranks: each in a session of its own
+        for pid in descendants(proc.pid):  # the ranks: each in a session of its own
             os.kill(pid, signal.SIGKILL)
         os.killpg(proc.pid, signal.SIGKILL)
         pytest.fail("the interrupted job did not end within 60 s:\n" + proc.communicate()[0])
@@ -43,26 +44,9 @@ def _finish(proc):
     return [line for line in output.splitlines() if not line.startswith("[mpiexec@")]
 
 
-def _descendants(pid):
-    children = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], list(children.get(pid, []))
-    while todo:
-        p = todo.pop()
-        found.append(p)
-        todo += children.get(p, [])
-    return found
-
-
 def _rank_pid(mpirun_pid, rank):
     """The pid of `rank`'s process, a descendant of mpirun (through hydra's proxy)."""
-    for pid in _descendants(mpirun_pid):
+    for pid in descendants(mpirun_pid):
         try:
             with open("/proc/%d/environ" % pid, "rb") as f:
                 env = f.read().split(b"\0")
