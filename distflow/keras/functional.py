@@ -353,7 +353,7 @@ class Model(Trainer, Saving, _layers.Layer):
     def summary(self, print_fn=print, line_length=65):
         """Keras's table: each layer, its output shape and parameter count, then the totals
         (weights of layers that are not trainable count as non-trainable)."""
-        from distflow.nn.sequential import _shape_str
+        from distflow.nn.sequential import _shape_str, summary_footer
         self._ensure_built()
         if not self.built:
             raise ValueError("This model has not yet been built. Build the model first by "
@@ -380,13 +380,8 @@ class Model(Trainer, Saving, _layers.Layer):
                               "{:,}".format(count)]))
         total = self.count_params()
         trainable = int(sum(np.prod(v.shape.as_list()) for v in self.trainable_variables))
-        lines += ["=" * line_length, "Total params: {:,}".format(total),
-                  "Trainable params: {:,}".format(trainable),
-                  "Non-trainable params: {:,}".format(total - trainable), "_" * line_length]
-        text = "\n".join(lines)
-        if print_fn is not None:
-            print_fn(text)
-        return text
+        return summary_footer(lines + ["=" * line_length], total, trainable, line_length,
+                              print_fn)
 
     def __repr__(self):
         return "<keras.Model name=%s, functional=%s, built=%s>" % (

@@ -146,13 +146,7 @@ class Sequential(Layer):
             lines.append(row(["%s (%s)" % (layer.name, type(layer).__name__), _shape_str(shape),
                               "{:,}".format(count)]))
             lines.append("=" * line_length if i == len(self._layers) - 1 else "_" * line_length)
-        lines += ["Total params: {:,}".format(total),
-                  "Trainable params: {:,}".format(trainable),
-                  "Non-trainable params: {:,}".format(total - trainable), "_" * line_length]
-        text = "\n".join(lines)
-        if print_fn is not None:
-            print_fn(text)
-        return text
+        return summary_footer(lines, total, trainable, line_length, print_fn)
 
     def __repr__(self):
         return "<Sequential name=%s, layers=%d, built=%s>" % (self.name, len(self._layers),
@@ -173,3 +167,14 @@ def _shape_str(shape):
         return "?"
     text = ", ".join("None" if d is None else str(d) for d in dims)
     return "(%s,)" % text if len(dims) == 1 else "(%s)" % text
+
+
+def summary_footer(lines, total, trainable, line_length, print_fn):
+    """Ends a Keras summary table with its parameter counts; prints and returns the text."""
+    lines += ["Total params: {:,}".format(total),
+              "Trainable params: {:,}".format(trainable),
+              "Non-trainable params: {:,}".format(total - trainable), "_" * line_length]
+    text = "\n".join(lines)
+    if print_fn is not None:
+        print_fn(text)
+    return text
