@@ -217,3 +217,11 @@ def test_a_model_for_one_feature_called_on_a_column():
     assert out.shape.as_list() == [4, 1]
     np.testing.assert_allclose(out.numpy(), model.predict(hp[:4], verbose=0), rtol=1e-6)
     np.testing.assert_allclose(model(hp[:4].reshape(4, 1)).numpy(), out.numpy(), rtol=1e-6)
+
+
+def test_functional_summary_counts_as_keras_prints_them():
+    inputs = tf.keras.Input(shape=(3,))
+    outputs = tf.keras.layers.Dense(1)(tf.keras.layers.Dense(4, activation="relu")(inputs))
+    text = tf.keras.Model(inputs, outputs).summary(print_fn=None)
+    assert "Total params: 21" in text and "Trainable params: 21" in text   # 3*4+4 + 4*1+1
+    assert "Non-trainable params: 0" in text and text.endswith("_" * 65)
