@@ -6,6 +6,7 @@ here that need those import them where they are used, because comparison_ops bui
 module's `binary` helper. The one-input elementwise ops (abs, sign, sqrt, exp, log, sin, ...)
 live in unary_math_ops.py; their names are re-exported here.
 """
+import functools
 import math
 
 import numpy as np
@@ -253,11 +254,31 @@ def _sum_to_forward(xp, g, shape):
     lead = g.ndim - len(shape)
     kept = tuple(lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
     if lead and not kept:  # the common case (a bias): sum the leading axes, nothing to reshape
-        return g.sum(axis=tuple(range(lead)), dtype=g.dtype)
+        return _sum_leading(xp, g, lead)
     axes = tuple(range(lead)) + kept
     if axes:
         g = g.sum(axis=axes, keepdims=True, dtype=g.dtype)
     return g.reshape(shape)
+
+
+# A bias's gradient sums a (batch, units) matrix over its rows. On the CPU that is a product with a
+# row of ones (BLAS's gemv, as Caffe's bias_multiplier does it): 0.6 us for 32x64 against 1.6 us
+# for np.sum's reduction machinery, with the same float32 accumulation over the rows.
+_BLAS_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@functools.lru_cache(maxsize=32)
+def _ones(n, dtype):
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    return ones
+
+
+def _sum_leading(xp, g, lead, out=None):
+    if xp is np and lead == 1 and g.ndim == 2 and g.dtype in _BLAS_DTYPES and (
+            out is None or (out.flags.c_contiguous and out.dtype == g.dtype)):
+        return np.dot(_ones(g.shape[0], g.dtype), g, out=out)
+    return g.sum(axis=tuple(range(lead)), dtype=g.dtype, out=out)
 
 
 def _shape_from_tensor(shape_t, dtype):
@@ -271,8 +292,7 @@ def _shape_from_tensor(shape_t, dtype):
 def _sum_to_forward_out(xp, g, shape, out):
     lead = g.ndim - out.ndim
     if lead and g.shape[lead:] == out.shape:  # the common case (a bias): sum the leading axes
-        g.sum(axis=tuple(range(lead)), dtype=g.dtype, out=out)
-        return out
+        return _sum_leading(xp, g, lead, out)
     out[...] = _sum_to_forward(xp, g, shape)
     return out
 

@@ -47,8 +47,12 @@ def _batch_matmul_infer(x, y, adj_x=False, adj_y=False):
     return [(_matmul_shape("BatchMatMulV2", x, y, adj_x, adj_y), x.dtype)]
 
 
+# MatMul's operands are matrices, where dot and matmul are the same product; NumPy's dot goes to
+# BLAS with less argument handling (a 32x64 by 64x64 product: 3.0 against 3.4 us) and keeps BLAS
+# for an inner dimension of 1, an outer product, where matmul runs its own loop (1.1 against
+# 3.4 us for 32x1 by 1x64, the gradient of a one-unit layer).
 def _matmul_forward(xp, a, b, transpose_a=False, transpose_b=False):
-    return xp.matmul(a.T if transpose_a else a, b.T if transpose_b else b)
+    return xp.dot(a.T if transpose_a else a, b.T if transpose_b else b)
 
 
 def _batch_matmul_forward(xp, x, y, adj_x=False, adj_y=False):
@@ -98,7 +102,11 @@ def _matmul_2d(x, y, transpose_a=False, transpose_b=False):
 
 
 def _matmul_forward_out(xp, a, b, transpose_a=False, transpose_b=False, out=None):
-    xp.matmul(a.T if transpose_a else a, b.T if transpose_b else b, out=out)
+    a, b = a.T if transpose_a else a, b.T if transpose_b else b
+    if out.flags.c_contiguous and out.dtype == a.dtype == b.dtype:  # what dot's out= requires
+        xp.dot(a, b, out=out)
+    else:
+        xp.matmul(a, b, out=out)
     return out
 
 

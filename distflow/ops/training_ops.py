@@ -74,13 +74,43 @@ def _momentum(xp, var, accum, lr, grad, momentum, use_nesterov=False):
 ApplyMomentum = _fused("ApplyMomentum", _momentum, 2, grad_index=3)
 
 
+def _host_scalars(*values):
+    """0-d NumPy arrays as NumPy scalars, of the same dtype: arithmetic on a scalar costs a tenth
+    of a ufunc call on a 0-d array. Device arrays stay where they are (reading them would wait
+    for the GPU)."""
+    return [v[()] if type(v) is np.ndarray else v for v in values]
+
+
+def _moments(xp, m, v, grad, one_minus_beta1, one_minus_beta2):
+    """Adam's moment updates in place, m = beta1 * m + (1 - beta1) * grad and likewise v with
+    grad^2, through one temporary (each step's arithmetic as written in TF's kernel); returns it."""
+    tmp = xp.subtract(grad, m, out=xp.empty_like(m))  # an array even when m is 0-d
+    tmp *= one_minus_beta1
+    m += tmp
+    xp.multiply(grad, grad, out=tmp)
+    tmp -= v
+    tmp *= one_minus_beta2
+    v += tmp
+    return tmp
+
+
+def _adam_step(xp, var, m, v, step_size, epsilon, tmp):
+    """var -= step_size * m / (sqrt(v) + epsilon), with `tmp` as scratch."""
+    denom = xp.sqrt(v)
+    denom += epsilon
+    xp.multiply(m, step_size, out=tmp)
+    tmp /= denom
+    var -= tmp
+
+
 def _adam(xp, var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad):
     # The bias corrections fold into the step size, so epsilon is added to sqrt(v) itself:
     # Kingma & Ba's "epsilon hat" (the form just before their section 2.1), not Algorithm 1's.
+    beta1_power, beta2_power, lr, beta1, beta2, epsilon = _host_scalars(
+        beta1_power, beta2_power, lr, beta1, beta2, epsilon)
     lr_t = lr * xp.sqrt(1 - beta2_power) / (1 - beta1_power)
-    m += (grad - m) * (1 - beta1)          # m = beta1 * m + (1 - beta1) * grad
-    v += (grad * grad - v) * (1 - beta2)   # v = beta2 * v + (1 - beta2) * grad^2
-    var -= lr_t * m / (xp.sqrt(v) + epsilon)
+    tmp = _moments(xp, m, v, grad, 1 - beta1, 1 - beta2)
+    _adam_step(xp, var, m, v, lr_t, epsilon, tmp)
 
 
 ApplyAdam = _fused("ApplyAdam", _adam, 3)
@@ -222,9 +252,10 @@ KerasAdagrad = _fused("KerasAdagrad", _keras_adagrad, 2)
 
 def _keras_adam(xp, var, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon, grad):
     # alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t), computed by the caller
-    m += (grad - m) * one_minus_beta_1
-    v += (grad * grad - v) * one_minus_beta_2
-    var -= (m * alpha) / (xp.sqrt(v) + epsilon)
+    alpha, one_minus_beta_1, one_minus_beta_2, epsilon = _host_scalars(
+        alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
+    tmp = _moments(xp, m, v, grad, one_minus_beta_1, one_minus_beta_2)
+    _adam_step(xp, var, m, v, alpha, epsilon, tmp)
 
 
 KerasAdam = _fused("KerasAdam", _keras_adam, 3)
