@@ -156,6 +156,12 @@ class Plan:
         skipped = {id(op) for op in self.ops if op.opdef is REGISTRY["Const"] or op.opdef is NoOp
                    or id(op) in constants or id(op) in dead or id(op) in renames}
         readers = self._readers(skipped, renames)
+        # a variable read whose value nobody takes: an update's state input (the update finds the
+        # variable itself, and checks it) or an ordering edge of df.function's automatic control
+        # dependencies; its run would only look at the variable
+        unread = {id(op) for op in self.ops if op.opdef.variable is not None and op.outputs
+                  and not any(readers.get(id(t)) for t in op.outputs)}
+        skipped |= unread
         # fused optimizer updates run as one update over flat buffers (CPU plans)
         groups = flat_update.find_groups(self.ops, skipped, readers) if xp is np else []
         flat = {}  # id(last member) -> (its group's kernel, the members)
@@ -179,7 +185,7 @@ class Plan:
                     env[name] = gpu.place_constant(xp, value)  # on a GPU: moved there once
                     names[id(t)] = name
                 continue
-            if op.opdef is NoOp or id(op) in dead or id(op) in grouped:
+            if op.opdef is NoOp or id(op) in dead or id(op) in grouped or id(op) in unread:
                 continue
             if id(op) in flat:  # the group's one update, where its last member stood
                 kernel, group = flat[id(op)]
@@ -195,7 +201,9 @@ class Plan:
                 op_index.append(op)
                 continue
             if id(op) in renames:
-                names[id(op.outputs[0])] = names[id(renames[id(op)])]
+                source = names.get(id(renames[id(op)]))
+                if source is not None:  # else a name of an unread variable read: unused too
+                    names[id(op.outputs[0])] = source
                 continue
             k = "k%d" % len(op_index)
             if id(op) in in_place:  # the fast path: written into a consumer's buffer
@@ -257,15 +265,22 @@ class Plan:
         return env["run"], source, op_index
 
     def _readers(self, skipped, renames):
-        """How many readers each tensor has at run time (id -> count): the ops that run, the
-        renamed ones (their output IS their input under another name), and the caller."""
+        """How many readers each tensor has at run time (id -> count): the ops that run (an
+        update's state inputs are not read), the renamed ones whose output is read (it IS
+        their input under another name), and the caller."""
         readers = {}
-        for op in self.ops:
-            if id(op) not in skipped or id(op) in renames:
-                for x in op.inputs:
-                    readers[id(x)] = readers.get(id(x), 0) + 1
         for el in self.fetch_elements:
             readers[id(el)] = readers.get(id(el), 0) + 1
+        for op in reversed(self.ops):  # every reader of a renamed output is counted before it
+            if id(op) in renames:
+                if not readers.get(id(op.outputs[0])):
+                    continue  # a name nobody uses (an ordering edge through an Identity)
+            elif id(op) in skipped:
+                continue
+            refs = op.opdef.ref_inputs  # the variable updated, not a value read
+            for i, x in enumerate(op.inputs):
+                if i not in refs:
+                    readers[id(x)] = readers.get(id(x), 0) + 1
         return readers
 
     def _inputs_in_place(self, runtime, xp, skipped, renames, shapes, readers, flat):
