@@ -80,6 +80,8 @@ def bind_kernel(op, runtime, xp):
         return update if xp is np else gpu.with_device_args(update, xp)
     if xp is not np:  # a GPU plan: host and device inputs meet by backend/gpu.py's rule
         return gpu.device_kernel(opdef.forward, xp, op.attrs, opdef.host_inputs)
+    if opdef.bind is not None:
+        return opdef.bind(xp, **op.attrs)
     if op.attrs:
         return functools.partial(opdef.forward, xp, **op.attrs)
     return functools.partial(opdef.forward, xp)
@@ -87,6 +89,8 @@ def bind_kernel(op, runtime, xp):
 
 def bind_out_kernel(op, xp, out):
     """The kernel of a pure op writing its output into the preallocated array `out`."""
+    if op.opdef.bind is not None:
+        return op.opdef.bind(xp, out=out, **op.attrs)
     return functools.partial(op.opdef.forward_out, xp, out=out, **op.attrs)
 
 

@@ -8,6 +8,7 @@ live in unary_math_ops.py; their names are re-exported here.
 """
 import functools
 import math
+import operator
 
 import numpy as np
 
@@ -113,8 +114,22 @@ def _add_grad(op, dy):
     return binary_grad(op, lambda x, y: dy, lambda x, y: dy)
 
 
-Add = op_def("Add", infer=binary_infer("Add"), forward=lambda xp, x, y: xp.add(x, y), grad=_add_grad,
-             forward_out=lambda xp, x, y, out: xp.add(x, y, out=out))
+# The arithmetic kernels use Python's operators, which reach the same ufuncs on arrays, while on
+# NumPy scalars (what a ufunc returns for 0-d inputs: a step counter, a learning rate's schedule)
+# they take NumPy's scalar arithmetic, a tenth of a ufunc call's cost (0.06 against 0.6 us). A
+# plan calls the operator itself (`bind`), with no Python frame of ours between.
+def _bind_operator(operator_fn, ufunc_name=None):
+    def bind(xp, out=None):
+        if out is None:
+            return operator_fn
+        ufunc = getattr(xp, ufunc_name)
+        return lambda x, y: ufunc(x, y, out=out)
+    return bind
+
+
+Add = op_def("Add", infer=binary_infer("Add"), forward=lambda xp, x, y: x + y, grad=_add_grad,
+             forward_out=lambda xp, x, y, out: xp.add(x, y, out=out),
+             bind=_bind_operator(operator.add, "add"))
 
 
 def add(x, y, name=None):
@@ -127,8 +142,9 @@ def _sub_grad(op, dy):
     return binary_grad(op, lambda x, y: dy, lambda x, y: -dy)
 
 
-Sub = op_def("Sub", infer=binary_infer("Sub"), forward=lambda xp, x, y: xp.subtract(x, y),
-             grad=_sub_grad)
+Sub = op_def("Sub", infer=binary_infer("Sub"), forward=lambda xp, x, y: x - y,
+             grad=_sub_grad,
+             bind=_bind_operator(operator.sub))
 
 
 def subtract(x, y, name=None):
@@ -141,8 +157,9 @@ def _mul_grad(op, dy):
     return binary_grad(op, lambda x, y: dy * y, lambda x, y: x * dy)
 
 
-Mul = op_def("Mul", infer=binary_infer("Mul"), forward=lambda xp, x, y: xp.multiply(x, y),
-             grad=_mul_grad)
+Mul = op_def("Mul", infer=binary_infer("Mul"), forward=lambda xp, x, y: x * y,
+             grad=_mul_grad,
+             bind=_bind_operator(operator.mul))
 
 
 def multiply(x, y, name=None):
@@ -158,7 +175,7 @@ def _div_grad(op, dy):
 def _div_forward(xp, x, y):
     if x.dtype.kind in "iu":  # TF's truediv casts integers to float first
         return xp.true_divide(x, y)
-    return xp.divide(x, y)
+    return x / y
 
 
 def _div_infer(x, y):
@@ -168,7 +185,8 @@ def _div_infer(x, y):
     return [(shape, dtype)]
 
 
-RealDiv = op_def("RealDiv", infer=_div_infer, forward=_div_forward, grad=_div_grad)
+RealDiv = op_def("RealDiv", infer=_div_infer, forward=_div_forward, grad=_div_grad,
+                 bind=_bind_operator(operator.truediv))  # true division for integers too
 
 
 def divide(x, y, name=None):
@@ -300,6 +318,8 @@ def _sum_to_forward_out(xp, g, shape, out):
 SumTo = op_def("SumTo", host_inputs=(1,), pass_through=SAME_SHAPE,
                infer=lambda g, shape: [(_shape_from_tensor(shape, g.dtype), g.dtype)],
                forward=_sum_to_forward, forward_out=_sum_to_forward_out,
+               bind=lambda xp, out=None: functools.partial(_sum_to_forward, xp) if out is None
+               else lambda g, shape: _sum_to_forward_out(xp, g, shape, out),
                grad=lambda op, dy: (broadcast_to(dy, shape_tensor(op.inputs[0])), None))
 
 
@@ -426,7 +446,9 @@ def _mean_grad(op, dy):
     return _sum_grad(op, dy) / n
 
 
-Mean = op_def("Mean", infer=_reduce_infer, forward=_mean_forward, grad=_mean_grad)
+Mean = op_def("Mean", infer=_reduce_infer, forward=_mean_forward, grad=_mean_grad,
+              bind=lambda xp, axis=None, keepdims=False:
+              lambda x: _mean_forward(xp, x, axis, keepdims))
 
 
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None,
@@ -565,7 +587,7 @@ def _log_where_positive(x):
     return where(positive, log(where(positive, x, 1)), 0)
 
 
-Pow = op_def("Pow", infer=binary_infer("Pow"), forward=lambda xp, x, y: xp.power(x, y),
+Pow = op_def("Pow", infer=binary_infer("Pow"), forward=lambda xp, x, y: x ** y,
              grad=_pow_grad)
 
 

@@ -110,8 +110,26 @@ def _matmul_forward_out(xp, a, b, transpose_a=False, transpose_b=False, out=None
     return out
 
 
+def _matmul_bind(xp, out=None, transpose_a=False, transpose_b=False):
+    dot = xp.dot
+    if out is not None and not out.flags.c_contiguous:  # dot's out= must be C-contiguous
+        return lambda a, b: _matmul_forward_out(xp, a, b, transpose_a, transpose_b, out)
+    if out is None:
+        if not (transpose_a or transpose_b):
+            return dot
+        if transpose_a and transpose_b:
+            return lambda a, b: dot(a.T, b.T)
+        return (lambda a, b: dot(a.T, b)) if transpose_a else (lambda a, b: dot(a, b.T))
+    if not (transpose_a or transpose_b):
+        return lambda a, b: dot(a, b, out=out)
+    if transpose_a and transpose_b:
+        return lambda a, b: dot(a.T, b.T, out=out)
+    return (lambda a, b: dot(a.T, b, out=out)) if transpose_a else \
+        (lambda a, b: dot(a, b.T, out=out))
+
+
 MatMul = op_def("MatMul", infer=_matmul_infer, forward=_matmul_forward,
-                forward_out=_matmul_forward_out, grad=_matmul_grad)
+                forward_out=_matmul_forward_out, grad=_matmul_grad, bind=_matmul_bind)
 BatchMatMulV2 = op_def("BatchMatMulV2", infer=_batch_matmul_infer, forward=_batch_matmul_forward,
                        grad=_matmul_grad)
 

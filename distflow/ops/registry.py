@@ -20,6 +20,11 @@ input, and `inplace` updates all of them.
 An op may also give `forward_out(xp, *arrays, out, **attrs)`: the same kernel writing its single
 output into a preallocated array `out` (of the output's shape and dtype) and returning it. A plan
 uses it to compute a gradient straight into the fused all-reduce buffer (client/plan.py).
+And `bind(xp, out=None, **attrs) -> kernel(*arrays)`: `forward` (or, given `out`, `forward_out`)
+with its attrs fixed, for a CPU plan, which calls one kernel per op and step: it may return the
+NumPy function itself or the one code path the attrs choose (MatMul: `np.dot` for no transposes),
+instead of passing the attrs as keywords on every call. Same values as `forward`, bit for bit
+(tests/ops/test_bind.py).
 
 Every per-op fact an executor needs is a declared field here, never a table of op names in the
 executor (tests/op_check.py checks the fields of every registered op):
@@ -76,13 +81,14 @@ class OpDef:
     __slots__ = ("name", "infer", "forward", "grad", "kernel", "ref_input", "ref_inputs",
                  "inplace", "aliases", "forward_out", "flat_grad", "doc", "host_inputs",
                  "effects", "shape_only", "pass_through", "capturable", "variable",
-                 "initializes")
+                 "initializes", "bind")
 
     def __init__(self, name, infer, forward=None, grad=None, kernel=None, ref_input=None,
                  inplace=None, aliases=False, forward_out=None, flat_grad=None, doc="",
                  host_inputs=(), effects=(), shape_only=False, pass_through=None,
-                 capturable=None, variable=None, initializes=False):
+                 capturable=None, variable=None, initializes=False, bind=None):
         self.name = name
+        self.bind = bind
         self.infer = infer
         self.forward = forward
         self.grad = grad
