@@ -257,8 +257,8 @@ def rows_for(recs):
         add(w, "hand-written NumPy (preallocated)", base)
         add(w, "JAX jit / NumPy", jax, base)
         add(w, "PyTorch eager / NumPy", torch, base)
-        names = {"graph": "distflow Session.run(train, feed)", "callable":
-                 "distflow sess.make_callable", "function": "distflow df.function",
+        names = {"graph": "distflow Session.run([train, loss], feed)", "callable":
+                 "distflow sess.make_callable([train, loss])", "function": "distflow df.function",
                  "eager": "distflow eager GradientTape"}
         for v, target, peer in (("graph", 1.5 if small else 1.05, base),
                                 ("callable", 1.5 if small else 1.05, base),

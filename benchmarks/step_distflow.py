@@ -1,7 +1,7 @@
 """W1 / W2 with distflow, in each way a user writes a training step:
 
-  graph     TF1: Session.run(train_op, feed_dict={x: ..., y: ...})
-  callable  TF1: sess.make_callable(train_op, [x, y]) called with the arrays
+  graph     TF1: Session.run([train_op, loss], feed_dict={x: ..., y: ...})
+  callable  TF1: sess.make_callable([train_op, loss], [x, y]) called with the arrays
   function  TF2: a @df.function step (GradientTape inside, SGD.apply_gradients), input_signature
   eager     TF2: the same step without df.function: every op runs at once under the tape
 
@@ -39,11 +39,13 @@ def graph_step(params, spec, use_callable, optimizer="sgd"):
         init = tf.global_variables_initializer()
     sess = tf.Session(graph=graph)
     sess.run(init)
+    # the loss is fetched with the update, as a training loop does to report it (and as every
+    # peer computes it: NumPy, JAX and PyTorch steps, and the TF2 step here, return it)
     if use_callable:
-        return sess.make_callable(train, [x, y]), sess, loss, (x, y)
+        return sess.make_callable([train, loss], [x, y]), sess, loss, (x, y)
 
     def step(xb, yb):
-        sess.run(train, feed_dict={x: xb, y: yb})
+        return sess.run([train, loss], feed_dict={x: xb, y: yb})
     return step, sess, loss, (x, y)
 
 
