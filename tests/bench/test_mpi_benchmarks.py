@@ -44,6 +44,10 @@ def test_w4_distflow_matches_numpy_plus_allreduce():
         # the same steps on the same data from the same weights: the same parameters (Horovod's
         # average of the ranks' mean losses is the global mean here: the parts are equal)
         assert r["param_sum"] == pytest.approx(base["param_sum"], rel=1e-4)
+    # timed in alternation: each variant's blocks against the callable's of the same round
+    assert "vs_callable" not in records[1]
+    for r in (records[0], records[2]):
+        assert r["vs_callable"] > 0 and r["vs_callable_cpu"] > 0
 
 
 @pytest.mark.parametrize("program, impl", [("dp_step_distflow.py", "distflow"),
