@@ -15,9 +15,10 @@ The average costs no pass of its own where the gradients are built here, from a 
 (TF1's minimize / compute_gradients, a df.function): the loss's gradient seed is 1 / size
 instead of 1 (TF's own practice under a strategy: the loss scaled by 1 / replicas, the gradients
 summed), so backprop's constants carry the division and the buffer is summed, not summed and then
-divided. Backprop is linear in its seed, so the reduced gradients are the same averages (to
-rounding); gradients handed in from elsewhere (apply_gradients, DistributedGradientTape) are
-averaged by the collective as before.
+divided. DistributedGradientTape does the same for a single tensor target in a graph. Backprop
+is linear in its seed, so the reduced gradients are the same averages (to rounding); gradients
+handed in from elsewhere (apply_gradients, Keras fit) or computed eagerly are averaged by the
+collective.
 """
 import copy
 
@@ -217,9 +218,10 @@ def _no_groups(num_groups, groups, process_set):
 class _DistributedGradientTape(GradientTape):
     """The recorded tape, whose gradient() returns gradients averaged over the ranks."""
 
-    def __init__(self, tape, allreduce_grads):  # noqa: super().__init__ not called: a view
+    def __init__(self, tape, allreduce_grads, allreduce_sum):  # noqa: a view, no super().__init__
         self.__dict__["_hvd_tape"] = tape
         self.__dict__["_hvd_allreduce"] = allreduce_grads
+        self.__dict__["_hvd_allreduce_sum"] = allreduce_sum  # op=Average: the seed carries 1/size
 
     def __getattr__(self, name):
         return getattr(self.__dict__["_hvd_tape"], name)
@@ -242,9 +244,15 @@ class _DistributedGradientTape(GradientTape):
 
     def gradient(self, target, sources, output_gradients=None, **kwargs):
         refuse_in_replica_context("hvd.DistributedGradientTape")
+        allreduce = self._hvd_allreduce
+        if self._hvd_allreduce_sum is not None and isinstance(target, Tensor) \
+                and target.dtype.is_floating and _comm_size() > 1:
+            # in a graph (a df.function), as DistributedOptimizer.compute_gradients does
+            output_gradients = _scaled_seed(target, output_gradients, 1.0 / _comm_size())
+            allreduce = self._hvd_allreduce_sum
         grads = self._hvd_tape.gradient(target, sources, output_gradients, **kwargs)
         flat = nest.flatten(grads)
-        return nest.pack_sequence_as(grads, self._hvd_allreduce(flat))
+        return nest.pack_sequence_as(grads, allreduce(flat))
 
 
 def DistributedGradientTape(gradtape, device_dense="", device_sparse="",
@@ -257,4 +265,6 @@ def DistributedGradientTape(gradtape, device_dense="", device_sparse="",
                         % (gradtape,))
     _no_groups(num_groups, groups, process_set)
     return _DistributedGradientTape(gradtape, make_allreduce_grads_fn(
-        "DistributedGradientTape", compression, sparse_as_dense, op, gradient_predivide_factor))
+        "DistributedGradientTape", compression, sparse_as_dense, op, gradient_predivide_factor),
+        make_allreduce_grads_fn("DistributedGradientTape", compression, sparse_as_dense, SUM, 1.0)
+        if op == AVERAGE else None)

@@ -252,19 +252,26 @@ def test_tf1_distributed_optimizer_in_a_session(path):
 
 
 @pytest.mark.parametrize("seed", ["ones", "fed grad_loss"])
-def test_tf1_compute_gradients_average_a_loss_of_any_shape_and_seed(seed):
+@pytest.mark.parametrize("path", ["compute_gradients", "DistributedGradientTape"])
+def test_tf1_gradients_average_a_loss_of_any_shape_and_seed(seed, path):
     """A per-row loss whose shape is known only when fed, with the default seed or the user's
-    grad_loss (different on each rank): the gradients are the means over ranks of each rank's.
-    On several ranks the average rides on the loss's gradient seed (optimizer.py): the fused
-    buffer is summed by one collective, no pass of its own divides it."""
+    (grad_loss, output_gradients; different on each rank): the gradients are the means over
+    ranks of each rank's. On several ranks the average rides on the loss's gradient seed
+    (optimizer.py): the fused buffer is summed by one collective, no pass of its own divides it."""
     r, n = hvd.rank(), hvd.size()
     xs, ys = tf1.placeholder(tf.float32, [None, D]), tf1.placeholder(tf.float32, [None, 1])
     w = tf1.Variable(np.full((D, 1), 0.5, np.float32))
     b = tf1.Variable(np.full(1, 0.25, np.float32))
-    per_row = tf1.square(tf1.matmul(xs, w) + b - ys)
     fed = tf1.placeholder(tf.float32, [None, 1]) if seed != "ones" else None
-    opt = hvd.DistributedOptimizer(tf1.train.GradientDescentOptimizer(LR))
-    pairs = opt.compute_gradients(per_row, var_list=[w, b], grad_loss=fed)
+    if path == "compute_gradients":
+        per_row = tf1.square(tf1.matmul(xs, w) + b - ys)
+        opt = hvd.DistributedOptimizer(tf1.train.GradientDescentOptimizer(LR))
+        pairs = opt.compute_gradients(per_row, var_list=[w, b], grad_loss=fed)
+    else:
+        with tf.GradientTape() as tape:
+            per_row = tf1.square(tf1.matmul(xs, w) + b - ys)
+        tape = hvd.DistributedGradientTape(tape)
+        pairs = list(zip(tape.gradient(per_row, [w, b], output_gradients=fed), [w, b]))
 
     def seed_of(q):
         return np.arange(1, N + 1, dtype=np.float32).reshape(N, 1) * (q + 1)
