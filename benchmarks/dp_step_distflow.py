@@ -6,7 +6,9 @@ global batch divided by the global batch size (compute_average_loss), so the sum
 the one-process gradients. Session.run(train_op, feed_dict) runs forward, backward, all-reduce and
 update as one plan. The `horovod` variant is the same step as a Horovod program writes it
 (distflow.horovod's DistributedOptimizer, each rank's mean loss; equal parts, so the same
-gradients), run as a callable.
+gradients), run as a callable. The variants are timed in alternation, block by block, and each
+but the callable also reports `vs_callable` (and `vs_callable_cpu`): the median over rounds of
+its block time over the callable's block time of the same round.
 
     mpirun -n 2 python benchmarks/dp_step_distflow.py
 
@@ -25,6 +27,9 @@ shows beside it.
 global batch, SGD through DistributedOptimizer (one fused all-reduce of the 347,146 gradients, 1.4 MB).
 """
 import argparse
+import random
+import statistics
+import time
 
 import common
 from dp_step_numpy_mpi import local_batches
@@ -157,12 +162,49 @@ def main(argv=None):
     spec = common.W1
     feeds = local_batches(ctx.rank, ctx.size, spec["batch"])
     barrier = ctx.communicator.mpi_comm.Barrier if ctx.size > 1 else None
-    for variant in args.variant:
-        step, ws, sess = build_step(tf, dd, spec, spec["batch"], variant)
-        stats = common.time_steps(step, feeds, warmup, blocks, per_block, sync=barrier)
+    built = [build_step(tf, dd, spec, spec["batch"], v) for v in args.variant]
+    timed = time_variants([step for step, _, _ in built], feeds, warmup, blocks, per_block,
+                          barrier)
+    ref = args.variant.index("callable") if "callable" in args.variant else None
+    for i, (variant, (_, ws, sess), (stats, wall, cpu)) in enumerate(zip(args.variant, built,
+                                                                          timed)):
+        if ref is not None and i != ref:  # the same blocks' ratio: load hits both alike
+            stats["vs_callable"] = statistics.median(a / b for a, b in zip(wall, timed[ref][1]))
+            stats["vs_callable_cpu"] = statistics.median(
+                a / b for a, b in zip(cpu, timed[ref][2]))
         if ctx.rank == 0:
             common.emit("W4", "distflow", variant, ranks=ctx.size,
                         param_sum=float(sum(sess.run(w).sum() for w in ws)), **stats)
+
+
+def time_variants(steps, feeds, warmup, blocks, per_block, sync=None):
+    """[(summary, block walls, block cpus)] of each step(*feed), timed in alternation block by
+    block (a shuffled order per round, the same on every rank: the steps are collectives), as
+    common.time_steps times one. Timed one after the other, each variant met the load of its
+    own minute: on the shared 2-core machine the same variant measured 66 us in one and 100 us
+    in the next, more than the differences between variants."""
+    n = len(feeds)
+    for step in steps:
+        for i in range(warmup):
+            step(*feeds[i % n])
+    walls, cpus = [[] for _ in steps], [[] for _ in steps]
+    order = list(range(len(steps)))
+    shuffle = random.Random(common.SEED).shuffle
+    i = 0
+    for _ in range(blocks):
+        shuffle(order)
+        for j in order:
+            step = steps[j]
+            if sync is not None:
+                sync()
+            t0, c0 = time.perf_counter(), time.process_time()
+            for k in range(per_block):
+                step(*feeds[(i + k) % n])
+            c1, t1 = time.process_time(), time.perf_counter()
+            walls[j].append((t1 - t0) / per_block * 1e6)
+            cpus[j].append((c1 - c0) / per_block * 1e6)
+        i += per_block
+    return [(common.summary(w, c), w, c) for w, c in zip(walls, cpus)]
 
 
 if __name__ == "__main__":

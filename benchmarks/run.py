@@ -171,7 +171,7 @@ def _has_module(name):
 # -- combining rounds ----------------------------------------------------------------------------
 NUMERIC = ("wall_us", "cpu_us", "wall_s", "import_s", "peak_rss_mib", "growth_mib",
            "algbw_gbs", "busbw_gbs", "solo_us", "efficiency", "paired_ratio", "forward_us",
-           "backward_us", "step_ratio", "forward_ratio")
+           "backward_us", "step_ratio", "forward_ratio", "vs_callable", "vs_callable_cpu")
 
 
 def key_of(r):
@@ -314,6 +314,11 @@ def rows_for(recs):
             r = find(recs, "W4", "distflow", v)
             if r is not None:
                 add("W4", "distflow %s / NumPy+Allreduce" % v, r, base, 1.5)
+        callable_step, hvd = find(recs, "W4", "distflow", "callable"), \
+            find(recs, "W4", "distflow", "horovod")
+        if hvd is not None and "vs_callable" in hvd:  # issue 14: Horovod's API costs <= 5 %
+            add("W4", "distflow horovod / distflow callable (same blocks)",
+                dict(hvd, paired_ratio=hvd["vs_callable"]), callable_step, 1.05)
         ddp = find(recs, "W4", "ddp-gloo")
         if ddp is not None:
             add("W4", "DDP on gloo / NumPy+Allreduce", ddp, base)

@@ -217,6 +217,13 @@ class FusedKernel:
                 self._in_place = (None if trusted else views, reduce, buffers.outputs)
         return buffers
 
+    def in_place_path(self):
+        """(inputs or None, reduce, outputs) once the first call bound the buffers with every
+        input computed in place, else None: a wrapping kernel (distflow.horovod's) may take
+        the hot path of __call__ itself, inputs None meaning every producer is bound to write
+        into its view."""
+        return self._in_place
+
     def _reduce_all(self):
         for reduce in self._reducers:
             reduce()

@@ -133,10 +133,10 @@ class Watchdog:
 
     def join_state(self):
         """For hvd.join: ["waiting", seq, mode, elements, dtype, joined] while in a collective
-        (mode: the communicator's hvd_mode, 'fast' or 'negotiation' for distflow.horovod's
-        collectives), ["running", seq started, None, 0, None, joined] outside one. A collective
-        a joined rank must take part in cannot end without it, so what is read here about it
-        stays true until that rank acts."""
+        (mode: 'fast' or 'negotiation' for distflow.horovod's collectives: the hvd_mode of the
+        collective's name, else the communicator's), ["running", seq started, None, 0, None,
+        joined] outside one. A collective a joined rank must take part in cannot end without
+        it, so what is read here about it stays true until that rank acts."""
         comm = self.comm
         cur = comm.current
         joined = bool(getattr(comm, "hvd_joined", False))
@@ -145,7 +145,9 @@ class Watchdog:
         buf = cur[3]
         size = int(getattr(buf, "size", 0) or 0)
         dtype = getattr(getattr(buf, "dtype", None), "str", None)
-        return ["waiting", cur[0], getattr(comm, "hvd_mode", None), size, dtype, joined]
+        # a settled Horovod allreduce says so by its name (horovod/mpi_ops.SettledName)
+        mode = getattr(cur[2], "hvd_mode", None) or getattr(comm, "hvd_mode", None)
+        return ["waiting", cur[0], mode, size, dtype, joined]
 
     def ask_where(self, ranks, timeout=5.0):
         """{rank: its join_state()} for `ranks`, asked now (from the main thread); ranks that

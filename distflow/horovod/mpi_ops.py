@@ -73,10 +73,24 @@ class _AllreduceKernel:
                           for i, x in enumerate(op.inputs))
             self.fused = FusedKernel(_stand_in(op, {
                 "communicator": self.comm, "reduction": "mean" if self.op == AVERAGE else "sum",
-                "bucket_bytes": DEFAULT_BUCKET_BYTES, "names": names}, self.name), runtime)
+                "bucket_bytes": DEFAULT_BUCKET_BYTES, "names": names},
+                SettledName(self.name)), runtime)
             self.input_buffers = self.fused.input_buffers  # the plan's zero-copy offer
+        # (inputs or None, reduce, outputs): the fused kernel's own hot path, taken here at once
+        # once this layout is settled and every input is computed in place (see __call__)
+        self.fast = None
 
     def __call__(self, *arrays):
+        # The hot path of a zero-copy plan, as FusedKernel's: a settled layout whose inputs ARE
+        # the fused buffers' views (or are bound to be) is one bound MPI call. Nothing to set
+        # for a joined rank: the reduction runs under a SettledName, which the watchdog reports.
+        fast = self.fast
+        if fast is not None and (fast[0] is None or all(map(operator.is_, arrays, fast[0]))):
+            fast[1]()
+            return fast[2]
+        return self._call(arrays)
+
+    def _call(self, arrays):
         if self.fused is None:
             return _single(collectives.allreduce(self.comm, list(arrays), self.op, self.pre,
                                                  self.post, self.name))
@@ -91,13 +105,9 @@ class _AllreduceKernel:
             self.last_settled = arrays if settled else None
         if settled:
             # negotiated before, the fused buffers bound: no negotiation (a joined rank learns
-            # of this call from the side channel: collectives.join)
-            comm = self.comm
-            comm.hvd_mode = "fast"
-            try:
-                out = self.fused(*arrays)
-            finally:
-                comm.hvd_mode = None
+            # of this call from the side channel, collectives.join: the fused kernel reduces
+            # under a SettledName)
+            out = self.fused(*arrays)
             return out if self.scale == 1.0 else self._scaled(out)
         known = self.headers.get(key)
         if known is None:
@@ -109,6 +119,8 @@ class _AllreduceKernel:
         out = self._scaled(self.fused(*arrays))
         if self._can_settle():
             self.settled.add(key)
+            if self.scale == 1.0:
+                self.fast = self.fused.in_place_path()
         return out
 
     def _scaled(self, out):
@@ -137,6 +149,17 @@ class _AllreduceKernel:
                                 "for integers" % a.dtype)
         desc = collectives.allreduce_description(arrays, self.op, self.pre, self.post)
         return collectives.header("allreduce", desc), desc
+
+
+class SettledName(str):
+    """The name a Horovod allreduce's fused buffers are reduced under. While a rank waits in a
+    collective of such a name, the watchdog tells a rank in join() that it is a settled
+    Horovod allreduce (mode 'fast': take part with zeros), with no flag to set and clear
+    around every call. Only the calls of a negotiated layout, or of its negotiation's own
+    call, reduce under it, and a joined rank takes part in every negotiation."""
+
+    __slots__ = ()
+    hvd_mode = "fast"
 
 
 _stand_ins = weakref.WeakKeyDictionary()

@@ -10,15 +10,27 @@ are the ones users know. Every path that updates reduces first:
     (Keras fit's step, a GradientTape loop) reduces them first. Horovod's TF1 wrapper applies
     them unreduced there, silently: here that path is reduced too.
 All gradients of one call travel in one fused buffer per dtype (one HorovodGroupedAllreduce op).
+
+The average costs no pass of its own where the gradients are built here, from a loss in a graph
+(TF1's minimize / compute_gradients, a df.function): the loss's gradient seed is 1 / size
+instead of 1 (TF's own practice under a strategy: the loss scaled by 1 / replicas, the gradients
+summed), so backprop's constants carry the division and the buffer is summed, not summed and then
+divided. DistributedGradientTape does the same for a single tensor target in a graph. Backprop
+is linear in its seed, so the reduced gradients are the same averages (to rounding); gradients
+handed in from elsewhere (apply_gradients, Keras fit) or computed eagerly are averaged by the
+collective.
 """
 import copy
 
+import numpy as np
+
 from distflow.framework import context, nest
+from distflow.framework.graph import Tensor
 from distflow.horovod import collectives
 from distflow.horovod.basics import Compression
 from distflow.horovod.collectives import AVERAGE, SUM
 from distflow.horovod.mpi_ops import grouped_allreduce_op
-from distflow.ops import dispatch
+from distflow.ops import array_ops, dispatch, math_ops
 from distflow.autodiff.tape import GradientTape
 from distflow.train.keras_style import KerasStyle
 from distflow.train.optimizer import Optimizer, refuse_in_replica_context
@@ -61,11 +73,14 @@ class _DistributedMixin:
 
     def compute_gradients(self, loss, var_list=None, grad_loss=None, tape=None, **kwargs):
         refuse_in_replica_context("hvd.DistributedOptimizer")
+        scale = None if self._hvd_passes > 1 else self._hvd_seed_scale(loss, tape)
+        if scale is not None:
+            grad_loss = _scaled_seed(loss, grad_loss, scale)
         pairs = super().compute_gradients(loss, var_list=var_list, grad_loss=grad_loss,
                                           tape=tape, **kwargs)
         if self._hvd_passes > 1:
             return pairs  # apply_gradients accumulates local gradients, then reduces
-        reduced = self._hvd_reduce_pairs(pairs)
+        reduced = self._hvd_reduce_pairs(pairs, None if scale is None else self._hvd_allreduce_sum)
         self._hvd_reduced = {id(v) for g, v in reduced if g is not None}
         return reduced
 
@@ -82,10 +97,20 @@ class _DistributedMixin:
                 pairs[i] = pair
         return super().apply_gradients(pairs, global_step=global_step, name=name)
 
-    def _hvd_reduce_pairs(self, pairs):
+    def _hvd_reduce_pairs(self, pairs, allreduce=None):
         pairs = list(pairs)
-        grads = self._hvd_allreduce([g for g, _ in pairs])
+        grads = (allreduce or self._hvd_allreduce)([g for g, _ in pairs])
         return [(g, v) for g, (_, v) in zip(grads, pairs)]
+
+    def _hvd_seed_scale(self, loss, tape):
+        """1 / size when the average can ride on the loss's gradient seed (see the module
+        doc): op=Average, a floating loss in a graph whose gradients this call builds; else
+        None."""
+        if self._hvd_allreduce_sum is None or tape is not None or not isinstance(loss, Tensor) \
+                or not loss.dtype.is_floating:
+            return None
+        size = _comm_size()
+        return 1.0 / size if size > 1 else None
 
     def _hvd_accumulate(self, pairs, global_step, name):
         """backward_passes_per_step > 1: sums the local gradients of each call; every
@@ -156,11 +181,30 @@ def DistributedOptimizer(optimizer, name=None, use_locking=False, device_dense="
     wrapped._hvd_allreduce = make_allreduce_grads_fn(
         name or "Distributed" + type(optimizer).__name__, compression, sparse_as_dense, op,
         gradient_predivide_factor)
+    # op=Average with the division folded into the loss's gradient (compute_gradients)
+    wrapped._hvd_allreduce_sum = make_allreduce_grads_fn(
+        name or "Distributed" + type(optimizer).__name__, compression, sparse_as_dense, SUM,
+        1.0) if op == AVERAGE else None
     wrapped._hvd_reduced = set()
     wrapped._hvd_passes = backward_passes_per_step
     wrapped._hvd_average_aggregated = bool(average_aggregated_gradients)
     wrapped._hvd_sums, wrapped._hvd_count = {}, 0
     return wrapped
+
+
+def _comm_size():
+    from distflow.distribute import runtime
+    return runtime.init().communicator.size
+
+
+def _scaled_seed(loss, grad_loss, scale):
+    """The loss's gradient seed (`grad_loss`, ones by default) times `scale`: a constant when
+    the loss's shape is static (folded into backprop's constants by the plan), else an op."""
+    if grad_loss is None and loss.shape.is_fully_defined():
+        return np.full(loss.shape.as_list(), scale, dtype=loss.dtype.as_numpy_dtype)
+    with dispatch.graph_of([loss]).as_default():
+        seed = array_ops.ones_like(loss) if grad_loss is None else grad_loss
+        return math_ops.multiply(seed, np.asarray(scale, dtype=loss.dtype.as_numpy_dtype))
 
 
 def _no_groups(num_groups, groups, process_set):
@@ -174,9 +218,10 @@ def _no_groups(num_groups, groups, process_set):
 class _DistributedGradientTape(GradientTape):
     """The recorded tape, whose gradient() returns gradients averaged over the ranks."""
 
-    def __init__(self, tape, allreduce_grads):  # noqa: super().__init__ not called: a view
+    def __init__(self, tape, allreduce_grads, allreduce_sum):  # noqa: a view, no super().__init__
         self.__dict__["_hvd_tape"] = tape
         self.__dict__["_hvd_allreduce"] = allreduce_grads
+        self.__dict__["_hvd_allreduce_sum"] = allreduce_sum  # op=Average: the seed carries 1/size
 
     def __getattr__(self, name):
         return getattr(self.__dict__["_hvd_tape"], name)
@@ -199,9 +244,15 @@ class _DistributedGradientTape(GradientTape):
 
     def gradient(self, target, sources, output_gradients=None, **kwargs):
         refuse_in_replica_context("hvd.DistributedGradientTape")
+        allreduce = self._hvd_allreduce
+        if self._hvd_allreduce_sum is not None and isinstance(target, Tensor) \
+                and target.dtype.is_floating and _comm_size() > 1:
+            # in a graph (a df.function), as DistributedOptimizer.compute_gradients does
+            output_gradients = _scaled_seed(target, output_gradients, 1.0 / _comm_size())
+            allreduce = self._hvd_allreduce_sum
         grads = self._hvd_tape.gradient(target, sources, output_gradients, **kwargs)
         flat = nest.flatten(grads)
-        return nest.pack_sequence_as(grads, self._hvd_allreduce(flat))
+        return nest.pack_sequence_as(grads, allreduce(flat))
 
 
 def DistributedGradientTape(gradtape, device_dense="", device_sparse="",
@@ -214,4 +265,6 @@ def DistributedGradientTape(gradtape, device_dense="", device_sparse="",
                         % (gradtape,))
     _no_groups(num_groups, groups, process_set)
     return _DistributedGradientTape(gradtape, make_allreduce_grads_fn(
-        "DistributedGradientTape", compression, sparse_as_dense, op, gradient_predivide_factor))
+        "DistributedGradientTape", compression, sparse_as_dense, op, gradient_predivide_factor),
+        make_allreduce_grads_fn("DistributedGradientTape", compression, sparse_as_dense, SUM, 1.0)
+        if op == AVERAGE else None)

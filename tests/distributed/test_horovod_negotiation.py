@@ -25,22 +25,27 @@ def comm():
     return runtime.init().communicator
 
 
-def plan(traced, op):
-    """f(float32 [3] array, float64 [2] array) -> both allreduced, two ops in one plan."""
+def plan(traced, op, in_place=False):
+    """f(float32 [3] array, float64 [2] array) -> both allreduced, two ops in one plan. With
+    in_place, each allreduce's input is computed (x + 0) straight into its fused buffer, and a
+    settled layout's call is the bound MPI call alone (mpi_ops._AllreduceKernel.__call__)."""
+    def reduce(x):
+        return hvd.allreduce(x + tf.zeros_like(x) if in_place else x, op=op)
     if traced:
-        return tf.function(lambda a, b: (hvd.allreduce(a, op=op), hvd.allreduce(b, op=op)))
+        return tf.function(lambda a, b: (reduce(a), reduce(b)))
     a = tf1.placeholder(tf.float32, [3])
     b = tf1.placeholder(tf.float64, [2])
-    outs = (hvd.allreduce(a, op=op), hvd.allreduce(b, op=op))
+    outs = (reduce(a), reduce(b))
     sess = tf1.Session()
     return lambda x, y: sess.run(outs, {a: x, b: y})
 
 
 @pytest.mark.mpi(min_size=2)
 @pytest.mark.parametrize("traced", [False, True])
-def test_a_negotiated_layout_costs_one_collective_per_call(traced):
+@pytest.mark.parametrize("in_place", [False, True])
+def test_a_negotiated_layout_costs_one_collective_per_call(traced, in_place):
     c, n, me = comm(), hvd.size(), hvd.rank()
-    run = plan(traced, hvd.Sum)
+    run = plan(traced, hvd.Sum, in_place)
     per_call = 1 if c.watchdog is not None else 2  # the header allgather, without a watchdog
     for step in range(4):
         before = c.seq
@@ -53,11 +58,12 @@ def test_a_negotiated_layout_costs_one_collective_per_call(traced):
 
 @pytest.mark.mpi(min_size=2)
 @pytest.mark.parametrize("traced", [False, True])
-def test_join_takes_part_in_negotiated_layouts_of_several_sizes_and_dtypes(traced):
+@pytest.mark.parametrize("in_place", [False, True])
+def test_join_takes_part_in_negotiated_layouts_of_several_sizes_and_dtypes(traced, in_place):
     """Rank r runs r + 3 steps of a plan with a float32 and a float64 allreduce (Average),
     then joins: the joined ranks add zeros to each, and Average divides by every rank."""
     me, n = hvd.rank(), hvd.size()
-    run = plan(traced, hvd.Average)
+    run = plan(traced, hvd.Average, in_place)
     for step in range(me + 3):
         got = run(np.full(3, 1.0 + me, np.float32), np.full(2, float(me), np.float64))
         present = [r for r in range(n) if r + 3 > step]
@@ -95,7 +101,7 @@ def test_on_real_ranks(ranks, watchdog):
                            os.path.join(HERE, "test_horovod_negotiation.py")], timeout=240,
                    env=env)
     assert_ok(proc)
-    assert "5 passed" in proc.stdout, proc.stdout[-2000:]  # every mpi test ran on every rank
+    assert "9 passed" in proc.stdout, proc.stdout[-2000:]  # every mpi test ran on every rank
 
 
 @launches_mpi

@@ -251,6 +251,48 @@ def test_tf1_distributed_optimizer_in_a_session(path):
     assert_identical_replicas(got)
 
 
+@pytest.mark.parametrize("seed", ["ones", "fed grad_loss"])
+@pytest.mark.parametrize("path", ["compute_gradients", "DistributedGradientTape"])
+def test_tf1_gradients_average_a_loss_of_any_shape_and_seed(seed, path):
+    """A per-row loss whose shape is known only when fed, with the default seed or the user's
+    (grad_loss, output_gradients; different on each rank): the gradients are the means over
+    ranks of each rank's. On several ranks the average rides on the loss's gradient seed
+    (optimizer.py): the fused buffer is summed by one collective, no pass of its own divides it."""
+    r, n = hvd.rank(), hvd.size()
+    xs, ys = tf1.placeholder(tf.float32, [None, D]), tf1.placeholder(tf.float32, [None, 1])
+    w = tf1.Variable(np.full((D, 1), 0.5, np.float32))
+    b = tf1.Variable(np.full(1, 0.25, np.float32))
+    fed = tf1.placeholder(tf.float32, [None, 1]) if seed != "ones" else None
+    if path == "compute_gradients":
+        per_row = tf1.square(tf1.matmul(xs, w) + b - ys)
+        opt = hvd.DistributedOptimizer(tf1.train.GradientDescentOptimizer(LR))
+        pairs = opt.compute_gradients(per_row, var_list=[w, b], grad_loss=fed)
+    else:
+        with tf.GradientTape() as tape:
+            per_row = tf1.square(tf1.matmul(xs, w) + b - ys)
+        tape = hvd.DistributedGradientTape(tape)
+        pairs = list(zip(tape.gradient(per_row, [w, b], output_gradients=fed), [w, b]))
+
+    def seed_of(q):
+        return np.arange(1, N + 1, dtype=np.float32).reshape(N, 1) * (q + 1)
+    feed = {xs: data(r)[0], ys: data(r)[1]}
+    if fed is not None:
+        feed[fed] = seed_of(r)
+    with tf1.Session() as sess:
+        sess.run(tf1.global_variables_initializer())
+        got = sess.run([g for g, _ in pairs], feed)
+    grads = []
+    for q in range(n):
+        x, y = data(q)
+        d = 2.0 * (x @ np.full((D, 1), 0.5) + 0.25 - y) * (seed_of(q) if fed is not None else 1)
+        grads.append((x.T @ d, d.sum(0)))
+    for g, e in zip(got, [np.mean([gq[i] for gq in grads], 0) for i in range(2)]):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+    reduce_ops = [op.attrs["reduce_op"] for op in tf1.get_default_graph().get_operations()
+                  if op.type == "HorovodGroupedAllreduce"]
+    assert reduce_ops == [hvd.Sum if n > 1 else hvd.Average]
+
+
 def test_tf1_wrapper_shares_the_wrapped_optimizers_slots_keras_one_starts_fresh():
     w, b, loss = _graph_linear(hvd.rank())
     inner = tf1.train.MomentumOptimizer(LR, 0.9)
