@@ -181,6 +181,7 @@ class Plan:
         for i, t in enumerate(self.feed_tensors):
             names[id(t)] = "f%d" % i
         op_index = []
+        owners = []  # per line of `lines`: the index in op_index of the op it runs
         for op in self.ops:
             if op.opdef is REGISTRY["Const"] or id(op) in constants:
                 values = constants.get(id(op)) or (op.attrs["value"],)
@@ -200,9 +201,9 @@ class Plan:
                 grads = [names[id(m.inputs[grad_at])] for m in group]
                 hyper = [names[id(x)] for i, x in enumerate(op.inputs)
                          if i not in d.ref_inputs and i != grad_at]
-                lines.append("        _i = %d" % len(op_index))
                 lines.append("        %s(%s)  # %s" % (k, ", ".join(grads + hyper), kernel.name))
                 op_index.append(op)
+                owners.extend([len(op_index) - 1] * (len(lines) - len(owners)))
                 continue
             if id(op) in renames:
                 source = names.get(id(renames[id(op)]))
@@ -223,7 +224,6 @@ class Plan:
                 if id(t) not in names:
                     names[id(t)] = "v%d" % len(names)
                 outs.append(names[id(t)])
-            lines.append("        _i = %d" % len(op_index))
             call = "%s(%s)" % (k, args)
             cell = getattr(env[k], "cell", None)
             if cell is not None and len(outs) == 1:  # a variable read: no call unless unset
@@ -231,6 +231,7 @@ class Plan:
                 lines.append("        %s = %sc()" % (outs[0], k))
                 lines.append("        if %s is None: %s" % (outs[0], call))
                 op_index.append(op)
+                owners.extend([len(op_index) - 1] * (len(lines) - len(owners)))
                 continue
             if not outs:
                 lines.append("        " + call)
@@ -241,6 +242,7 @@ class Plan:
             if id(op) in in_place:
                 lines[-1] += "  # into the buffer of %s" % in_place[id(op)][1]
             op_index.append(op)
+            owners.extend([len(op_index) - 1] * (len(lines) - len(owners)))
         results = []
         for el in self.fetch_elements:
             if isinstance(el, Operation):
@@ -254,17 +256,17 @@ class Plan:
         src = ["def run(feeds):"]
         if self.feed_tensors:
             src.append("    %s= feeds" % feeds)
-        src.append("    _i = -1")
         src.append("    try:")
+        first_line = len(src) + 1  # source lines count from 1
         src.extend(lines or ["        pass"])
         src.append("    except _OpError:")
         src.append("        raise")
         src.append("    except Exception as e:")
-        src.append("        _fail(_i, e)")
+        src.append("        _fail(e)")
         src.append("    return (%s)" % "".join(r + ", " for r in results))
         source = "\n".join(src)
         env.update(_copy=_copy, _OpError=errors.OpError,
-                   _fail=functools.partial(self._fail, op_index))
+                   _fail=functools.partial(self._fail, op_index, owners, first_line))
         exec(compile(source, "<distflow plan>", "exec"), env)
         return env["run"], source, op_index
 
@@ -332,8 +334,11 @@ class Plan:
                     in_place[id(x.op)] = (view, kernel.name)
         return prebound, in_place
 
-    def _fail(self, op_index, index, exc):
-        op = op_index[index] if index >= 0 else None
+    def _fail(self, op_index, owners, first_line, exc):
+        # the failing op is the one of the line the run stopped at (no per-op bookkeeping in
+        # the straight-line code: the traceback knows the line)
+        line = exc.__traceback__.tb_lineno - first_line if exc.__traceback__ else -1
+        op = op_index[owners[line]] if 0 <= line < len(owners) else None
         where = " [[node %s (op %s)]]" % (op.name, op.type) if op is not None else ""
         raise errors.InvalidArgumentError(None, op, "%s: %s%s" % (type(exc).__name__, exc, where)) \
             from exc

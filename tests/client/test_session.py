@@ -212,6 +212,26 @@ def test_kernel_errors_name_the_node():
             s.run(y, {x: [1.0, 2.0]})
 
 
+def test_the_failing_node_is_named_among_others():
+    # ops run before and after the failing one, in the plain plan and in the shape-specialized
+    # one (the second run of the same shapes): the message names the op whose kernel failed
+    x = tf.placeholder(tf.float32, shape=[None, None], name="x")
+    h = tf.nn.relu(x * 2.0 + 1.0)
+    w = tf.constant(np.ones((3, 2), np.float32))
+    y = tf.matmul(h, w, name="the_product")
+    z = tf.reduce_sum(tf.square(y) - 1.0)
+    with tf.Session() as s:
+        step = s.make_callable(z, [x])
+        assert step(np.ones((4, 3), np.float32)) == 4 * 2 * (3 * 3) ** 2 - 8
+        for _ in range(3):
+            with pytest.raises(tf.errors.InvalidArgumentError,
+                               match=r"\[\[node the_product \(op MatMul\)\]\]"):
+                step(np.ones((4, 5), np.float32))
+            with pytest.raises(tf.errors.InvalidArgumentError,
+                               match=r"\[\[node the_product \(op MatMul\)\]\]"):
+                s.run(z, {x: np.ones((2, 5), np.float32)})
+
+
 def test_make_callable_runs_the_same_plan():
     x = tf.placeholder(tf.float32, shape=[])
     y = x * x
