@@ -427,7 +427,10 @@ def _mean_forward(xp, x, axis=None, keepdims=False):
     if x.dtype.kind == "f" and x.dtype.itemsize >= 4:
         # What xp.mean computes for float32/64 (the sum in the input's dtype, then one
         # division), without its Python wrapper, which costs 5x a small mean itself.
-        total = x.sum(axis=axis, keepdims=keepdims, dtype=x.dtype)
+        if xp is np:  # the ufunc's reduce itself: ndarray.sum is a Python wrapper around it
+            total = np.add.reduce(x, axis=axis, dtype=x.dtype, keepdims=keepdims)
+        else:
+            total = x.sum(axis=axis, keepdims=keepdims, dtype=x.dtype)
         return total / (x.size // total.size if total.size else 1)
     out = xp.mean(x, axis=axis, keepdims=keepdims)
     return out.astype(x.dtype, copy=False)
