@@ -13,6 +13,12 @@ class FetchMapper:
         self._index = {}
         self.leaf_slots = []      # for each leaf, its position in `unique`
         self._collect(graph, fetches)
+        # a plain list of leaves (`[train_op, loss]`, a training loop's fetch): a list built
+        # straight from the slots, without the general walk over the structure
+        if type(fetches) is list and len(self.leaf_slots) == len(fetches) and not any(
+                isinstance(x, (list, tuple, dict)) for x in fetches):
+            slots = self.leaf_slots
+            self.build = lambda values: [values[i] for i in slots]
 
     def _collect(self, graph, x):
         if isinstance(x, dict):
