@@ -103,6 +103,7 @@ class FlatUpdate:
         # the in-place rule's storage half (ops/registry.py), asked once per step for them all
         self.privates = [p for p in (private_check(c) for pos in self.cells for c in pos)
                          if p is not None]
+        self.private_since = -1  # Storage.shared_reads when all were last found private
 
     def _views_of(self, flat):
         return [flat[a:b].reshape(s)
@@ -120,9 +121,11 @@ class FlatUpdate:
             self.seen = Storage.replaced
         if not self.pairs and not self._home():
             return self._per_variable(grads, hyper)
-        for p in self.privates:
-            if not p():
-                return self._per_variable(grads, hyper)
+        if self.privates and Storage.shared_reads != self.private_since:
+            for p in self.privates:
+                if not p():
+                    return self._per_variable(grads, hyper)
+            self.private_since = Storage.shared_reads
         flat_grad = self.grad
         if grads[0] is not self.grad_views[0]:
             flat_grad = self._gradients_elsewhere(grads)

@@ -473,7 +473,12 @@ def _cast_grad(op, dy):
 
 Cast = op_def("Cast", infer=lambda x, DstT: [(x.shape, DstT)],
               forward=lambda xp, x, DstT: x.astype(DstT.as_numpy_dtype, copy=False),
-              grad=_cast_grad)
+              grad=_cast_grad, bind=lambda xp, DstT: functools.partial(
+                  _cast_to, np.dtype(DstT.as_numpy_dtype)))
+
+
+def _cast_to(np_dtype, x):
+    return x.astype(np_dtype, copy=False)
 
 
 def cast(x, dtype, name=None):

@@ -30,6 +30,9 @@ class VariableStorage:
     # how many times any variable's array was replaced (assign_array): a fused update whose
     # variables' arrays are views of its flat buffers checks them again only after this moved
     replaced = 0
+    # how many reads have handed out an array their reader may keep (an eager read): an array
+    # found private stays private until this moves, so a fused update asks again only then
+    shared_reads = 0
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

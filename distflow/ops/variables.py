@@ -205,6 +205,7 @@ class EagerVariable(Variable, state_ops.VariableStorage):
     # Copy on write. A read shares the variable's array (no copy per read); a compiled plan's
     # update overwrites the array in place only while no tensor read from it is alive.
     def _remember_read(self, t):
+        state_ops.VariableStorage.shared_reads += 1
         reads = self.__dict__.setdefault("_reads", [])
         if len(reads) >= 16:  # a loop that reads but never updates: forget the dead reads
             reads[:] = [r for r in reads if r() is not None]
