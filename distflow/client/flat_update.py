@@ -121,7 +121,7 @@ class FlatUpdate:
             self.seen = Storage.replaced
         if not self.pairs and not self._home():
             return self._per_variable(grads, hyper)
-        if self.privates and Storage.shared_reads != self.private_since:
+        if self.privates and Storage.shared_reads != self.private_since:  # one test, not 18
             for p in self.privates:
                 if not p():
                     return self._per_variable(grads, hyper)

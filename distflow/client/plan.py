@@ -20,7 +20,7 @@ from distflow.framework import errors
 from distflow.framework.graph import Operation, Tensor
 from distflow.ops.constant_op import Placeholder
 from distflow.ops.control_flow_ops import NoOp
-from distflow.ops.registry import REGISTRY, may_update_in_place
+from distflow.ops.registry import REGISTRY, may_update_in_place, private_check
 from distflow.ops.state_ops import VariableStorage
 
 
@@ -101,15 +101,15 @@ def _ref_kernel(op, runtime, xp):
     cell = runtime.variable_cell(op.inputs[opdef.ref_input].op)
     forward, inplace = opdef.forward, opdef.inplace
     may_initialize = opdef.initializes
-    cells = (cell,)
     read_array, assign_array = cell.read_array, cell.assign_array
+    private = private_check(cell)  # the in-place rule (may_update_in_place) for one variable
 
     def update(*args):
         current = read_array()
         if current is None:
             if not may_initialize:
                 raise uninitialized(cell.name, op)
-        elif may_update_in_place(opdef, cells, (current,)):
+        elif inplace is not None and (private is None or private()):
             inplace(xp, current, *args, **attrs)
             return current
         assign_array(forward(xp, current, *args, **attrs))
@@ -187,7 +187,7 @@ class Plan:
                 values = constants.get(id(op)) or (op.attrs["value"],)
                 for t, value in zip(op.outputs, values):
                     name = "c%d" % len(env)
-                    env[name] = gpu.place_constant(xp, value)  # on a GPU: moved there once
+                    env[name] = _plan_constant(xp, value)
                     names[id(t)] = name
                 continue
             if op.opdef is NoOp or id(op) in dead or id(op) in grouped or id(op) in unread:
@@ -342,6 +342,17 @@ class Plan:
         where = " [[node %s (op %s)]]" % (op.name, op.type) if op is not None else ""
         raise errors.InvalidArgumentError(None, op, "%s: %s%s" % (type(exc).__name__, exc, where)) \
             from exc
+
+
+def _plan_constant(xp, value):
+    """A constant as the plan holds it: on a GPU moved there once; on the CPU a 0-d number as a
+    NumPy scalar, whose arithmetic with other scalars (an optimizer's step count and betas)
+    costs a tenth of a ufunc call on 0-d arrays."""
+    if xp is not np:
+        return gpu.place_constant(xp, value)
+    if type(value) is np.ndarray and not value.ndim and value.dtype.kind in "biufc":
+        return value[()]
+    return value
 
 
 def _copy(v):
