@@ -4,7 +4,8 @@ Max/Min/Prod/ArgMax and friends live in reduction_ops.py; comparisons, logical o
 comparison_ops.py, with maximum, minimum and clip_by_value, which select by comparing. Gradients
 here that need those import them where they are used, because comparison_ops builds on this
 module's `binary` helper. The one-input elementwise ops (abs, sign, sqrt, exp, log, sin, ...)
-live in unary_math_ops.py; their names are re-exported here.
+live in unary_math_ops.py, the two-input ones past + - * / (floordiv, floormod, pow,
+squared_difference, divide_no_nan) in binary_math_ops.py; their names are re-exported here.
 """
 import functools
 import math
@@ -19,7 +20,7 @@ from distflow.framework.tensor_shape import TensorShape
 from distflow.ops import array_ops, dispatch
 from distflow.ops.constant_op import constant_value
 from distflow.ops.dispatch import apply, binary_operands, convert_to_tensor, dtype_of
-from distflow.ops.registry import NOT_DIFFERENTIABLE, SAME_SHAPE, op_def
+from distflow.ops.registry import SAME_SHAPE, op_def
 from distflow.ops.shapes import (binary_grad, binary_infer, check_same_dtype, normalize_axis,
                                  reduced_shape, same_as_input, shape_tensor, static_shape)
 
@@ -493,122 +494,12 @@ def cast(x, dtype, name=None):
     return apply(Cast, [x], {"DstT": dtype}, name=name)
 
 
-# -- FloorDiv and FloorMod ------------------------------------------------------------------
-# floor(x / y) is piecewise constant, so TF gives FloorDiv no gradient (its _FloorDivGrad returns
-# None for both inputs); FloorMod's follows from x mod y = x - floor(x / y) * y.
-def _integer_divisor(xp, y):
-    """TF's CPU kernel refuses an integer division by zero; NumPy would warn and give 0. (Not
-    checked on a GPU, as TF's GPU kernel does not check: the test would wait for the device.)"""
-    if xp is np and y.dtype.kind in "iu" and not y.all():
-        raise InvalidArgumentError(None, None, "Integer division by zero")
-
-
-def _floor_div_forward(xp, x, y):
-    _integer_divisor(xp, y)
-    return xp.floor_divide(x, y)
-
-
-def _floor_mod_forward(xp, x, y):
-    _integer_divisor(xp, y)
-    return xp.mod(x, y)
-
-
-FloorDiv = op_def("FloorDiv", infer=binary_infer("FloorDiv"), forward=_floor_div_forward,
-                  grad=NOT_DIFFERENTIABLE)
-
-
-def floordiv(x, y, name=None):
-    """floor(x / y) elementwise, rounding toward negative infinity (integers too)."""
-    return binary(FloorDiv, x, y, name)
-
-
-def _floor_mod_grad(op, dy):
-    return binary_grad(op, lambda x, y: dy, lambda x, y: -dy * floordiv(x, y))
-
-
-FloorMod = op_def("FloorMod", infer=binary_infer("FloorMod"), forward=_floor_mod_forward,
-                  grad=_floor_mod_grad)
-
-
-def floormod(x, y, name=None):
-    """x - floor(x / y) * y elementwise: the remainder has the sign of y, as in Python."""
-    return binary(FloorMod, x, y, name)
-
-
-mod = floormod
-
-
-# -- SquaredDifference and DivNoNan ----------------------------------------------------------
-def _squared_difference_grad(op, dy):
-    x, y = op.inputs
-    if not x.dtype.is_floating:
-        return None, None
-    g = 2.0 * dy * (x - y)
-    return binary_grad(op, lambda x, y: g, lambda x, y: -g)
-
-
-SquaredDifference = op_def("SquaredDifference", infer=binary_infer("SquaredDifference"),
-                           forward=lambda xp, x, y: xp.square(xp.subtract(x, y)),
-                           grad=_squared_difference_grad)
-
-
-def squared_difference(x, y, name=None):
-    """(x - y) ** 2 elementwise, in one op."""
-    return binary(SquaredDifference, x, y, name)
-
-
-def _div_no_nan_forward(xp, x, y):
-    zero = y == 0
-    return xp.where(zero, xp.zeros((), x.dtype), x / xp.where(zero, xp.ones((), y.dtype), y))
-
-
-def _div_no_nan_grad(op, dy):
-    # TF's: the quotient rule, with every division one that gives 0 where y is 0, so that no
-    # NaN or inf reaches a gradient through the elements the forward pass set to 0
-    return binary_grad(op, lambda x, y: divide_no_nan(dy, y),
-                       lambda x, y: dy * divide_no_nan(divide_no_nan(-x, y), y))
-
-
-DivNoNan = op_def("DivNoNan", infer=binary_infer("DivNoNan"), forward=_div_no_nan_forward,
-                  grad=_div_no_nan_grad)
-
-
-def divide_no_nan(x, y, name="div_no_nan"):
-    """x / y, and 0 where y is 0 (even for x = 0 or inf): a mean over a possibly empty set.
-    Integers are divided as float64, as TF's truediv does."""
-    x, y = binary_operands(x, y)
-    x = convert_to_tensor(x) if dtype_of(x) is None else x
-    y = convert_to_tensor(y) if dtype_of(y) is None else y
-    if x.dtype.is_integer and y.dtype == x.dtype:
-        x, y = cast(x, dtypes.float64), cast(y, dtypes.float64)
-    return binary(DivNoNan, x, y, name)
-
-
-# -- Pow ------------------------------------------------------------------------------------
-def _pow_grad(op, dy):
-    return binary_grad(op, lambda x, y: dy * y * pow(x, y - 1),
-                       lambda x, y: dy * op.outputs[0] * _log_where_positive(x))
-
-
-def _log_where_positive(x):
-    # d(x**y)/dy = x**y * log(x) is real only for x > 0. Like TF, use 0 elsewhere, and give log a
-    # safe argument there, so that neither log nor its own gradient produces NaN or inf.
-    from distflow.ops.comparison_ops import greater, where
-    positive = greater(x, 0)
-    return where(positive, log(where(positive, x, 1)), 0)
-
-
-Pow = op_def("Pow", infer=binary_infer("Pow"), forward=lambda xp, x, y: x ** y,
-             grad=_pow_grad)
-
-
-def pow(x, y, name=None):  # noqa: A001 (TF's name; shadows the builtin inside this module only)
-    """x ** y elementwise."""
-    return binary(Pow, x, y, name)
-
-
 # The one-input elementwise ops live in unary_math_ops.py (it builds on the helpers above);
 # their names stay here, where TF has them.
 from distflow.ops.unary_math_ops import (Abs, Cos, Exp, Log, Log1p, Reciprocal,  # noqa: E402,F401
                                          Rsqrt, Sign, Sin, Sqrt, abs, cos, exp, log, log1p,
                                          reciprocal, rsqrt, sign, sin, sqrt)
+# and the two-input ones past + - * / in binary_math_ops.py
+from distflow.ops.binary_math_ops import (DivNoNan, FloorDiv, FloorMod, Pow,  # noqa: E402,F401
+                                          SquaredDifference, divide_no_nan, floordiv, floormod,
+                                          mod, pow, squared_difference)
