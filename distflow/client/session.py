@@ -112,7 +112,7 @@ class Session:
             if key is not None:
                 self._plans[key] = entry
         plan, mapper, feed_keys, checks = entry
-        values = plan.run(tuple(check(feed_dict[k]) for k, check in zip(feed_keys, checks)))
+        values = plan.run(tuple([check(feed_dict[k]) for k, check in zip(feed_keys, checks)]))
         if self._on_gpu:
             values = _to_host(values)
         values = _scalars(values)
