@@ -111,7 +111,7 @@ def test_runner_prints_table_and_json_lines(no_torch):
     assert {r["workload"] for r in rows} == {"W1", "W1 Adam"}  # SGD and Adam row groups
     by_what = {r["what"]: r for r in rows if r["workload"] == "W1"}
     assert by_what["PyTorch eager / NumPy"]["median"] == "not installed"
-    graph = by_what["distflow Session.run(train, feed) / NumPy"]
+    graph = by_what["distflow Session.run([train, loss], feed) / NumPy"]
     base = by_what["hand-written NumPy (preallocated)"]["raw"]
     # the ratio is the two medians' quotient, and the target is the issue's
     assert graph["ratio"] == pytest.approx(graph["raw"]["wall_us"] / base["wall_us"])
@@ -121,7 +121,7 @@ def test_runner_prints_table_and_json_lines(no_torch):
     assert eager["ratio"] is None and eager["ok"] is None and eager["target"] == 0.5
     jax = by_what["JAX jit / NumPy"]
     if jax["raw"] is not None and "wall_us" in jax["raw"]:  # JAX installed: the issue's targets
-        on_jax = by_what["distflow sess.make_callable / JAX"]
+        on_jax = by_what["distflow sess.make_callable([train, loss]) / JAX"]
         assert on_jax["target"] == 1.0
         assert on_jax["ratio"] == pytest.approx(on_jax["raw"]["wall_us"] / jax["raw"]["wall_us"])
     fn = by_what["distflow df.function / make_callable"]
