@@ -16,10 +16,13 @@ which keep TF1's kernels), the class says how. Every one takes Keras's `clipnorm
 and `global_clipnorm` (at most one), applied to the gradients before the update, and
 `weight_decay`: var -= var * weight_decay * learning_rate first (Keras's decoupled decay).
 """
+import numpy as np
+
 from distflow.ops import dispatch, math_ops
 from distflow.ops.training_ops import (ApplyGradientDescent, KerasAdadelta, KerasAdagrad,
                                        KerasAdam, KerasAMSGrad, KerasCenteredRMSprop,
                                        KerasRMSprop, KerasSGDMomentum)
+from distflow.ops.variables import EagerVariable
 from distflow.train import learning_rate_schedule as schedules  # noqa: F401 (exported)
 from distflow.train.adadelta import AdadeltaOptimizer
 from distflow.train.adagrad import AdagradOptimizer
@@ -107,6 +110,32 @@ class Adam(KerasStyle, AdamOptimizer):
             return self._get_hyper("learning_rate", var) * math_ops.sqrt(
                 1 - math_ops.pow(b2, t)) / (1 - math_ops.pow(b1, t))
         return self._per_dtype("alpha", var, make)
+
+    @property
+    def _eager_fused_update(self):  # the eager fast path's form of _apply_dense (optimizer.py)
+        if self.amsgrad:
+            return KerasAMSGrad, ("1-beta1", "1-beta2", "epsilon"), ("m", "v", "vhat")
+        return KerasAdam, ("1-beta1", "1-beta2", "epsilon"), ("m", "v")
+
+    def _eager_fused_hypers(self, var, names):
+        return [self._eager_alpha(var)] + [self._get_hyper(n, var)._value for n in names]
+
+    def _eager_alpha(self, var):
+        """`_alpha(var)`'s value, eagerly: for Python-number hyperparameters the same NumPy calls
+        on the same values in the variable's dtype as the ops of `_alpha` (bit for bit), without
+        their dispatch (ten small ops would cost more than the update of a small model)."""
+        now = self._hyper_now
+        lr, b1, b2 = now["learning_rate"], now["beta1"], now["beta2"]
+        it = self._iterations
+        step = it.read_array() if isinstance(it, EagerVariable) else None
+        if not (type(lr) in (int, float) and type(b1) in (int, float) and type(b2) in (int, float)
+                and type(step) is np.ndarray and step.dtype == np.int64):
+            return self._alpha(var)._value
+        dtype = var.read_array().dtype
+        one = np.array(1, dtype)
+        t = np.add(step, np.array(1, np.int64)).astype(dtype, copy=False)       # Cast(it + 1)
+        return np.divide(np.multiply(np.array(lr, dtype), np.sqrt(np.subtract(
+            one, np.power(np.array(b2, dtype), t)))), np.subtract(one, np.power(np.array(b1, dtype), t)))
 
     def _apply_dense(self, grad, var):
         h = self._get_hyper
