@@ -72,9 +72,13 @@ def _entry(records, targets, seeds, sources, math):
         return None
     try:
         key, values, tensors = _signature(records, targets, seeds, sources)
+        try:
+            entry = _cache.get(key)
+        except TypeError:
+            key = _frozen(key)
+            entry = _cache.get(key)
     except _Unsupported:
         return None
-    entry = _cache.get(key)
     valued = entry is _NEEDS_VALUES
     if valued:
         key = (key, values)
@@ -108,29 +112,40 @@ def _signature(records, targets, seeds, sources):
     """(hashable form, the small integer inputs' values, [tensor per slot]). A slot is a tensor
     the backward graph may read: each outside input, each record output, each seed."""
     slots, tensors, form, values = {}, [], [], []
+    ndarray = np.ndarray
     for r in records:
         ins = []
         for x in r.inputs:
             s = slots.get(id(x))
             if s is None:
                 v = x._value
-                if type(v) is not np.ndarray and not isinstance(v, np.generic):
+                if type(v) is not ndarray and not isinstance(v, np.generic):
                     raise _Unsupported  # a GPU array: the walker's path
                 s = slots[id(x)] = len(tensors)
                 tensors.append(x)
-                ins.append((s, v.shape, v.dtype.char))
-                if v.dtype.kind in "iub" and v.size <= SMALL_INT:
+                dtype = v.dtype  # (the dtype itself: hashed and compared as its character)
+                ins.append((s, v.shape, dtype))
+                if dtype.kind in "iub" and v.size <= SMALL_INT:
                     values.append(v.tobytes())
             else:
                 ins.append(s)
-        outs = []
-        for o in r.outputs:
+        outs = r.outputs
+        if len(outs) == 1:
+            o = outs[0]
             slots[id(o)] = len(tensors)
             tensors.append(o)
             v = o._value
-            outs.append((v.shape, v.dtype.char))
-        attrs = tuple(r.attrs.items()) if r.attrs else ()
-        form.append((r.opdef, attrs, tuple(ins), tuple(outs)))
+            outs = (v.shape, v.dtype)
+        else:
+            shapes = []
+            for o in outs:
+                slots[id(o)] = len(tensors)
+                tensors.append(o)
+                v = o._value
+                shapes.append((v.shape, v.dtype))
+            outs = tuple(shapes)
+        attrs = r.attrs
+        form.append((r.opdef, tuple(attrs.items()) if attrs else (), tuple(ins), outs))
     ends = []
     for t, seed in zip(targets, seeds):
         s = slots.get(id(t))
@@ -142,20 +157,22 @@ def _signature(records, targets, seeds, sources):
             v = seed._value
             if type(v) is not np.ndarray and not isinstance(v, np.generic):
                 raise _Unsupported
-            ends.append((s, v.shape, v.dtype.char, len(tensors)))
+            ends.append((s, v.shape, v.dtype, len(tensors)))
             tensors.append(seed)
     starts = tuple(slots.get(id(x), -1) for x in sources)
-    key = (tuple(form), tuple(ends), starts)
+    # (hashed once, by the cache's lookup: _entry freezes a key it cannot hash)
+    return (tuple(form), tuple(ends), starts), tuple(values), tensors
+
+
+def _frozen(key):
+    """`key` with an attr holding a list (squeeze's dims) frozen: the form is the same."""
+    form, ends, starts = key
+    key = (tuple((op, _freeze(attrs), ins, outs) for op, attrs, ins, outs in form), ends, starts)
     try:
         hash(key)
-    except TypeError:  # an attr holding a list (squeeze's dims): frozen, the form is the same
-        form = [(op, _freeze(attrs), ins, outs) for op, attrs, ins, outs in form]
-        key = (tuple(form), tuple(ends), starts)
-        try:
-            hash(key)
-        except TypeError:  # an array, a dict...: no form to key a cache with
-            raise _Unsupported from None
-    return key, tuple(values), tensors
+    except TypeError:  # an array, a dict...: no form to key a cache with
+        raise _Unsupported from None
+    return key
 
 
 def _freeze(value):

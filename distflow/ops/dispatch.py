@@ -233,6 +233,11 @@ def to_array(value, dtype=None):
     return arr.astype(target)
 
 
+# The eager Variable class (ops/variables.py registers it; it imports this module), exactly:
+# binary_operands reads such an operand at once.
+EAGER_VARIABLE_TYPES = ()
+
+
 def dtype_of(x):
     """The DType of a tensor or Variable; None for Python and NumPy values, which adapt."""
     if type(x) is EagerTensor:  # the eager hot path: straight from the array
@@ -248,7 +253,9 @@ def convert_to_tensor(value, dtype=None, name=None):
     if _ctx.modes[-1] == "eager":  # the eager hot paths, each a few times per gradient
         if type(value) is EagerTensor and (dtype is None or dtypes.of_array(value._value) is dtype):
             return value
-        if type(value) is float or type(value) is int:  # e.g. the 2.0 in Square's gradient
+        if type(value) is float or type(value) is int or type(value) is np.ndarray:
+            # e.g. the 2.0 in Square's gradient, a batch of data: what to_eager would do after
+            # the checks below, none of which applies to a plain number or NumPy array
             return EagerTensor(backend.place_eager(to_array(value, dtype)))
     if isinstance(value, (list, tuple)) and _holds_tensor(value):
         return _pack(value, dtype, name)
@@ -289,6 +296,16 @@ def binary_operands(x, y):
     """Converts two operands so that a plain Python value takes the other operand's dtype."""
     if type(x) is EagerTensor and type(y) is EagerTensor:  # the eager hot path: nothing to do
         return x, y
+    if _ctx.modes[-1] == "eager":
+        # An eager Variable operand is read here rather than in the op's dispatch (TF reads it
+        # when converting it to a tensor, too): the same one read, after which every check on
+        # the way is the two-tensor hot path. (In a graph being built it is captured instead.)
+        if type(x) in EAGER_VARIABLE_TYPES:
+            x = x._eager_read()
+        if type(y) in EAGER_VARIABLE_TYPES:
+            y = y._eager_read()
+        if type(x) is EagerTensor and type(y) is EagerTensor:
+            return x, y
     dx, dy = dtype_of(x), dtype_of(y)
     if dx is None and dy is not None:
         x = convert_to_tensor(x, dy)
