@@ -20,7 +20,7 @@ def graph_of(inputs):
     """The graph the first graph tensor (or graph Variable) of `inputs` builds into (a cond
     branch or loop body being traced inside it, if any); None when all are eager values."""
     for t in inputs:
-        if type(t) is EagerTensor:  # the eager hot path: no failing getattr on a slotted object
+        if type(t) is EagerTensor or type(t) in EAGER_VARIABLE_TYPES:  # the eager hot path
             continue
         if isinstance(t, Tensor):
             return _building_into(t.op.graph)
@@ -47,7 +47,12 @@ def apply(opdef, inputs, attrs=None, name=None):
     (graph mode) / None (eager mode) for ops without outputs."""
     if attrs is None:
         attrs = {}
-    graph = graph_of(inputs)
+    for t in inputs:  # graph_of's eager hot path, inlined: every eager op passes here
+        if type(t) is not EagerTensor:
+            graph = graph_of(inputs)
+            break
+    else:
+        graph = None
     if graph is None and _ctx.modes[-1] == "eager":
         return _apply_eager(opdef, inputs, attrs)
     return build_op(graph or get_default_graph(), opdef, inputs, attrs, name)
@@ -94,29 +99,34 @@ def _apply_eager(opdef, inputs, attrs):
     ref = opdef.ref_input
     if ref is not None:
         return _apply_eager_ref(opdef, inputs, attrs)
-    tensors = [x if type(x) is EagerTensor else to_eager(x) for x in inputs]
-    arrays = [t._value for t in tensors]
+    tensors, arrays, on_host = [], [], True
+    for x in inputs:
+        if type(x) is not EagerTensor:
+            x = to_eager(x)
+        tensors.append(x)
+        a = x._value
+        arrays.append(a)
+        if type(a) is not np.ndarray:  # backend.get_array_module, inlined: it costs as much
+            on_host = False              # as a small op
     try:
         if opdef.kernel is not None:
             out = opdef.kernel(EagerRecord(opdef, tensors, (), attrs), None)(*arrays)
+        elif on_host:
+            out = opdef.forward(np, *arrays, **attrs)
         else:
-            xp = np
-            for a in arrays:  # backend.get_array_module, inlined: it costs as much as a small op
-                if type(a) is not np.ndarray:
-                    xp = backend.get_array_module(*arrays)
-                    break
+            xp = backend.get_array_module(*arrays)
             if xp is not np:  # an input lives on a GPU: the op runs there (backend/gpu.py's rule)
                 arrays = gpu.device_args(xp, arrays, opdef.host_inputs)
             out = opdef.forward(xp, *arrays, **attrs)
     except (ValueError, IndexError) as e:
         _kernel_failed(opdef, e)
-    if isinstance(out, tuple):
-        result = outs = tuple(EagerTensor(o) for o in out)
-    elif out is None:
-        return None
-    else:
+    if type(out) is np.ndarray or not isinstance(out, tuple):
+        if out is None:
+            return None
         result = EagerTensor(out)
         outs = (result,)
+    else:
+        result = outs = tuple(EagerTensor(o) for o in out)
     if _ctx.tapes and not _ctx.recording_paused:
         for tape in _ctx.tapes:
             tape._record(opdef, tensors, outs, attrs)
@@ -196,6 +206,8 @@ def to_array(value, dtype=None):
         dtype = dtypes.as_dtype(dtype)
         if type(value) is float and dtype.is_floating:  # the common case: no checks needed
             return np.array(value, dtype.as_numpy_dtype)
+        if type(value) is np.ndarray and value.dtype == dtype._np:  # a batch of data, as it is
+            return value
     if isinstance(value, (np.ndarray, np.generic)):
         arr = np.asarray(value)
         if dtype is None:

@@ -51,7 +51,6 @@ class EagerFlatUpdate:
         for n in sizes:
             self.offsets.append(self.offsets[-1] + n)
         self.grad = np.empty(self.offsets[-1], self.dtype)
-        self.grad_views = [self.grad[a:b] for a, b in zip(self.offsets, self.offsets[1:])]
         self.flats = None
         self.pairs = ()  # (holder, its view) for every variable and slot, checked after a replace
         self.seen = -1   # Storage.replaced when the pairs were last found in place
@@ -106,8 +105,7 @@ class EagerFlatUpdate:
             a = g._value
             if type(a) is not np.ndarray or a.dtype != dtype or a.shape != shape:
                 return False
-        for g, view in zip(grads, self.grad_views):
-            view[...] = g._value.reshape(-1)
+        np.concatenate([g._value for g in grads], axis=None, out=self.grad)
         self.opdef.inplace(np, *self.flats, *hypers, self.grad)
         return True
 
