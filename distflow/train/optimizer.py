@@ -105,6 +105,8 @@ class Optimizer:
         return self._iterations
 
     def _apply(self, pairs, global_step, name, eager):
+        if eager:
+            return self._apply_eagerly(pairs, global_step, name)
         # Eager variables get eager slots, even while a df.function traces this call (TF2 lifts
         # them out of the function the same way), so the slots outlive the trace.
         eager_state = eager or all(isinstance(v, variables.EagerVariable) for _, v in pairs)
@@ -145,6 +147,23 @@ class Optimizer:
             if global_step is not None:
                 steps.append(global_step.assign_add(1, name=name or self._name).op)
         return steps[0] if len(steps) == 1 else control_flow_ops.group(*steps)
+
+    def _apply_eagerly(self, pairs, global_step, name):
+        """_apply while executing eagerly: the same steps without a graph's concerns (state made
+        where it is made anyway, control dependencies that are no-ops eagerly, update ops)."""
+        self._create_slots([v for _, v in pairs])
+        if self._counts_iterations or any(isinstance(h, LearningRateSchedule)
+                                          for h in self._hyper.values()):
+            self.iterations  # noqa: B018  (made before the first update)
+        with name_scope(name or self._name) as scope:  # eagerly it names variables made inside
+            self._prepare()
+            for g, v in self._apply_now_in_place(pairs):
+                self._apply_with_decay(g, v)
+            self._finish([v for _, v in pairs], scope)  # what eager update ops return
+        for c in (self._iterations, global_step):
+            if c is not None and not _increment_now_in_place(c):
+                c.assign_add(1)
+        return None
 
     # The eager fast path. An eager update op costs a few microseconds of dispatch (mode and
     # input checks, conversions) on top of its arithmetic, more than the arithmetic itself for a
