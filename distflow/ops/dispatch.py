@@ -309,15 +309,13 @@ def binary_operands(x, y):
     if type(x) is EagerTensor and type(y) is EagerTensor:  # the eager hot path: nothing to do
         return x, y
     if _ctx.modes[-1] == "eager":
-        # An eager Variable operand is read here rather than in the op's dispatch (TF reads it
-        # when converting it to a tensor, too): the same one read, after which every check on
-        # the way is the two-tensor hot path. (In a graph being built it is captured instead.)
-        if type(x) in EAGER_VARIABLE_TYPES:
-            x = x._eager_read()
-        if type(y) in EAGER_VARIABLE_TYPES:
-            y = y._eager_read()
-        if type(x) is EagerTensor and type(y) is EagerTensor:
-            return x, y
+        # An eager Variable beside an eager tensor (or another) is read here rather than in the
+        # op's dispatch (TF reads it when converting it to a tensor, too): the same one read,
+        # after which every check on the way is the two-tensor hot path. (Beside a graph
+        # tensor it is captured into that graph instead, as the op's dispatch does.)
+        vx, vy = type(x) in EAGER_VARIABLE_TYPES, type(y) in EAGER_VARIABLE_TYPES
+        if (vx or type(x) is EagerTensor) and (vy or type(y) is EagerTensor):
+            return (x._eager_read() if vx else x), (y._eager_read() if vy else y)
     dx, dy = dtype_of(x), dtype_of(y)
     if dx is None and dy is not None:
         x = convert_to_tensor(x, dy)
