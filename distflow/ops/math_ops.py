@@ -249,15 +249,34 @@ def add_n(inputs, name=None):
 
 # -- SumTo / BroadcastTo: the pair that undoes and redoes broadcasting ---------------------
 def _sum_to_forward(xp, g, shape):
-    shape = tuple(shape.tolist())  # 15x faster than int() per element, on NumPy and CuPy
-    lead = g.ndim - len(shape)
-    kept = tuple(lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
-    if lead and not kept:  # the common case (a bias): sum the leading axes, nothing to reshape
-        return g.sum(axis=tuple(range(lead)), dtype=g.dtype)
-    axes = tuple(range(lead)) + kept
+    # The axes depend on the two shapes only: worked out once per pair (a bias's gradient runs
+    # this every step, and working them out cost as much as the small sum itself).
+    key = (g.shape, shape.tobytes()) if type(shape) is np.ndarray else None
+    plan = _SUM_TO_PLANS.get(key) if key is not None else None
+    if plan is None:
+        plan = _sum_to_plan(g.shape, tuple(shape.tolist()))  # tolist: 15x faster than int()s
+        if key is not None:
+            if len(_SUM_TO_PLANS) >= 1024:  # shapes that never repeat: start over
+                _SUM_TO_PLANS.clear()
+            _SUM_TO_PLANS[key] = plan
+    axes, target = plan
+    if target is None:  # the common case (a bias): sum the leading axes, nothing to reshape
+        return g.sum(axis=axes, dtype=g.dtype)
     if axes:
         g = g.sum(axis=axes, keepdims=True, dtype=g.dtype)
-    return g.reshape(shape)
+    return g.reshape(target)
+
+
+_SUM_TO_PLANS = {}  # (gradient's shape, target shape's bytes) -> _sum_to_plan's answer
+
+
+def _sum_to_plan(g_shape, shape):
+    """(axes to sum, shape to reshape to, or None when summing the leading axes is all)."""
+    lead = len(g_shape) - len(shape)
+    kept = tuple(lead + i for i, s in enumerate(shape) if s == 1 and g_shape[lead + i] != 1)
+    if lead and not kept:
+        return tuple(range(lead)), None
+    return tuple(range(lead)) + kept, shape
 
 
 def _shape_from_tensor(shape_t, dtype):
