@@ -87,6 +87,7 @@ class Adam(KerasStyle, AdamOptimizer):
     """
 
     _one_minus = ("beta1", "beta2")
+    _alpha_inputs = None  # ((dtype, lr, beta_1, beta_2), their arrays): see _eager_alpha
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                  weight_decay=0.0, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -132,10 +133,15 @@ class Adam(KerasStyle, AdamOptimizer):
                 and type(step) is np.ndarray and step.dtype == np.int64):
             return self._alpha(var)._value
         dtype = var.read_array().dtype
-        one = np.array(1, dtype)
-        t = np.add(step, np.array(1, np.int64)).astype(dtype, copy=False)       # Cast(it + 1)
-        return np.divide(np.multiply(np.array(lr, dtype), np.sqrt(np.subtract(
-            one, np.power(np.array(b2, dtype), t)))), np.subtract(one, np.power(np.array(b1, dtype), t)))
+        key = (dtype, lr, b1, b2)
+        if self._alpha_inputs is None or self._alpha_inputs[0] != key:
+            # what _get_hyper converts each to, once while they stay the same
+            self._alpha_inputs = (key, np.array(1, dtype), np.array(lr, dtype),
+                                  np.array(b1, dtype), np.array(b2, dtype))
+        _, one, lr, b1, b2 = self._alpha_inputs
+        t = np.add(step, _ONE_INT64).astype(dtype, copy=False)       # Cast(iterations + 1)
+        return np.divide(np.multiply(lr, np.sqrt(np.subtract(one, np.power(b2, t)))),
+                         np.subtract(one, np.power(b1, t)))
 
     def _apply_dense(self, grad, var):
         h = self._get_hyper
@@ -147,6 +153,9 @@ class Adam(KerasStyle, AdamOptimizer):
 
     def _finish(self, update_ops, scope):
         return Optimizer._finish(self, update_ops, scope)
+
+
+_ONE_INT64 = np.array(1, np.int64)
 
 
 class AdamW(Adam):

@@ -151,7 +151,16 @@ class Optimizer:
     def _apply_eagerly(self, pairs, global_step, name):
         """_apply while executing eagerly: the same steps without a graph's concerns (state made
         where it is made anyway, control dependencies that are no-ops eagerly, update ops)."""
-        self._create_slots([v for _, v in pairs])
+        var_list = [v for _, v in pairs]
+        made = self._slots_made_for
+        # The slots of the variables of the last apply are made (and no optimizer has made or
+        # reset any since): a training loop's every step asks for the same, once is enough.
+        if made is None or made[1] != _slot_epoch[0] or made[2] is not self._slots \
+                or made[3] is not self._non_slots or len(made[0]) != len(var_list) \
+                or any(a is not b for a, b in zip(made[0], var_list)):
+            self._create_slots(var_list)
+            self._slots_made_for = (tuple(var_list), _slot_epoch[0], self._slots,
+                                    self._non_slots)
         if self._counts_iterations or any(isinstance(h, LearningRateSchedule)
                                           for h in self._hyper.values()):
             self.iterations  # noqa: B018  (made before the first update)
@@ -175,6 +184,7 @@ class Optimizer:
     # the ordinary takes the op as usual.
     _eager_fused_update = None  # (fused op, hyperparameter names[, slot names])
     _eager_flat = None          # the EagerFlatUpdate of the last variable list, or None
+    _slots_made_for = None      # (variables, slot count, slot dicts) of the last eager apply
 
     def _eager_fused_hypers(self, var, names):
         """The fused op's scalar inputs for `var`'s dtype, as arrays (once per dtype and apply)."""
@@ -192,21 +202,9 @@ class Optimizer:
         opdef, names = fused[0], fused[1]
         slot_names = fused[2] if len(fused) > 2 else ()
         hypers_by_dtype = {}  # NumPy dtype -> the hyperparameters' arrays, or None if unusable
-
-        def hypers_for(var, dtype):
-            hypers = hypers_by_dtype.get(dtype, False)
-            if hypers is False:
-                hypers = self._eager_fused_hypers(var, names)
-                # the in-place rule's check of other inputs, for these once per dtype
-                if any(not isinstance(h, (np.ndarray, np.generic)) or h.ndim
-                       or h.dtype != dtype for h in hypers):
-                    hypers = None
-                hypers_by_dtype[dtype] = hypers
-            return hypers
-
         flat = self._eager_flat_for(opdef, pairs, slot_names)
         if flat is not None:
-            hypers = hypers_for(flat.variables[0], flat.dtype)
+            hypers = self._eager_hypers_for(flat.variables[0], flat.dtype, names, hypers_by_dtype)
             if hypers is not None and flat.run([g for g, _ in pairs], hypers):
                 return []
         left = []
@@ -227,7 +225,7 @@ class Optimizer:
                     or delta.shape != current.shape:
                 left.append((grad, var))
                 continue
-            hypers = hypers_for(var, current.dtype)
+            hypers = self._eager_hypers_for(var, current.dtype, names, hypers_by_dtype)
             # the gradient's dtype, the slots' shapes and the copy on write: the rule every
             # update op follows
             if hypers is None or not may_update_in_place(opdef, holders, currents, (delta,)):
@@ -235,6 +233,20 @@ class Optimizer:
                 continue
             opdef.inplace(np, *currents, *hypers, delta)
         return left
+
+    def _eager_hypers_for(self, var, dtype, names, by_dtype):
+        """The fused op's scalar inputs for `dtype` (made once per dtype and apply, kept in
+        `by_dtype`), or None when one is not a scalar of that dtype."""
+        hypers = by_dtype.get(dtype, False)
+        if hypers is False:
+            hypers = self._eager_fused_hypers(var, names)
+            # the in-place rule's check of other inputs, for these once per dtype
+            for h in hypers:
+                if not isinstance(h, (np.ndarray, np.generic)) or h.ndim or h.dtype != dtype:
+                    hypers = None
+                    break
+            by_dtype[dtype] = hypers
+        return hypers
 
     def _eager_flat_for(self, opdef, pairs, slot_names):
         """The flat update of these pairs' variables (made when the list changes), or None."""
