@@ -314,8 +314,17 @@ def binary_operands(x, y):
         # after which every check on the way is the two-tensor hot path. (Beside a graph
         # tensor it is captured into that graph instead, as the op's dispatch does.)
         vx, vy = type(x) in EAGER_VARIABLE_TYPES, type(y) in EAGER_VARIABLE_TYPES
-        if (vx or type(x) is EagerTensor) and (vy or type(y) is EagerTensor):
+        ex, ey = vx or type(x) is EagerTensor, vy or type(y) is EagerTensor
+        if ex and ey:
             return (x._eager_read() if vx else x), (y._eager_read() if vy else y)
+        # beside a NumPy array (a batch of data, labels): the array in the other's dtype, as
+        # convert_to_tensor below would make it
+        if ex and type(y) is np.ndarray:
+            x = x._eager_read() if vx else x
+            return x, EagerTensor(backend.place_eager(to_array(y, dtypes.of_array(x._value))))
+        if ey and type(x) is np.ndarray:
+            y = y._eager_read() if vy else y
+            return EagerTensor(backend.place_eager(to_array(x, dtypes.of_array(y._value)))), y
     dx, dy = dtype_of(x), dtype_of(y)
     if dx is None and dy is not None:
         x = convert_to_tensor(x, dy)
