@@ -251,7 +251,8 @@ def add_n(inputs, name=None):
 def _sum_to_forward(xp, g, shape):
     # The axes depend on the two shapes only: worked out once per pair (a bias's gradient runs
     # this every step, and working them out cost as much as the small sum itself).
-    key = (g.shape, shape.tobytes()) if type(shape) is np.ndarray else None
+    # (the shape's dtype too: int64 [64] and int32 [64, 0] have the same bytes)
+    key = (g.shape, shape.dtype, shape.tobytes()) if type(shape) is np.ndarray else None
     plan = _SUM_TO_PLANS.get(key) if key is not None else None
     if plan is None:
         plan = _sum_to_plan(g.shape, tuple(shape.tolist()))  # tolist: 15x faster than int()s
@@ -267,7 +268,7 @@ def _sum_to_forward(xp, g, shape):
     return g.reshape(target)
 
 
-_SUM_TO_PLANS = {}  # (gradient's shape, target shape's bytes) -> _sum_to_plan's answer
+_SUM_TO_PLANS = {}  # (gradient's shape, target's dtype and bytes) -> _sum_to_plan's answer
 
 
 def _sum_to_plan(g_shape, shape):
