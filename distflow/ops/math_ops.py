@@ -385,6 +385,8 @@ def _axis_attr(axis):
 def numeric_input(opname, x):
     """`x` as a tensor, refused when it holds bools: NumPy would sum them to one bool (True),
     where TF has no bool sums at all; a count is reduce_sum(cast(x, int32))."""
+    if type(x) is EagerTensor and x._value.dtype.kind != "b":  # eagerly: no DType to make
+        return x
     if dtype_of(x) is None:
         x = convert_to_tensor(x)
     if dtype_of(x).is_bool:

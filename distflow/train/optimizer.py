@@ -156,8 +156,7 @@ class Optimizer:
         # The slots of the variables of the last apply are made (and no optimizer has made or
         # reset any since): a training loop's every step asks for the same, once is enough.
         if made is None or made[1] != _slot_epoch[0] or made[2] is not self._slots \
-                or made[3] is not self._non_slots or len(made[0]) != len(var_list) \
-                or any(a is not b for a, b in zip(made[0], var_list)):
+                or made[3] is not self._non_slots or not _same_list(made[0], var_list):
             self._create_slots(var_list)
             self._slots_made_for = (tuple(var_list), _slot_epoch[0], self._slots,
                                     self._non_slots)
@@ -389,6 +388,16 @@ class Optimizer:
         if context.executing_eagerly():
             return None
         return control_flow_ops.group(*update_ops, name=scope)
+
+
+def _same_list(a, b):
+    """Whether the sequences `a` and `b` hold the same objects, in the same order."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is not y:
+            return False
+    return True
 
 
 # How many slots were made by any optimizer: a flat eager update made before looks its slots up
