@@ -112,3 +112,18 @@ def test_a_gradient_of_another_dtype_takes_the_per_variable_path(monkeypatch):
     for a, b in zip(_odd_gradient_step(True, monkeypatch), _odd_gradient_step(False, monkeypatch)):
         assert a.dtype == b.dtype == np.float32
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_new_variable_list_gets_its_slots_and_its_own_flat_group():
+    vs, x, y = _model()
+    opt = df.optimizers.Adam(0.01)
+    grads = [df.constant(np.full(v.shape.as_list(), 0.5, np.float32)) for v in vs]
+    opt.apply_gradients(zip(grads[:2], vs[:2]))  # the first layer only
+    assert opt.get_slot(vs[2], "m") is None
+    opt.apply_gradients(zip(grads, vs))          # the whole model: slots made for the rest
+    assert all(opt.get_slot(v, "m") is not None for v in vs)
+    # later steps update every variable, now all in one flat group
+    first = vs[2].numpy()
+    opt.apply_gradients(zip(grads, vs))
+    assert np.all(np.abs(vs[2].numpy() - first) > 0)
+    assert {id(v.read_array().base) for v in vs} == {id(vs[0].read_array().base)}
