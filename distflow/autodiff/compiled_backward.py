@@ -84,7 +84,7 @@ def _entry(records, targets, seeds, sources, math):
     try:
         key, values, tensors = _signature(records, targets, seeds, sources)
         last = _last_hit
-        if last is not None and key == last[0]:  # a training loop's form again: no hash
+        if last is not None and _same_form(key, last[0]):  # a loop's form again: no hash
             return last[1] + (tensors,)
         try:
             entry = _cache.get(key)
@@ -118,6 +118,13 @@ def _entry(records, targets, seeds, sources, math):
     if not valued:
         _remember_hit(key, entry)
     return entry + (tensors,)
+
+
+def _same_form(key, last):
+    try:
+        return key == last
+    except (TypeError, ValueError):  # an attr holding an array: such a form has no entry
+        return False
 
 
 def _remember_hit(key, entry):
