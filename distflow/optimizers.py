@@ -16,10 +16,13 @@ which keep TF1's kernels), the class says how. Every one takes Keras's `clipnorm
 and `global_clipnorm` (at most one), applied to the gradients before the update, and
 `weight_decay`: var -= var * weight_decay * learning_rate first (Keras's decoupled decay).
 """
+import numpy as np
+
 from distflow.ops import dispatch, math_ops
 from distflow.ops.training_ops import (ApplyGradientDescent, KerasAdadelta, KerasAdagrad,
                                        KerasAdam, KerasAMSGrad, KerasCenteredRMSprop,
                                        KerasRMSprop, KerasSGDMomentum)
+from distflow.ops.variables import EagerVariable
 from distflow.train import learning_rate_schedule as schedules  # noqa: F401 (exported)
 from distflow.train.adadelta import AdadeltaOptimizer
 from distflow.train.adagrad import AdagradOptimizer
@@ -84,6 +87,7 @@ class Adam(KerasStyle, AdamOptimizer):
     """
 
     _one_minus = ("beta1", "beta2")
+    _alpha_inputs = None  # ((dtype, lr, beta_1, beta_2), their arrays): see _eager_alpha
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                  weight_decay=0.0, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -108,6 +112,37 @@ class Adam(KerasStyle, AdamOptimizer):
                 1 - math_ops.pow(b2, t)) / (1 - math_ops.pow(b1, t))
         return self._per_dtype("alpha", var, make)
 
+    @property
+    def _eager_fused_update(self):  # the eager fast path's form of _apply_dense (optimizer.py)
+        if self.amsgrad:
+            return KerasAMSGrad, ("1-beta1", "1-beta2", "epsilon"), ("m", "v", "vhat")
+        return KerasAdam, ("1-beta1", "1-beta2", "epsilon"), ("m", "v")
+
+    def _eager_fused_hypers(self, var, names):
+        return [self._eager_alpha(var)] + [self._get_hyper(n, var)._value for n in names]
+
+    def _eager_alpha(self, var):
+        """`_alpha(var)`'s value, eagerly: for Python-number hyperparameters the same NumPy calls
+        on the same values in the variable's dtype as the ops of `_alpha` (bit for bit), without
+        their dispatch (ten small ops would cost more than the update of a small model)."""
+        now = self._hyper_now
+        lr, b1, b2 = now["learning_rate"], now["beta1"], now["beta2"]
+        it = self._iterations
+        step = it.read_array() if isinstance(it, EagerVariable) else None
+        if not (type(lr) in (int, float) and type(b1) in (int, float) and type(b2) in (int, float)
+                and type(step) is np.ndarray and step.dtype == np.int64):
+            return self._alpha(var)._value
+        dtype = var.read_array().dtype
+        key = (dtype, lr, b1, b2)
+        if self._alpha_inputs is None or self._alpha_inputs[0] != key:
+            # what _get_hyper converts each to, once while they stay the same
+            self._alpha_inputs = (key, np.array(1, dtype), np.array(lr, dtype),
+                                  np.array(b1, dtype), np.array(b2, dtype))
+        _, one, lr, b1, b2 = self._alpha_inputs
+        t = np.add(step, _ONE_INT64).astype(dtype, copy=False)       # Cast(iterations + 1)
+        return np.divide(np.multiply(lr, np.sqrt(np.subtract(one, np.power(b2, t)))),
+                         np.subtract(one, np.power(b1, t)))
+
     def _apply_dense(self, grad, var):
         h = self._get_hyper
         state = [var, self.get_slot(var, "m"), self.get_slot(var, "v")]
@@ -118,6 +153,9 @@ class Adam(KerasStyle, AdamOptimizer):
 
     def _finish(self, update_ops, scope):
         return Optimizer._finish(self, update_ops, scope)
+
+
+_ONE_INT64 = np.array(1, np.int64)
 
 
 class AdamW(Adam):

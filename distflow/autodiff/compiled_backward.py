@@ -42,9 +42,20 @@ CACHE_SIZE = 64           # forms compiled at most, kept for good: a training lo
 SEEN_SIZE = 4096          # forms remembered as seen once (the oldest forgotten)
 SMALL_INT = 16            # integer inputs up to this many elements may become graph constants
 enabled = os.environ.get("DISTFLOW_COMPILED_BACKWARD", "1") != "0"
-_cache = {}                         # form -> compiled entry, _UNCOMPILABLE or _NEEDS_VALUES
+class _Cache(dict):
+    """form -> compiled entry, _UNCOMPILABLE or _NEEDS_VALUES; clearing it also forgets the
+    last form served (the shortcut in _entry)."""
+
+    def clear(self):
+        global _last_hit
+        _last_hit = None
+        super().clear()
+
+
+_cache = _Cache()
 _seen = collections.OrderedDict()   # forms seen once, not compiled yet
 served = collections.Counter()      # "compiled" / "walker": which path answered, for tests
+_last_hit = None                    # (form, entry) of the last compiled form served
 _lock = threading.Lock()
 
 
@@ -72,9 +83,16 @@ def _entry(records, targets, seeds, sources, math):
         return None
     try:
         key, values, tensors = _signature(records, targets, seeds, sources)
+        last = _last_hit
+        if last is not None and _same_form(key, last[0]):  # a loop's form again: no hash
+            return last[1] + (tensors,)
+        try:
+            entry = _cache.get(key)
+        except TypeError:
+            key = _frozen(key)
+            entry = _cache.get(key)
     except _Unsupported:
         return None
-    entry = _cache.get(key)
     valued = entry is _NEEDS_VALUES
     if valued:
         key = (key, values)
@@ -97,7 +115,21 @@ def _entry(records, targets, seeds, sources, math):
             _cache[key] = entry
     if entry is _UNCOMPILABLE:
         return None
+    if not valued:
+        _remember_hit(key, entry)
     return entry + (tensors,)
+
+
+def _same_form(key, last):
+    try:
+        return key == last
+    except (TypeError, ValueError):  # an attr holding an array: such a form has no entry
+        return False
+
+
+def _remember_hit(key, entry):
+    global _last_hit
+    _last_hit = (key, entry)
 
 
 class _Unsupported(Exception):
@@ -108,29 +140,40 @@ def _signature(records, targets, seeds, sources):
     """(hashable form, the small integer inputs' values, [tensor per slot]). A slot is a tensor
     the backward graph may read: each outside input, each record output, each seed."""
     slots, tensors, form, values = {}, [], [], []
+    ndarray = np.ndarray
     for r in records:
         ins = []
         for x in r.inputs:
             s = slots.get(id(x))
             if s is None:
                 v = x._value
-                if type(v) is not np.ndarray and not isinstance(v, np.generic):
+                if type(v) is not ndarray and not isinstance(v, np.generic):
                     raise _Unsupported  # a GPU array: the walker's path
                 s = slots[id(x)] = len(tensors)
                 tensors.append(x)
-                ins.append((s, v.shape, v.dtype.char))
-                if v.dtype.kind in "iub" and v.size <= SMALL_INT:
+                dtype = v.dtype  # (the dtype itself: hashed and compared as its character)
+                ins.append((s, v.shape, dtype))
+                if dtype.kind in "iub" and v.size <= SMALL_INT:
                     values.append(v.tobytes())
             else:
                 ins.append(s)
-        outs = []
-        for o in r.outputs:
+        outs = r.outputs
+        if len(outs) == 1:
+            o = outs[0]
             slots[id(o)] = len(tensors)
             tensors.append(o)
             v = o._value
-            outs.append((v.shape, v.dtype.char))
-        attrs = tuple(r.attrs.items()) if r.attrs else ()
-        form.append((r.opdef, attrs, tuple(ins), tuple(outs)))
+            outs = (v.shape, v.dtype)
+        else:
+            shapes = []
+            for o in outs:
+                slots[id(o)] = len(tensors)
+                tensors.append(o)
+                v = o._value
+                shapes.append((v.shape, v.dtype))
+            outs = tuple(shapes)
+        attrs = r.attrs
+        form.append((r.opdef, tuple(attrs.items()) if attrs else (), tuple(ins), outs))
     ends = []
     for t, seed in zip(targets, seeds):
         s = slots.get(id(t))
@@ -142,20 +185,22 @@ def _signature(records, targets, seeds, sources):
             v = seed._value
             if type(v) is not np.ndarray and not isinstance(v, np.generic):
                 raise _Unsupported
-            ends.append((s, v.shape, v.dtype.char, len(tensors)))
+            ends.append((s, v.shape, v.dtype, len(tensors)))
             tensors.append(seed)
     starts = tuple(slots.get(id(x), -1) for x in sources)
-    key = (tuple(form), tuple(ends), starts)
+    # (hashed once, by the cache's lookup: _entry freezes a key it cannot hash)
+    return (tuple(form), tuple(ends), starts), tuple(values), tensors
+
+
+def _frozen(key):
+    """`key` with an attr holding a list (squeeze's dims) frozen: the form is the same."""
+    form, ends, starts = key
+    key = (tuple((op, _freeze(attrs), ins, outs) for op, attrs, ins, outs in form), ends, starts)
     try:
         hash(key)
-    except TypeError:  # an attr holding a list (squeeze's dims): frozen, the form is the same
-        form = [(op, _freeze(attrs), ins, outs) for op, attrs, ins, outs in form]
-        key = (tuple(form), tuple(ends), starts)
-        try:
-            hash(key)
-        except TypeError:  # an array, a dict...: no form to key a cache with
-            raise _Unsupported from None
-    return key, tuple(values), tensors
+    except TypeError:  # an array, a dict...: no form to key a cache with
+        raise _Unsupported from None
+    return key
 
 
 def _freeze(value):

@@ -131,11 +131,13 @@ class GradientTape:
         """Called by dispatch after each eager op: keep it if one of its inputs is watched."""
         if opdef.grad is NOT_DIFFERENTIABLE:
             return
+        producers, watched = self._producers, self._watched
         for x in inputs:
-            if id(x) in self._watched or id(x) in self._producers:
+            i = id(x)
+            if i in producers or i in watched:
                 record = dispatch.EagerRecord(opdef, inputs, outputs, attrs)
                 for o in outputs:
-                    self._producers[id(o)] = record
+                    producers[id(o)] = record
                 self._records.append(record)
                 return
 
@@ -191,9 +193,16 @@ class GradientTape:
         if not self._persistent:
             # the records go (their arrays are the memory a tape holds), the variables stay:
             # TF's watched_variables() still lists them after the one gradient() call
-            watched = self.watched_variables()
-            self.reset()
-            self._var_reads.update((id(v), (v, [])) for v in watched)
+            if self._graph is None:  # eagerly those are the variables of _var_reads
+                for _, reads in self._var_reads.values():
+                    reads.clear()
+                self._watched.clear()
+                self._producers.clear()
+                self._records.clear()
+            else:
+                watched = self.watched_variables()
+                self.reset()
+                self._var_reads.update((id(v), (v, [])) for v in watched)
         return nest.pack_sequence_as(sources, result)
 
     def _eager_gradient(self, targets, sources, grad_ys, unconnected):
@@ -217,11 +226,16 @@ class GradientTape:
             raw = backprop(targets, seeds, expanded, producer=lambda t: producers.get(id(t)),
                            math=MATH, ops=self._records, mark_skipped=True)
         result = []
+        missing = False
         for start, n in spans:
-            parts = [g for g in raw[start:start + n] if g is not None]
-            result.append(None if not parts else parts[0] if len(parts) == 1
-                          else MATH.add_n(parts))
-        if any(g is None for g in result):  # else there is nothing to fill
+            if n == 1:  # one read of a variable, or a tensor: its gradient as it is
+                g = raw[start]
+            else:
+                parts = [g for g in raw[start:start + n] if g is not None]
+                g = None if not parts else parts[0] if len(parts) == 1 else MATH.add_n(parts)
+            missing = missing or g is None
+            result.append(g)
+        if missing:  # else there is nothing to fill
             result = _fill_unconnected(result, sources, unconnected)
         return result
 
@@ -310,6 +324,8 @@ def _ones_like(t):
 
 
 def _check_unconnected(value):
+    if value is UnconnectedGradients.NONE or value is UnconnectedGradients.ZERO:
+        return
     mode = getattr(value, "value", value)
     if str(mode).lower() not in ("none", "zero"):
         raise ValueError("Unknown value for unconnected_gradients: %r" % (value,))

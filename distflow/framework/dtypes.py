@@ -51,6 +51,8 @@ class DType:
         return "<dtype: %r>" % self.name
 
     def __eq__(self, other):
+        if other is self:  # one DType object per dtype: the usual comparison, eagerly per op
+            return True
         if other is None:
             return False
         try:
@@ -59,7 +61,7 @@ class DType:
             return False
 
     def __ne__(self, other):
-        return not self.__eq__(other)
+        return other is not self and not self.__eq__(other)
 
     def __hash__(self):
         return hash(self._np)

@@ -26,7 +26,15 @@ def _flatten_into(x, out):
 
 
 def _is_flat_list(x):
-    return type(x) is list and not any(isinstance(v, (list, tuple, dict)) for v in x)
+    if type(x) is not list:
+        return False
+    for v in x:  # a loop, not any() over a generator: a tape asks this about its sources
+        if isinstance(v, _NESTED):
+            return False
+    return True
+
+
+_NESTED = (list, tuple, dict)
 
 
 def _sorted_keys(d):

@@ -20,7 +20,7 @@ def graph_of(inputs):
     """The graph the first graph tensor (or graph Variable) of `inputs` builds into (a cond
     branch or loop body being traced inside it, if any); None when all are eager values."""
     for t in inputs:
-        if type(t) is EagerTensor:  # the eager hot path: no failing getattr on a slotted object
+        if type(t) is EagerTensor or type(t) in EAGER_VARIABLE_TYPES:  # the eager hot path
             continue
         if isinstance(t, Tensor):
             return _building_into(t.op.graph)
@@ -47,7 +47,12 @@ def apply(opdef, inputs, attrs=None, name=None):
     (graph mode) / None (eager mode) for ops without outputs."""
     if attrs is None:
         attrs = {}
-    graph = graph_of(inputs)
+    for t in inputs:  # graph_of's eager hot path, inlined: every eager op passes here
+        if type(t) is not EagerTensor:
+            graph = graph_of(inputs)
+            break
+    else:
+        graph = None
     if graph is None and _ctx.modes[-1] == "eager":
         return _apply_eager(opdef, inputs, attrs)
     return build_op(graph or get_default_graph(), opdef, inputs, attrs, name)
@@ -94,29 +99,34 @@ def _apply_eager(opdef, inputs, attrs):
     ref = opdef.ref_input
     if ref is not None:
         return _apply_eager_ref(opdef, inputs, attrs)
-    tensors = [x if type(x) is EagerTensor else to_eager(x) for x in inputs]
-    arrays = [t._value for t in tensors]
+    tensors, arrays, on_host = [], [], True
+    for x in inputs:
+        if type(x) is not EagerTensor:
+            x = to_eager(x)
+        tensors.append(x)
+        a = x._value
+        arrays.append(a)
+        if type(a) is not np.ndarray:  # backend.get_array_module, inlined: it costs as much
+            on_host = False              # as a small op
     try:
         if opdef.kernel is not None:
             out = opdef.kernel(EagerRecord(opdef, tensors, (), attrs), None)(*arrays)
+        elif on_host:
+            out = opdef.forward(np, *arrays, **attrs)
         else:
-            xp = np
-            for a in arrays:  # backend.get_array_module, inlined: it costs as much as a small op
-                if type(a) is not np.ndarray:
-                    xp = backend.get_array_module(*arrays)
-                    break
+            xp = backend.get_array_module(*arrays)
             if xp is not np:  # an input lives on a GPU: the op runs there (backend/gpu.py's rule)
                 arrays = gpu.device_args(xp, arrays, opdef.host_inputs)
             out = opdef.forward(xp, *arrays, **attrs)
     except (ValueError, IndexError) as e:
         _kernel_failed(opdef, e)
-    if isinstance(out, tuple):
-        result = outs = tuple(EagerTensor(o) for o in out)
-    elif out is None:
-        return None
-    else:
+    if type(out) is np.ndarray or not isinstance(out, tuple):
+        if out is None:
+            return None
         result = EagerTensor(out)
         outs = (result,)
+    else:
+        result = outs = tuple(EagerTensor(o) for o in out)
     if _ctx.tapes and not _ctx.recording_paused:
         for tape in _ctx.tapes:
             tape._record(opdef, tensors, outs, attrs)
@@ -196,6 +206,8 @@ def to_array(value, dtype=None):
         dtype = dtypes.as_dtype(dtype)
         if type(value) is float and dtype.is_floating:  # the common case: no checks needed
             return np.array(value, dtype.as_numpy_dtype)
+        if type(value) is np.ndarray and value.dtype == dtype._np:  # a batch of data, as it is
+            return value
     if isinstance(value, (np.ndarray, np.generic)):
         arr = np.asarray(value)
         if dtype is None:
@@ -233,6 +245,11 @@ def to_array(value, dtype=None):
     return arr.astype(target)
 
 
+# The eager Variable class (ops/variables.py registers it; it imports this module), exactly:
+# binary_operands reads such an operand at once.
+EAGER_VARIABLE_TYPES = ()
+
+
 def dtype_of(x):
     """The DType of a tensor or Variable; None for Python and NumPy values, which adapt."""
     if type(x) is EagerTensor:  # the eager hot path: straight from the array
@@ -248,7 +265,9 @@ def convert_to_tensor(value, dtype=None, name=None):
     if _ctx.modes[-1] == "eager":  # the eager hot paths, each a few times per gradient
         if type(value) is EagerTensor and (dtype is None or dtypes.of_array(value._value) is dtype):
             return value
-        if type(value) is float or type(value) is int:  # e.g. the 2.0 in Square's gradient
+        if type(value) is float or type(value) is int or type(value) is np.ndarray:
+            # e.g. the 2.0 in Square's gradient, a batch of data: what to_eager would do after
+            # the checks below, none of which applies to a plain number or NumPy array
             return EagerTensor(backend.place_eager(to_array(value, dtype)))
     if isinstance(value, (list, tuple)) and _holds_tensor(value):
         return _pack(value, dtype, name)
@@ -289,6 +308,23 @@ def binary_operands(x, y):
     """Converts two operands so that a plain Python value takes the other operand's dtype."""
     if type(x) is EagerTensor and type(y) is EagerTensor:  # the eager hot path: nothing to do
         return x, y
+    if _ctx.modes[-1] == "eager":
+        # An eager Variable beside an eager tensor (or another) is read here rather than in the
+        # op's dispatch (TF reads it when converting it to a tensor, too): the same one read,
+        # after which every check on the way is the two-tensor hot path. (Beside a graph
+        # tensor it is captured into that graph instead, as the op's dispatch does.)
+        vx, vy = type(x) in EAGER_VARIABLE_TYPES, type(y) in EAGER_VARIABLE_TYPES
+        ex, ey = vx or type(x) is EagerTensor, vy or type(y) is EagerTensor
+        if ex and ey:
+            return (x._eager_read() if vx else x), (y._eager_read() if vy else y)
+        # beside a NumPy array (a batch of data, labels): the array in the other's dtype, as
+        # convert_to_tensor below would make it
+        if ex and type(y) is np.ndarray:
+            x = x._eager_read() if vx else x
+            return x, EagerTensor(backend.place_eager(to_array(y, dtypes.of_array(x._value))))
+        if ey and type(x) is np.ndarray:
+            y = y._eager_read() if vy else y
+            return EagerTensor(backend.place_eager(to_array(x, dtypes.of_array(y._value)))), y
     dx, dy = dtype_of(x), dtype_of(y)
     if dx is None and dy is not None:
         x = convert_to_tensor(x, dy)

@@ -268,15 +268,35 @@ def add_n(inputs, name=None):
 
 # -- SumTo / BroadcastTo: the pair that undoes and redoes broadcasting ---------------------
 def _sum_to_forward(xp, g, shape):
-    shape = tuple(shape.tolist())  # 15x faster than int() per element, on NumPy and CuPy
-    lead = g.ndim - len(shape)
-    kept = tuple(lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
-    if lead and not kept:  # the common case (a bias): sum the leading axes, nothing to reshape
-        return _sum_leading(xp, g, lead)
-    axes = tuple(range(lead)) + kept
+    # The axes depend on the two shapes only: worked out once per pair (a bias's gradient runs
+    # this every step, and working them out cost as much as the small sum itself).
+    # (the shape's dtype too: int64 [64] and int32 [64, 0] have the same bytes)
+    key = (g.shape, shape.dtype, shape.tobytes()) if type(shape) is np.ndarray else None
+    plan = _SUM_TO_PLANS.get(key) if key is not None else None
+    if plan is None:
+        plan = _sum_to_plan(g.shape, tuple(shape.tolist()))  # tolist: 15x faster than int()s
+        if key is not None:
+            if len(_SUM_TO_PLANS) >= 1024:  # shapes that never repeat: start over
+                _SUM_TO_PLANS.clear()
+            _SUM_TO_PLANS[key] = plan
+    axes, target = plan
+    if target is None:  # the common case (a bias): sum the leading axes, nothing to reshape
+        return _sum_leading(xp, g, len(axes))
     if axes:
         g = g.sum(axis=axes, keepdims=True, dtype=g.dtype)
-    return g.reshape(shape)
+    return g.reshape(target)
+
+
+_SUM_TO_PLANS = {}  # (gradient's shape, target's dtype and bytes) -> _sum_to_plan's answer
+
+
+def _sum_to_plan(g_shape, shape):
+    """(axes to sum, shape to reshape to, or None when summing the leading axes is all)."""
+    lead = len(g_shape) - len(shape)
+    kept = tuple(lead + i for i, s in enumerate(shape) if s == 1 and g_shape[lead + i] != 1)
+    if lead and not kept:
+        return tuple(range(lead)), None
+    return tuple(range(lead)) + kept, shape
 
 
 # A bias's gradient sums a (batch, units) matrix over its rows. On the CPU that is a product with a
@@ -405,6 +425,8 @@ def _axis_attr(axis):
 def numeric_input(opname, x):
     """`x` as a tensor, refused when it holds bools: NumPy would sum them to one bool (True),
     where TF has no bool sums at all; a count is reduce_sum(cast(x, int32))."""
+    if type(x) is EagerTensor and x._value.dtype.kind != "b":  # eagerly: no DType to make
+        return x
     if dtype_of(x) is None:
         x = convert_to_tensor(x)
     if dtype_of(x).is_bool:

@@ -11,6 +11,9 @@ def same_as_input(x, *rest, **attrs):
 
 
 def check_same_dtype(opname, x, y, names=("x", "y")):
+    if type(x) is EagerTensor and type(y) is EagerTensor \
+            and x._value.dtype == y._value.dtype:  # eagerly: no DType objects to make
+        return
     if x.dtype != y.dtype:
         raise TypeError("Input '%s' of '%s' Op has type %s that does not match type %s of argument "
                         "'%s'." % (names[1], opname, y.dtype.name, x.dtype.name, names[0]))

@@ -195,7 +195,11 @@ class EagerVariable(Variable, state_ops.VariableStorage):
 
     def _eager_read(self):
         t = EagerTensor(self._array)
-        self._remember_read(t)
+        reads = self.__dict__.get("_reads")  # _remember_read, inlined: every eager step reads
+        if reads is None or len(reads) >= 16:
+            self._remember_read(t)
+        else:
+            reads.append(weakref.ref(t))
         tapes = context.ctx.tapes
         if tapes:  # each tape decides: trainable and watching accessed variables, or watched
             for tape in tapes:
@@ -207,8 +211,11 @@ class EagerVariable(Variable, state_ops.VariableStorage):
     def _remember_read(self, t):
         state_ops.VariableStorage.shared_reads += 1
         reads = self.__dict__.setdefault("_reads", [])
-        if len(reads) >= 16:  # a loop that reads but never updates: forget the dead reads
+        # a loop that reads but never updates: forget the dead reads, once the list doubled
+        # since the last time (reads a tape keeps alive would make every read scan them all)
+        if len(reads) >= 16 and len(reads) >= 2 * self.__dict__.get("_reads_kept", 0):
             reads[:] = [r for r in reads if r() is not None]
+            self._reads_kept = len(reads)
         reads.append(weakref.ref(t))
 
     def array_is_private(self):
@@ -284,6 +291,9 @@ class EagerVariable(Variable, state_ops.VariableStorage):
 
     def __eq__(self, other):
         return self is other
+
+
+dispatch.EAGER_VARIABLE_TYPES = (EagerVariable,)  # binary_operands' eager fast path
 
 
 # -- many variables' values at once: what layers, Saver and checkpoints read and write ----------

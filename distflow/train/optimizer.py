@@ -19,6 +19,7 @@ from distflow.ops import control_flow_ops, dispatch, math_ops, variables
 from distflow.ops.registry import may_update_in_place
 from distflow.ops.state_ops import AssignAdd
 from distflow.ops.training_ops import ApplyWeightDecay
+from distflow.train import eager_flat
 from distflow.train.learning_rate_schedule import LearningRateSchedule
 
 
@@ -104,6 +105,8 @@ class Optimizer:
         return self._iterations
 
     def _apply(self, pairs, global_step, name, eager):
+        if eager:
+            return self._apply_eagerly(pairs, global_step, name)
         # Eager variables get eager slots, even while a df.function traces this call (TF2 lifts
         # them out of the function the same way), so the slots outlive the trace.
         eager_state = eager or all(isinstance(v, variables.EagerVariable) for _, v in pairs)
@@ -145,13 +148,46 @@ class Optimizer:
                 steps.append(global_step.assign_add(1, name=name or self._name).op)
         return steps[0] if len(steps) == 1 else control_flow_ops.group(*steps)
 
+    def _apply_eagerly(self, pairs, global_step, name):
+        """_apply while executing eagerly: the same steps without a graph's concerns (state made
+        where it is made anyway, control dependencies that are no-ops eagerly, update ops)."""
+        var_list = [v for _, v in pairs]
+        made = self._slots_made_for
+        # The slots of the variables of the last apply are made (and no optimizer has made or
+        # reset any since): a training loop's every step asks for the same, once is enough.
+        if made is None or made[1] != _slot_epoch[0] or made[2] is not self._slots \
+                or made[3] is not self._non_slots or not _same_list(made[0], var_list):
+            self._create_slots(var_list)
+            self._slots_made_for = (tuple(var_list), _slot_epoch[0], self._slots,
+                                    self._non_slots)
+        if self._counts_iterations or any(isinstance(h, LearningRateSchedule)
+                                          for h in self._hyper.values()):
+            self.iterations  # noqa: B018  (made before the first update)
+        with name_scope(name or self._name) as scope:  # eagerly it names variables made inside
+            self._prepare()
+            for g, v in self._apply_now_in_place(pairs):
+                self._apply_with_decay(g, v)
+            self._finish([v for _, v in pairs], scope)  # what eager update ops return
+        for c in (self._iterations, global_step):
+            if c is not None and not _increment_now_in_place(c):
+                c.assign_add(1)
+        return None
+
     # The eager fast path. An eager update op costs a few microseconds of dispatch (mode and
     # input checks, conversions) on top of its arithmetic, more than the arithmetic itself for a
-    # small layer. An optimizer whose update reads only the variable, scalar hyperparameters and
-    # the gradient names its fused op and those hyperparameters here, and eagerly each update
-    # then runs the op's in-place formula on the arrays directly, under dispatch's own
-    # copy-on-write rule; anything out of the ordinary takes the op as usual.
-    _eager_fused_update = None  # (fused op with inputs (var, *hyperparameters, grad), names)
+    # small layer. An optimizer whose update reads only the variable, its slots, scalar
+    # hyperparameters and the gradient (in that order) names its fused op, those
+    # hyperparameters and the slots here; eagerly the update then runs the op's in-place formula
+    # on the arrays directly, under dispatch's own copy-on-write rule: once over flat buffers of
+    # all the variables (train/eager_flat.py) when it can, else per variable; anything out of
+    # the ordinary takes the op as usual.
+    _eager_fused_update = None  # (fused op, hyperparameter names[, slot names])
+    _eager_flat = None          # the EagerFlatUpdate of the last variable list, or None
+    _slots_made_for = None      # (variables, slot count, slot dicts) of the last eager apply
+
+    def _eager_fused_hypers(self, var, names):
+        """The fused op's scalar inputs for `var`'s dtype, as arrays (once per dtype and apply)."""
+        return [self._get_hyper(n, var)._value for n in names]
 
     def _apply_now_in_place(self, pairs):
         """Eager only: applies each (gradient, variable) pair in place, in one pass, as
@@ -162,34 +198,75 @@ class Optimizer:
         decay = self._hyper["weight_decay"]
         if fused is None or not (isinstance(decay, (int, float)) and decay == 0):
             return pairs
-        opdef, names = fused
+        opdef, names = fused[0], fused[1]
+        slot_names = fused[2] if len(fused) > 2 else ()
         hypers_by_dtype = {}  # NumPy dtype -> the hyperparameters' arrays, or None if unusable
+        flat = self._eager_flat_for(opdef, pairs, slot_names)
+        if flat is not None:
+            hypers = self._eager_hypers_for(flat.variables[0], flat.dtype, names, hypers_by_dtype)
+            if hypers is not None and flat.run([g for g, _ in pairs], hypers):
+                return []
         left = []
         for grad, var in pairs:
             if type(grad) is not EagerTensor or not isinstance(var, variables.EagerVariable):
                 left.append((grad, var))
                 continue
-            current, delta = var.read_array(), grad._value
+            holders = (var,) + tuple(self.get_slot(var, n) for n in slot_names)
+            if any(h is None for h in holders) or not all(
+                    isinstance(h, variables.EagerVariable) for h in holders[1:]):
+                left.append((grad, var))
+                continue
+            currents = [h.read_array() for h in holders]
+            current, delta = currents[0], grad._value
             # NumPy arrays only (a GPU's go through the op, which moves what needs moving); a
             # gradient of another shape goes there too, for its error (a scalar would broadcast)
             if type(current) is not np.ndarray or type(delta) is not np.ndarray \
                     or delta.shape != current.shape:
                 left.append((grad, var))
                 continue
-            hypers = hypers_by_dtype.get(current.dtype, False)
-            if hypers is False:
-                hypers = [self._get_hyper(n, var)._value for n in names]
-                # the in-place rule's check of other inputs, for these once per dtype
-                if any(not isinstance(h, (np.ndarray, np.generic)) or h.ndim
-                       or h.dtype != current.dtype for h in hypers):
-                    hypers = None
-                hypers_by_dtype[current.dtype] = hypers
-            # the gradient's dtype and the copy on write: the rule every update op follows
-            if hypers is None or not may_update_in_place(opdef, (var,), (current,), (delta,)):
+            hypers = self._eager_hypers_for(var, current.dtype, names, hypers_by_dtype)
+            # the gradient's dtype, the slots' shapes and the copy on write: the rule every
+            # update op follows
+            if hypers is None or not may_update_in_place(opdef, holders, currents, (delta,)):
                 left.append((grad, var))
                 continue
-            opdef.inplace(np, current, *hypers, delta)
+            opdef.inplace(np, *currents, *hypers, delta)
         return left
+
+    def _eager_hypers_for(self, var, dtype, names, by_dtype):
+        """The fused op's scalar inputs for `dtype` (made once per dtype and apply, kept in
+        `by_dtype`), or None when one is not a scalar of that dtype."""
+        hypers = by_dtype.get(dtype, False)
+        if hypers is False:
+            hypers = self._eager_fused_hypers(var, names)
+            # the in-place rule's check of other inputs, for these once per dtype
+            for h in hypers:
+                if not isinstance(h, (np.ndarray, np.generic)) or h.ndim or h.dtype != dtype:
+                    hypers = None
+                    break
+            by_dtype[dtype] = hypers
+        return hypers
+
+    def _eager_flat_for(self, opdef, pairs, slot_names):
+        """The flat update of these pairs' variables (made when the list changes), or None."""
+        flat = self._eager_flat
+        n = len(pairs)
+        if flat is not None and flat.opdef is opdef and len(flat.variables) == n \
+                and flat.slot_epoch == _slot_epoch[0] and flat.slots_of is self._slots:
+            for (_, v), w in zip(pairs, flat.variables):
+                if v is not w:
+                    break
+            else:
+                return flat.group
+        group = None
+        vars_ = [v for _, v in pairs]
+        if all(isinstance(v, variables.EagerVariable) for v in vars_):
+            states = [vars_] + [[self.get_slot(v, name) for v in vars_] for name in slot_names]
+            if all(isinstance(s, variables.EagerVariable) for pos in states[1:] for s in pos) \
+                    and eager_flat.EagerFlatUpdate.eligible(opdef, states):
+                group = eager_flat.EagerFlatUpdate(opdef, states, _slot_epoch[0])
+        self._eager_flat = _FlatCache(opdef, tuple(vars_), _slot_epoch[0], self._slots, group)
+        return group
 
     def _apply_with_decay(self, grad, var):
         decay = self._hyper["weight_decay"]
@@ -284,6 +361,7 @@ class Optimizer:
                 name = unique
             slot = variables.Variable(value, trainable=False, name=name)
             entry = slots[id(var)] = (var, slot)
+            _slot_epoch[0] += 1  # a flat eager update holding slots looks them up again
         return entry[1]
 
     def _zeros_slot(self, var, slot_name, op_name=None):
@@ -310,6 +388,31 @@ class Optimizer:
         if context.executing_eagerly():
             return None
         return control_flow_ops.group(*update_ops, name=scope)
+
+
+def _same_list(a, b):
+    """Whether the sequences `a` and `b` hold the same objects, in the same order."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is not y:
+            return False
+    return True
+
+
+# How many slots were made by any optimizer: a flat eager update made before looks its slots up
+# again after this moved (an optimizer whose slots were reset, a copy with slots of its own).
+_slot_epoch = [0]
+
+
+class _FlatCache:
+    """An optimizer's flat eager update (or None: not eligible) for one list of variables."""
+
+    __slots__ = ("opdef", "variables", "slot_epoch", "slots_of", "group")
+
+    def __init__(self, opdef, variables_, slot_epoch, slots_of, group):
+        self.opdef, self.variables, self.slot_epoch = opdef, variables_, slot_epoch
+        self.slots_of, self.group = slots_of, group
 
 
 def _increment_now_in_place(counter):

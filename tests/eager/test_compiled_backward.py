@@ -72,6 +72,23 @@ def test_a_new_shape_is_a_new_form_seen_once_before_it_is_compiled():
     assert delta(before) == {"compiled": 3, "walker": 2}
 
 
+def test_alternating_forms_each_run_their_own_plan():
+    # the last form served is checked first (no hash): another form must not take its plan
+    variables = make_variables()
+    data = {n: (R.randn(n, 4).astype(np.float32), R.randn(n, 1).astype(np.float32))
+            for n in (16, 5)}
+    compiled_backward.enabled = False
+    try:
+        want = {n: [g.numpy() for g in mlp_step(variables, *data[n])[1]] for n in data}
+    finally:
+        compiled_backward.enabled = True
+    before = served()
+    for n in (16, 16, 5, 5, 16, 5, 16, 5):
+        for g, w in zip(mlp_step(variables, *data[n])[1], want[n]):
+            np.testing.assert_array_equal(g.numpy(), w)
+    assert delta(before) == {"compiled": 6, "walker": 2}
+
+
 def test_labels_that_change_every_step_are_fed_not_compiled_into_the_graph():
     logits_w = df.Variable(R.randn(3, 5))
     x = R.randn(8, 3)
@@ -247,3 +264,12 @@ def test_tapes_in_several_threads_share_the_cache_safely():
     for grads in results:
         for g, w in zip(grads, want):
             np.testing.assert_array_equal(g, w)
+
+
+def test_a_form_holding_an_array_is_never_the_last_form():
+    # an attr holding an array makes a form unhashable (it runs the walker); comparing it with
+    # the last form served must say "different", not raise NumPy's ambiguous truth value
+    a = (object(), (("value", np.ones(3)),))
+    b = (a[0], (("value", np.zeros(3)),))
+    assert compiled_backward._same_form(a, b) is False
+    assert compiled_backward._same_form((1, (2, 3)), (1, (2, 3))) is True
