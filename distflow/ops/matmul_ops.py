@@ -3,6 +3,7 @@
 Their own module because every layer, optimizer test and benchmark step runs through them; the
 other matrix operations (inverse, determinant, solve, ...) live in linalg_ops.
 """
+from distflow.framework.eager import EagerTensor
 from distflow.framework.errors import InvalidArgumentError
 from distflow.framework.tensor_shape import TensorShape
 from distflow.ops.dispatch import apply, binary_operands, convert_to_tensor, dtype_of
@@ -144,6 +145,10 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
         raise ValueError("Only one of transpose_b and adjoint_b can be True.")
     ta, tb = bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b)
     a, b = binary_operands(a, b)
+    if type(a) is EagerTensor and type(b) is EagerTensor:  # eagerly, the common case at once
+        av, bv = a._value, b._value
+        if av.ndim == 2 and bv.ndim == 2 and av.dtype == bv.dtype:
+            return apply(MatMul, [a, b], {"transpose_a": ta, "transpose_b": tb}, name=name)
     a = convert_to_tensor(a) if dtype_of(a) is None else a
     b = convert_to_tensor(b) if dtype_of(b) is None else b
     check_same_dtype("MatMul", a, b, ("a", "b"))

@@ -73,10 +73,9 @@ ReluGrad = op_def("ReluGrad", infer=lambda dy, y: [(dy.shape, dy.dtype)],
                   grad=lambda op, ddy: (apply(ReluGrad, [ddy, op.inputs[1]]), None))
 
 Relu = op_def("Relu", infer=lambda x: [(x.shape, x.dtype)],
-              forward=lambda xp, x: xp.maximum(x, xp.zeros((), x.dtype)),
-              grad=lambda op, dy: apply(ReluGrad, [dy, op.outputs[0]]),
-              # NumPy 2 keeps a Python 0 weak: the array's dtype, with no 0-d array per call
-              bind=lambda xp: lambda x: xp.maximum(x, 0))
+              # a Python 0 keeps the array's dtype (a weak scalar), with no 0-d array per call
+              forward=lambda xp, x: xp.maximum(x, 0),
+              grad=lambda op, dy: apply(ReluGrad, [dy, op.outputs[0]]))
 
 
 def relu(features, name=None):
