@@ -192,6 +192,21 @@ def _signature(records, targets, seeds, sources):
     return (tuple(form), tuple(ends), starts), tuple(values), tensors
 
 
+def _fixed_shapes(run):
+    """The plan's run for feeds whose shapes the form fixes: a specializing plan's function for
+    those shapes is looked up on the first call only, not per step."""
+    from distflow.client.specialize import SpecializingRunner
+    if not isinstance(run, SpecializingRunner):
+        return run
+    found = []
+
+    def fixed(feeds):
+        if not found:
+            found.append(run.function_for(feeds))
+        return found[0](feeds)
+    return fixed
+
+
 def _frozen(key):
     """`key` with an attr holding a list (squeeze's dims) frozen: the form is the same."""
     form, ends, starts = key
@@ -265,4 +280,4 @@ def _build(records, targets, seeds, sources, tensors, math, constants):
         if g is not None:
             positions.append((i, j, placeholders.get(id(g))))
             j += 1
-    return [placeholders[id(f)] for f in feeds], plan.run, positions, len(sources)
+    return [placeholders[id(f)] for f in feeds], _fixed_shapes(plan.run), positions, len(sources)

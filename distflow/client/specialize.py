@@ -159,11 +159,16 @@ class SpecializingRunner:
         self.sources = {}  # fed shapes -> the specialized function's source, to read
 
     def __call__(self, feeds):
+        return self.function_for(feeds)(feeds)
+
+    def function_for(self, feeds):
+        """The function that runs feeds of these shapes (compiled if new): a caller whose fed
+        shapes never change (a compiled backward pass, whose form fixes them) keeps it."""
         key = tuple([f.shape for f in feeds])
         fast = self.by_shapes.get(key)
         if fast is None:
             fast = self._make(key)
-        return fast(feeds)
+        return fast
 
     def _make(self, key):
         plan = self.plan
