@@ -195,11 +195,7 @@ class EagerVariable(Variable, state_ops.VariableStorage):
 
     def _eager_read(self):
         t = EagerTensor(self._array)
-        reads = self.__dict__.get("_reads")  # _remember_read, inlined: every eager step reads
-        if reads is None or len(reads) >= 16:
-            self._remember_read(t)
-        else:
-            reads.append(weakref.ref(t))
+        self._remember_read(t)
         tapes = context.ctx.tapes
         if tapes:  # each tape decides: trainable and watching accessed variables, or watched
             for tape in tapes:
@@ -208,12 +204,17 @@ class EagerVariable(Variable, state_ops.VariableStorage):
 
     # Copy on write. A read shares the variable's array (no copy per read); a compiled plan's
     # update overwrites the array in place only while no tensor read from it is alive.
+    # Every read that hands out the array passes here: the count it keeps
+    # (VariableStorage.shared_reads) is what lets an update skip asking again whether arrays it
+    # found private still are.
     def _remember_read(self, t):
         state_ops.VariableStorage.shared_reads += 1
-        reads = self.__dict__.setdefault("_reads", [])
+        reads = self.__dict__.get("_reads")
+        if reads is None:
+            reads = self._reads = []
         # a loop that reads but never updates: forget the dead reads, once the list doubled
         # since the last time (reads a tape keeps alive would make every read scan them all)
-        if len(reads) >= 16 and len(reads) >= 2 * self.__dict__.get("_reads_kept", 0):
+        elif len(reads) >= 16 and len(reads) >= 2 * self.__dict__.get("_reads_kept", 0):
             reads[:] = [r for r in reads if r() is not None]
             self._reads_kept = len(reads)
         reads.append(weakref.ref(t))
