@@ -9,26 +9,14 @@ written (by their producers, `out=`) into views of one flat gradient buffer, and
 in-place formula (`opdef.inplace`) runs once on the flat buffers. Same formula, same elementwise
 arithmetic: the values are bit for bit those of the per-variable updates.
 
-The variables' storage moves into the buffers on the group's first run ("homing": each value is
-copied into its view and the cell then holds the view). A cell whose value was replaced since
-(an assignment of a new array, a restore) is homed again before the update; a value that cannot
-be (uninitialized, another shape or dtype), or an eager variable whose array a live tensor
-still shares (copy on write), sends that run down the per-variable kernels, which keep their
-own checks and messages.
+The buffers and the moving of the variables' storage into them are ops/flat_state.py's (shared
+with the eager step's flat update); a run whose state is not ready (a value that cannot be
+homed, an eager variable whose array a live tensor still shares) goes down the per-variable
+kernels, which keep their own checks and messages.
 """
-import math
-
 import numpy as np
 
-from distflow.ops.registry import private_check
-from distflow.ops.state_ops import VariableStorage as Storage
-
-# Groups of at most this many elements (per state buffer) are formed. The calls saved are worth
-# a few microseconds per variable: all of a small model's step (W1: 5,121 elements), nothing of a
-# big one's (W2: 1.3 M elements, 23 ms a step), which would instead pay for a flat buffer of
-# gradients copied in (a fused all-reduce's buffer holds them last layer first), a temporary the
-# size of the whole model, and a second copy of the weights while they move into the buffers.
-FLAT_LIMIT = 1 << 16
+from distflow.ops.flat_state import FLAT_LIMIT, FlatState
 
 
 def find_groups(ops, skipped, readers):
@@ -89,50 +77,26 @@ class FlatUpdate:
         grad_at = d.flat_grad % len(ops[0].inputs)
         # the gradient's place among the non-state inputs, where the kernels take it
         self.grad_pos = grad_at - len(d.ref_inputs)
-        self.cells = [[runtime.variable_cell(op.inputs[j].op) for op in ops] for j in d.ref_inputs]
-        self.shapes = [tuple(op.inputs[0].shape.as_list()) for op in ops]
-        self.dtype = np.dtype(ops[0].inputs[0].dtype.as_numpy_dtype)
-        sizes = [math.prod(s) for s in self.shapes]
-        self.offsets = [sum(sizes[:i]) for i in range(len(sizes) + 1)]
-        self.grad = np.empty(self.offsets[-1], self.dtype)
-        self.grad_views = self._views_of(self.grad)
+        self.state = FlatState(
+            [[runtime.variable_cell(op.inputs[j].op) for op in ops] for j in d.ref_inputs],
+            [tuple(op.inputs[0].shape.as_list()) for op in ops],
+            ops[0].inputs[0].dtype.as_numpy_dtype)
+        self.grad = np.empty(self.state.size, self.state.dtype)
+        self.grad_views = self.state.views_of(self.grad)
         self._last = None  # (gradients, the flat array they are views of) from the last run
-        self.flats = self.views = None  # the state buffers: made when first homed
-        self.pairs = ()  # (read, view) for every variable and slot, to check each run
-        self.seen = -1  # VariableStorage.replaced when the pairs were last found in place
-        # the in-place rule's storage half (ops/registry.py), asked once per step for them all
-        self.privates = [p for p in (private_check(c) for pos in self.cells for c in pos)
-                         if p is not None]
-        self.private_since = -1  # Storage.shared_reads when all were last found private
-
-    def _views_of(self, flat):
-        return [flat[a:b].reshape(s)
-                for a, b, s in zip(self.offsets, self.offsets[1:], self.shapes)]
 
     def __call__(self, *args):
         n = self.n
         grads, hyper = args[:n], args[n:]
-        if Storage.replaced != self.seen:  # an array was replaced somewhere: is it one of ours?
-            for read, v in self.pairs:
-                if read() is not v:
-                    if not self._home():
-                        return self._per_variable(grads, hyper)
-                    break
-            self.seen = Storage.replaced
-        if not self.pairs and not self._home():
+        if not self.state.ready():
             return self._per_variable(grads, hyper)
-        if self.privates and Storage.shared_reads != self.private_since:  # one test, not 18
-            for p in self.privates:
-                if not p():
-                    return self._per_variable(grads, hyper)
-            self.private_since = Storage.shared_reads
         flat_grad = self.grad
         if grads[0] is not self.grad_views[0]:
             flat_grad = self._gradients_elsewhere(grads)
             if flat_grad is None:
                 return self._per_variable(grads, hyper)
         k = self.grad_pos
-        self.inplace(np, *self.flats, *hyper[:k], flat_grad, *hyper[k:], **self.attrs)
+        self.inplace(np, *self.state.flats, *hyper[:k], flat_grad, *hyper[k:], **self.attrs)
 
     def _gradients_elsewhere(self, grads):
         """The flat gradient when its producers did not all write into the buffer: the buffer
@@ -143,7 +107,8 @@ class FlatUpdate:
         if last is not None and len(last[0]) == len(grads) and all(
                 a is b for a, b in zip(last[0], grads)):
             return last[1]
-        src = _consecutive(grads, self.offsets, self.shapes, self.dtype)
+        state = self.state
+        src = _consecutive(grads, state.offsets, state.shapes, state.dtype)
         if src is not None:
             self._last = (tuple(grads), src)
             return src
@@ -153,29 +118,6 @@ class FlatUpdate:
                     return None
                 v[...] = g
         return self.grad
-
-    def _home(self):
-        """Moves every value into its view of the flat buffers; False if one cannot be."""
-        for pos in self.cells:
-            for c, shape in zip(pos, self.shapes):
-                v = c.read_array()
-                if type(v) is not np.ndarray or v.shape != shape or v.dtype != self.dtype:
-                    return False
-        if self.flats is None or self.privates:
-            # eager variables homed again get new buffers: a tensor read from one of them may
-            # still share its old view (copy on write), and that view must keep its value
-            self.flats = [np.empty(self.offsets[-1], self.dtype) for _ in self.cells]
-            self.views = [self._views_of(f) for f in self.flats]
-        pairs = []
-        for pos, views in zip(self.cells, self.views):
-            for c, view in zip(pos, views):
-                v = c.read_array()
-                if v is not view:
-                    view[...] = v
-                    c.assign_array(view)
-                pairs.append((c.read_array, view))
-        self.pairs = tuple(pairs)
-        return True
 
     def _per_variable(self, grads, hyper):
         k = self.grad_pos

@@ -250,16 +250,11 @@ class Optimizer:
     def _eager_flat_for(self, opdef, pairs, slot_names):
         """The flat update of these pairs' variables (made when the list changes), or None."""
         flat = self._eager_flat
-        n = len(pairs)
-        if flat is not None and flat.opdef is opdef and len(flat.variables) == n \
-                and flat.slot_epoch == _slot_epoch[0] and flat.slots_of is self._slots:
-            for (_, v), w in zip(pairs, flat.variables):
-                if v is not w:
-                    break
-            else:
-                return flat.group
-        group = None
         vars_ = [v for _, v in pairs]
+        if flat is not None and flat.opdef is opdef and flat.slot_epoch == _slot_epoch[0] \
+                and flat.slots_of is self._slots and _same_list(flat.variables, vars_):
+            return flat.group
+        group = None
         if all(isinstance(v, variables.EagerVariable) for v in vars_):
             states = [vars_] + [[self.get_slot(v, name) for v in vars_] for name in slot_names]
             if all(isinstance(s, variables.EagerVariable) for pos in states[1:] for s in pos) \
