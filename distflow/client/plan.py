@@ -20,7 +20,7 @@ from distflow.framework import errors
 from distflow.framework.graph import Operation, Tensor
 from distflow.ops.constant_op import Placeholder
 from distflow.ops.control_flow_ops import NoOp
-from distflow.ops.registry import REGISTRY, may_update_in_place, private_check
+from distflow.ops.registry import REGISTRY, may_update_in_place
 from distflow.ops.state_ops import VariableStorage
 
 
@@ -101,15 +101,15 @@ def _ref_kernel(op, runtime, xp):
     cell = runtime.variable_cell(op.inputs[opdef.ref_input].op)
     forward, inplace = opdef.forward, opdef.inplace
     may_initialize = opdef.initializes
+    cells = (cell,)
     read_array, assign_array = cell.read_array, cell.assign_array
-    private = private_check(cell)  # the in-place rule (may_update_in_place) for one variable
 
     def update(*args):
         current = read_array()
         if current is None:
             if not may_initialize:
                 raise uninitialized(cell.name, op)
-        elif inplace is not None and (private is None or private()):
+        elif may_update_in_place(opdef, cells, (current,)):
             inplace(xp, current, *args, **attrs)
             return current
         assign_array(forward(xp, current, *args, **attrs))

@@ -144,21 +144,8 @@ class OpDef:
 def private_check(holder):
     """For the storage `holder` of a variable (a state_ops.VariableStorage: an EagerVariable, a
     Session's Cell): a function telling whether its array is private now, or None when nothing
-    outside ever shares it. An array found private stays private until some eager read hands
-    an array out (VariableStorage.shared_reads moves), so the function asks only then."""
-    if not holder.shares_reads:
-        return None
-    storage, is_private = type(holder), holder.array_is_private
-    since = [-1]
-
-    def check():
-        if storage.shared_reads == since[0]:
-            return True
-        if is_private():
-            since[0] = storage.shared_reads
-            return True
-        return False
-    return check
+    outside ever shares it."""
+    return holder.array_is_private if holder.shares_reads else None
 
 
 def may_update_in_place(opdef, holders, currents, others=None):

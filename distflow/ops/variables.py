@@ -221,7 +221,17 @@ class EagerVariable(Variable, state_ops.VariableStorage):
 
     def array_is_private(self):
         """True when no live EagerTensor read from this variable holds its current array, so
-        an update may overwrite the array without changing a value someone holds."""
+        an update may overwrite the array without changing a value someone holds. Once found
+        private it stays so until some eager read hands an array out (a read is the only way
+        to share one): until VariableStorage.shared_reads moves, nothing is looked at again."""
+        if self.__dict__.get("_private_at") == state_ops.VariableStorage.shared_reads:
+            return True
+        private = self._no_live_read_shares_the_array()
+        if private:
+            self._private_at = state_ops.VariableStorage.shared_reads
+        return private
+
+    def _no_live_read_shares_the_array(self):
         reads = self.__dict__.get("_reads")
         if not reads:
             return True
