@@ -46,6 +46,19 @@ def workload_label(name, optimizer):
     return name if optimizer == "sgd" else "%s Adam" % name
 
 
+def step_arguments(doc, argv, parser_hook=None):
+    """The arguments every one-process step program takes (--workload W1|W2, --optimizer,
+    --quick; `parser_hook(parser)` adds a program's own), parsed from `argv`."""
+    import argparse
+    p = argparse.ArgumentParser(description=doc)
+    p.add_argument("--workload", choices=("W1", "W2"), default="W1")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    p.add_argument("--quick", action="store_true", help="a few steps only (smoke test)")
+    if parser_hook is not None:
+        parser_hook(p)
+    return p.parse_args(argv)
+
+
 def pin_to_one_core():
     """Pins this process (every thread it has or starts) to one core, the same core for every
     peer: XLA's CPU client ignores thread-count settings and would otherwise borrow the other

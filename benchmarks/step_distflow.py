@@ -8,7 +8,6 @@
     python benchmarks/step_distflow.py --workload W1 --variant graph callable function eager
     python benchmarks/step_distflow.py --workload W1 --optimizer adam   # Adam instead of SGD
 """
-import argparse
 
 import numpy as np
 
@@ -111,12 +110,8 @@ def measure(workload, variant, quick, optimizer="sgd"):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--workload", choices=("W1", "W2"), default="W1")
-    p.add_argument("--variant", nargs="+", choices=VARIANTS, default=list(VARIANTS))
-    p.add_argument("--optimizer", choices=common.OPTIMIZERS, default="sgd")
-    p.add_argument("--quick", action="store_true", help="a few steps only (smoke test)")
-    args = p.parse_args(argv)
+    args = common.step_arguments(__doc__, argv, lambda p: p.add_argument(
+        "--variant", nargs="+", choices=VARIANTS, default=list(VARIANTS)))
     common.pin_to_one_core()
     for v in args.variant:
         measure(args.workload, v, args.quick, args.optimizer)

@@ -12,7 +12,6 @@ and every timed step waits for its result (block_until_ready), as the synchronou
 The process is pinned to one core before jax is imported: XLA's CPU client ignores its thread
 flags and would otherwise use every core.
 """
-import argparse
 import os
 import sys
 
@@ -55,11 +54,7 @@ def make_step(jax, jnp, n_layers, optimizer, lr):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--workload", choices=("W1", "W2"), default="W1")
-    p.add_argument("--optimizer", choices=common.OPTIMIZERS, default="sgd")
-    p.add_argument("--quick", action="store_true", help="a few steps only (smoke test)")
-    args = p.parse_args(argv)
+    args = common.step_arguments(__doc__, argv)
     workload = common.workload_label(args.workload, args.optimizer)
     core = common.pin_to_one_core()
     os.environ.setdefault("JAX_PLATFORMS", "cpu")

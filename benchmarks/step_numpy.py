@@ -2,18 +2,12 @@
 
     python benchmarks/step_numpy.py --workload W1 [--optimizer adam]
 """
-import argparse
-
 import common
 from numpy_mlp import NumpyMLP
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--workload", choices=("W1", "W2"), default="W1")
-    p.add_argument("--optimizer", choices=common.OPTIMIZERS, default="sgd")
-    p.add_argument("--quick", action="store_true", help="a few steps only (smoke test)")
-    args = p.parse_args(argv)
+    args = common.step_arguments(__doc__, argv)
     common.pin_to_one_core()
     spec = getattr(common, args.workload)
     x, y = common.workload_data(args.workload)

@@ -4,18 +4,13 @@ correction, Algorithm 1's place, which costs the same).
 
     python benchmarks/step_torch.py --workload W1 [--optimizer adam]
 """
-import argparse
 import sys
 
 import common
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--workload", choices=("W1", "W2"), default="W1")
-    p.add_argument("--optimizer", choices=common.OPTIMIZERS, default="sgd")
-    p.add_argument("--quick", action="store_true", help="a few steps only (smoke test)")
-    args = p.parse_args(argv)
+    args = common.step_arguments(__doc__, argv)
     workload = common.workload_label(args.workload, args.optimizer)
     common.pin_to_one_core()
     try:
